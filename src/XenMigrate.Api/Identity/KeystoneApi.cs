@@ -1,0 +1,218 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using XenMigrate.Api.Nova;
+using XenMigrate.Domain.Identity;
+using XenMigrate.Infrastructure.Identity;
+
+namespace XenMigrate.Api.Identity;
+
+/// <summary>
+/// The slice of Keystone v3 that OpenStack clients need before they talk to Nova: version
+/// discovery, password authentication scoped to a project, and token validation.
+/// </summary>
+public static class KeystoneApi
+{
+    private const int MaxAuthBodyBytes = 64 * 1024;
+    private const string Region = "RegionOne";
+
+    public static void MapKeystone(this IEndpointRouteBuilder app)
+    {
+        var identity = app.MapGroup("/identity").WithTags("Identity (Keystone v3)").AllowAnonymous();
+        identity.MapGet("", (HttpContext http) =>
+                Results.Json(new JsonObject { ["versions"] = new JsonObject { ["values"] = new JsonArray(VersionEntry(http)) } },
+                    statusCode: StatusCodes.Status300MultipleChoices))
+            .WithSummary("Identity API versions");
+        identity.MapGet("/v3", (HttpContext http) => Results.Json(new JsonObject { ["version"] = VersionEntry(http) }))
+            .WithSummary("Identity v3 version document");
+        identity.MapPost("/v3/auth/tokens", IssueToken)
+            .WithSummary("Authenticate with a password; the token comes back in X-Subject-Token")
+            .Accepts<JsonObject>("application/json");
+        identity.MapGet("/v3/auth/tokens", ValidateToken).WithSummary("Validate the token in X-Subject-Token");
+        identity.MapMethods("/v3/auth/tokens", ["HEAD"], CheckToken).ExcludeFromDescription();
+    }
+
+    private static JsonObject VersionEntry(HttpContext http) => new()
+    {
+        ["id"] = "v3.14",
+        ["status"] = "stable",
+        ["updated"] = "2020-04-07T00:00:00Z",
+        ["links"] = new JsonArray(new JsonObject { ["rel"] = "self", ["href"] = PublicUrls.Base(http) + "/identity/v3/" }),
+        ["media-types"] = new JsonArray(new JsonObject
+        {
+            ["base"] = "application/json",
+            ["type"] = "application/vnd.openstack.identity-v3+json",
+        }),
+    };
+
+    private static async Task<IResult> IssueToken(HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
+    {
+        var request = await ReadAuthRequestAsync(http, ct);
+        if (request is KeystoneError error) return error.Result;
+        var (user, password, scope) = ((AuthRequest)request).Parts;
+
+        var issued = await identity.IssueTokenAsync(user, password, scope, ct);
+        if (issued is null) return new KeystoneError(401, KeystoneMessages.AuthenticationRequired).Result;
+
+        http.Response.Headers["X-Subject-Token"] = issued.Value.Token;
+        return Results.Json(TokenBody(http, issued.Value.Caller), statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> ValidateToken(HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
+    {
+        var (caller, problem) = await SubjectAsync(http, identity, ct);
+        return problem ?? Results.Json(TokenBody(http, caller!));
+    }
+
+    private static async Task<IResult> CheckToken(HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
+    {
+        var (_, problem) = await SubjectAsync(http, identity, ct);
+        return problem is null ? Results.Ok() : Results.StatusCode(problem is IStatusCodeHttpResult s ? s.StatusCode ?? 404 : 404);
+    }
+
+    /// <summary>Keystone checks the caller's own token, then the subject token (404 when it is not valid).</summary>
+    private static async Task<(AuthenticatedCaller? Caller, IResult? Problem)> SubjectAsync(
+        HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
+    {
+        var own = http.Request.Headers[KeystoneAuthenticationHandler.TokenHeader].ToString();
+        if (own.Length == 0 || await identity.ValidateAsync(own, ct) is null)
+        {
+            http.Response.Headers.WWWAuthenticate = $"Keystone uri=\"{PublicUrls.Base(http)}/identity\"";
+            return (null, new KeystoneError(401, KeystoneMessages.AuthenticationRequired).Result);
+        }
+
+        var subject = http.Request.Headers["X-Subject-Token"].ToString();
+        var caller = subject.Length == 0 ? null : await identity.ValidateAsync(subject, ct);
+        return caller is null
+            ? (null, new KeystoneError(404, "Could not find token: " + Fingerprint(subject) + ".").Result)
+            : (caller, null);
+    }
+
+    /// <summary>The token body of openstack-clients.md §1: what OSC, the SDK and tempest read.</summary>
+    private static JsonObject TokenBody(HttpContext http, AuthenticatedCaller caller)
+    {
+        var domain = () => new JsonObject { ["id"] = Domains.DefaultId, ["name"] = Domains.DefaultName };
+        var baseUrl = PublicUrls.Base(http);
+        return new JsonObject
+        {
+            ["token"] = new JsonObject
+            {
+                ["methods"] = new JsonArray("password"),
+                ["user"] = new JsonObject
+                {
+                    ["id"] = caller.User.Id,
+                    ["name"] = caller.User.Name,
+                    ["domain"] = domain(),
+                    ["password_expires_at"] = null,
+                },
+                ["audit_ids"] = new JsonArray(caller.Token.AuditId),
+                ["expires_at"] = KeystoneTime(caller.Token.ExpiresAt),
+                ["issued_at"] = KeystoneTime(caller.Token.IssuedAt),
+                ["project"] = new JsonObject
+                {
+                    ["id"] = caller.Project.Id,
+                    ["name"] = caller.Project.Name,
+                    ["domain"] = domain(),
+                },
+                ["is_domain"] = false,
+                ["roles"] = new JsonArray(caller.Roles.Select(r => (JsonNode)new JsonObject { ["id"] = RoleId(r), ["name"] = r }).ToArray()),
+                ["catalog"] = new JsonArray(
+                    CatalogEntry("compute", "nova", PublicUrls.Compute(http)),
+                    CatalogEntry("image", "glance", baseUrl + "/image"),
+                    CatalogEntry("identity", "keystone", baseUrl + "/identity")),
+            },
+        };
+    }
+
+    private static JsonObject CatalogEntry(string type, string name, string url) => new()
+    {
+        ["type"] = type,
+        ["name"] = name,
+        ["id"] = StableId("service:" + type),
+        ["endpoints"] = new JsonArray(new JsonObject
+        {
+            ["id"] = StableId("endpoint:" + type),
+            ["interface"] = "public",
+            ["region"] = Region,
+            ["region_id"] = Region,
+            ["url"] = url,
+        }),
+    };
+
+    /// <summary>Tempest accepts only whole seconds or exactly six fractional digits, then Z.</summary>
+    public static string KeystoneTime(DateTime t) =>
+        t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    private static string RoleId(string role) => StableId("role:" + role);
+
+    private static string StableId(string seed) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(seed)))[..32];
+
+    /// <summary>Never echo a token back; a short hash is enough to tell tokens apart in an error.</summary>
+    private static string Fingerprint(string token) =>
+        token.Length == 0 ? "(none)" : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)))[..12];
+
+    private sealed record AuthRequest((UserReference User, string Password, ProjectScope Scope) Parts);
+
+    private sealed record KeystoneError(int Status, string Message)
+    {
+        public IResult Result => Results.Json(
+            new JsonObject
+            {
+                ["error"] = new JsonObject
+                {
+                    ["code"] = Status,
+                    ["title"] = Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(Status),
+                    ["message"] = Message,
+                },
+            },
+            statusCode: Status, contentType: "application/json");
+    }
+
+    /// <summary>Parses and validates a password auth request; a KeystoneError when it is not one.</summary>
+    private static async Task<object> ReadAuthRequestAsync(HttpContext http, CancellationToken ct)
+    {
+        var contentType = http.Request.ContentType;
+        if (contentType is not null && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            return new KeystoneError(400, KeystoneMessages.NotJson);
+        if (http.Request.ContentLength > MaxAuthBodyBytes)
+            return new KeystoneError(413, "Request Entity Too Large");
+
+        JsonNode? root;
+        try
+        {
+            using var limited = new MemoryStream();
+            await http.Request.Body.CopyToAsync(limited, ct);
+            if (limited.Length > MaxAuthBodyBytes) return new KeystoneError(413, "Request Entity Too Large");
+            root = JsonNode.Parse(limited.ToArray());
+        }
+        catch (JsonException)
+        {
+            return new KeystoneError(400, KeystoneMessages.MalformedJson);
+        }
+
+        if (root?["auth"] is not JsonObject auth) return new KeystoneError(400, KeystoneMessages.Missing("auth", "request body"));
+        if (auth["identity"] is not JsonObject ident) return new KeystoneError(400, KeystoneMessages.Missing("identity", "auth"));
+        if (ident["methods"] is not JsonArray methods || methods.Any(m => m is not JsonValue))
+            return new KeystoneError(400, KeystoneMessages.Missing("methods", "identity"));
+        if (!methods.Any(m => m!.GetValueKind() == JsonValueKind.String && m.GetValue<string>() == "password"))
+            return new KeystoneError(401, KeystoneMessages.UnsupportedMethod);
+        if (ident["password"]?["user"] is not JsonObject user) return new KeystoneError(400, KeystoneMessages.Missing("user", "password"));
+        if (Text(user["password"]) is not { } password) return new KeystoneError(400, KeystoneMessages.Missing("password", "user"));
+
+        var userRef = new UserReference(Text(user["id"]), Text(user["name"]), Text(user["domain"]?["id"]), Text(user["domain"]?["name"]));
+        if (userRef.Id is null && userRef.Name is null) return new KeystoneError(400, KeystoneMessages.Missing("id", "user"));
+
+        // XenMigrate issues project-scoped tokens only: everything it serves belongs to a project.
+        if (auth["scope"]?["project"] is not JsonObject project)
+            return new KeystoneError(401, KeystoneMessages.AuthenticationRequired);
+        var scope = new ProjectScope(Text(project["id"]), Text(project["name"]), Text(project["domain"]?["id"]), Text(project["domain"]?["name"]));
+        if (scope.Id is null && scope.Name is null) return new KeystoneError(400, KeystoneMessages.Missing("id", "project"));
+
+        return new AuthRequest((userRef, password, scope));
+    }
+
+    private static string? Text(JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+}

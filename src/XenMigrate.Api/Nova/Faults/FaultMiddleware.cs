@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Http.Features;
+
+namespace XenMigrate.Api.Nova.Faults;
+
+/// <summary>
+/// The one place a failure becomes a response: known faults keep their status and message, bad
+/// HTTP requests map to 400/413, anything else is a 500 computeFault that reveals nothing but the
+/// request id. Also fills in bodies for the empty 404/405 answers routing produces.
+/// </summary>
+public sealed partial class FaultMiddleware(RequestDelegate next, ILogger<FaultMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (NovaFaultException fault) when (!context.Response.HasStarted)
+        {
+            await FaultWriter.WriteAsync(context, fault.StatusCode, fault.Message, fault.RetryAfterSeconds);
+            return;
+        }
+        catch (BadHttpRequestException bad) when (!context.Response.HasStarted)
+        {
+            var status = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? 413 : 400;
+            await FaultWriter.WriteAsync(context, status, status == 413 ? NovaMessages.RequestTooLarge : NovaMessages.MalformedBody);
+            return;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return; // the client went away; there is no one to answer
+        }
+        catch (Exception e) when (!context.Response.HasStarted)
+        {
+            LogUnexpected(logger, e, context.Request.Method, context.Request.Path);
+            await FaultWriter.WriteAsync(context, 500, NovaMessages.Unexpected(RequestIds.Get(context)));
+            return;
+        }
+
+        if (context.Response is { HasStarted: false, StatusCode: 404 or 405 } && context.Response.ContentType is null
+            && context.Features.Get<IEndpointFeature>()?.Endpoint is null or { DisplayName: "405 HTTP Method Not Supported" })
+        {
+            var message = context.Response.StatusCode == 404 ? NovaMessages.ResourceNotFound : NovaMessages.MethodNotAllowed;
+            await FaultWriter.WriteAsync(context, context.Response.StatusCode, message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected error answering {Method} {Path}")]
+    private static partial void LogUnexpected(ILogger logger, Exception e, string method, PathString path);
+}

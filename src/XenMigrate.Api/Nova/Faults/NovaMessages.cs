@@ -1,0 +1,31 @@
+namespace XenMigrate.Api.Nova.Faults;
+
+/// <summary>Nova's own wording for every fault the gateway returns, in one place.</summary>
+public static class NovaMessages
+{
+    public const string ResourceNotFound = "The resource could not be found.";
+    public const string MethodNotAllowed = "The method specified is not allowed for this resource.";
+    public const string UnsupportedContentType = "Unsupported Content-Type";
+    public const string MalformedBody = "Malformed request body";
+    public const string RequestTooLarge = "Request is too large.";
+
+    public static string Unexpected(string requestId) =>
+        $"Unexpected API Error. Please report this to your cloud operator, quoting request {requestId}.";
+
+    public static string InstanceNotFound(string id) => $"Instance {id} could not be found.";
+    public static string FlavorNotFound(string id) => $"Flavor {id} could not be found.";
+    public static string PolicyForbids(string rule) => $"Policy doesn't allow {rule} to be performed.";
+    public static string MarkerNotFound(string marker) => $"marker [{marker}] not found";
+
+    public static string ProjectMismatch(string urlProject, string contextProject) =>
+        $"Malformed request URL: URL's project_id '{urlProject}' doesn't match Context's project_id '{contextProject}'";
+
+    public static string VersionUnsupported(string requested, string min, string max) =>
+        $"Version {requested} is not supported by the API. Minimum is {min} and maximum is {max}.";
+
+    public static string VersionMalformed(string requested) =>
+        $"API Version String {requested} is of invalid format. Must be of format MajorNum.MinorNum.";
+
+    public static string InvalidQuery(string name, string value, string detail) =>
+        $"Invalid input for query parameters {name}. Value: {value}. {detail}";
+}

@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using XenMigrate.Domain.Flavors;
+using XenMigrate.Domain.Servers;
+
+namespace XenMigrate.Api.Nova.Servers;
+
+/// <summary>
+/// Nova's server bodies (nova/api/openstack/compute/views/servers.py) for every microversion up to
+/// the advertised maximum. Fields appear exactly where Nova adds them.
+/// </summary>
+public static partial class ServerView
+{
+    /// <summary>Host facts only admins see: status of the server's host for <c>host_status</c> (2.16).</summary>
+    public delegate string HostStatusLookup(string? host);
+
+    public static JsonObject Summary(Server s, NovaCaller caller) => new()
+    {
+        ["id"] = s.Id.ToString(),
+        ["name"] = s.Name,
+        ["links"] = Links(s, caller),
+    };
+
+    public static JsonObject Detail(Server s, NovaCaller caller, HostStatusLookup hostStatus, bool isShow)
+    {
+        var v = caller.Version;
+        var status = s.Status;
+        var body = new JsonObject
+        {
+            ["id"] = s.Id.ToString(),
+            ["name"] = s.Name,
+            ["status"] = status,
+            ["tenant_id"] = s.ProjectId,
+            ["user_id"] = s.UserId,
+            ["metadata"] = new JsonObject(),
+            ["hostId"] = HostIds.For(s.ProjectId, s.Host),
+            ["image"] = string.Empty, // a XenServer VM was not booted from a Glance image
+            ["flavor"] = Flavor(s.Flavor, caller),
+            ["created"] = Iso(s.CreatedAt),
+            ["updated"] = Iso(s.UpdatedAt),
+            ["addresses"] = new JsonObject(),
+            ["accessIPv4"] = string.Empty,
+            ["accessIPv6"] = string.Empty,
+            ["links"] = Links(s, caller),
+            ["OS-DCF:diskConfig"] = "MANUAL",
+            ["OS-EXT-AZ:availability_zone"] = s.AvailabilityZone,
+            ["config_drive"] = string.Empty,
+            ["key_name"] = null,
+            ["OS-SRV-USG:launched_at"] = Usage(s.LaunchedAt),
+            ["OS-SRV-USG:terminated_at"] = Usage(s.TerminatedAt),
+            ["OS-EXT-STS:task_state"] = s.TaskState?.ToNovaName(),
+            ["OS-EXT-STS:vm_state"] = s.VmState.ToNovaName(),
+            ["OS-EXT-STS:power_state"] = (int)s.PowerState,
+            ["os-extended-volumes:volumes_attached"] = new JsonArray(),
+            ["security_groups"] = new JsonArray(new JsonObject { ["name"] = "default" }),
+        };
+
+        if (ServerStatus.ShowsProgress(status)) body["progress"] = s.Progress;
+        if (ServerStatus.ShowsFault(status) && s.Fault is { } fault)
+        {
+            var f = new JsonObject { ["code"] = fault.Code, ["created"] = Iso(fault.CreatedAt), ["message"] = fault.Message };
+            if (caller.IsAdmin && fault.Details is not null) f["details"] = fault.Details;
+            body["fault"] = f;
+        }
+
+        if (caller.Can(NovaPolicy.ExtendedServerAttributes, s.ProjectId))
+        {
+            body["OS-EXT-SRV-ATTR:host"] = s.Host;
+            body["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.Node;
+            body["OS-EXT-SRV-ATTR:instance_name"] = InstanceName(s);
+            if (v.AtLeast(3))
+            {
+                body["OS-EXT-SRV-ATTR:hostname"] = Hostname(s.Name);
+                body["OS-EXT-SRV-ATTR:kernel_id"] = string.Empty;
+                body["OS-EXT-SRV-ATTR:launch_index"] = 0;
+                body["OS-EXT-SRV-ATTR:ramdisk_id"] = string.Empty;
+                body["OS-EXT-SRV-ATTR:reservation_id"] = ReservationId(s);
+                body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/xvda";
+                body["OS-EXT-SRV-ATTR:user_data"] = null;
+            }
+        }
+        else if (v.AtLeast(90))
+        {
+            body["OS-EXT-SRV-ATTR:hostname"] = Hostname(s.Name);
+        }
+
+        if (v.AtLeast(9)) body["locked"] = s.Locked;
+        if (v.AtLeast(16) && caller.Can(NovaPolicy.ServersShowHostStatus, s.ProjectId)) body["host_status"] = hostStatus(s.Host);
+        if (v.AtLeast(19)) body["description"] = s.Description;
+        if (v.AtLeast(26)) body["tags"] = new JsonArray();
+        if (v.AtLeast(63)) body["trusted_image_certificates"] = null;
+        if (v.AtLeast(71) && isShow) body["server_groups"] = new JsonArray();
+        if (v.AtLeast(73)) body["locked_reason"] = s.LockedReason;
+        if (v.AtLeast(96)) body["pinned_availability_zone"] = null;
+        if (v.AtLeast(100)) body["scheduler_hints"] = new JsonObject();
+        return body;
+    }
+
+    private static JsonObject Flavor(FlavorSnapshot f, NovaCaller caller)
+    {
+        if (!caller.Version.AtLeast(47))
+        {
+            return new JsonObject
+            {
+                ["id"] = f.FlavorId,
+                ["links"] = new JsonArray(new JsonObject { ["href"] = caller.BookmarkLink("flavors", f.FlavorId), ["rel"] = "bookmark" }),
+            };
+        }
+
+        var body = new JsonObject
+        {
+            ["vcpus"] = f.Vcpus,
+            ["ram"] = f.MemoryMb,
+            ["disk"] = f.RootGb,
+            ["ephemeral"] = f.EphemeralGb,
+            ["swap"] = f.SwapMb,
+            ["original_name"] = f.Name,
+        };
+        if (caller.Can(NovaPolicy.FlavorExtraSpecsIndex)) body["extra_specs"] = Flavors.FlavorView.ExtraSpecs(f.ExtraSpecs);
+        return body;
+    }
+
+    private static JsonArray Links(Server s, NovaCaller caller) =>
+    [
+        new JsonObject { ["href"] = caller.SelfLink("servers", s.Id.ToString()), ["rel"] = "self" },
+        new JsonObject { ["href"] = caller.BookmarkLink("servers", s.Id.ToString()), ["rel"] = "bookmark" },
+    ];
+
+    /// <summary><c>2013-09-03T04:01:33Z</c>: how Nova writes created/updated.</summary>
+    public static string Iso(DateTime t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary><c>2013-09-23T13:37:00.880302</c>: how Nova writes the usage timestamps (no zone).</summary>
+    private static string? Usage(DateTime? t) =>
+        t?.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
+
+    private static string InstanceName(Server s) => "instance-" + s.Id.ToString("N")[..8];
+
+    private static string ReservationId(Server s) => "r-" + s.Id.ToString("N")[^8..];
+
+    /// <summary>Nova's sanitize_hostname: lowercase, spaces and underscores to dashes, nothing else odd.</summary>
+    public static string Hostname(string name)
+    {
+        var h = HostnameJunk().Replace(name.ToLowerInvariant().Replace(' ', '-').Replace('_', '-'), string.Empty).Trim('.', '-');
+        h = h.Length > 63 ? h[..63] : h;
+        return h.Length == 0 ? "server" : h;
+    }
+
+    [GeneratedRegex("[^a-z0-9.-]", RegexOptions.CultureInvariant)]
+    private static partial Regex HostnameJunk();
+}

@@ -1,0 +1,155 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Persistence;
+
+namespace XenMigrate.Api.Nova.Servers;
+
+/// <summary>Nova's server read API: list, detail and show.</summary>
+public static class ServersApi
+{
+    private static readonly TimeSpan RegexBudget = TimeSpan.FromMilliseconds(100);
+
+    public static void MapServers(this RouteGroupBuilder compute)
+    {
+        var servers = compute.MapGroup("/servers").WithTags("Servers");
+        servers.MapGet("", List).WithSummary("List servers (id, name, links)");
+        servers.MapGet("/detail", Detail).WithSummary("List servers with details");
+        servers.MapGet("/{server_id}", Show).WithSummary("Show a server");
+    }
+
+    private static async Task<IResult> List(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
+    {
+        caller.Authorize(NovaPolicy.ServersIndex);
+        var (page, next) = await Query(caller, db, "servers", NovaPolicy.ServersIndexAllTenants, ct);
+        return Results.Json(Collection(page.Select(s => ServerView.Summary(s, caller)), next));
+    }
+
+    private static async Task<IResult> Detail(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
+    {
+        caller.Authorize(NovaPolicy.ServersDetail);
+        var (page, next) = await Query(caller, db, "servers/detail", NovaPolicy.ServersDetailAllTenants, ct);
+        var hostStatus = await HostStatusLookupAsync(caller, db, ct);
+        return Results.Json(Collection(page.Select(s => ServerView.Detail(s, caller, hostStatus, isShow: false)), next));
+    }
+
+    private static async Task<IResult> Show(string server_id, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
+    {
+        var server = await FindVisibleAsync(caller, db, server_id, ct);
+        caller.Authorize(NovaPolicy.ServersShow, server.ProjectId);
+        var hostStatus = await HostStatusLookupAsync(caller, db, ct);
+        return Results.Json(new JsonObject { ["server"] = ServerView.Detail(server, caller, hostStatus, isShow: true) });
+    }
+
+    /// <summary>
+    /// The server with this id if the caller may see it; otherwise Nova's 404 (another project's
+    /// server is as invisible as one that does not exist).
+    /// </summary>
+    public static async Task<Server> FindVisibleAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct)
+    {
+        if (!Guid.TryParse(serverId, out var id)) throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
+        var server = await db.Servers.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, ct);
+        if (server is null || (!caller.IsAdmin && server.ProjectId != caller.ProjectId))
+            throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
+        return server;
+    }
+
+    private static JsonObject Collection(IEnumerable<JsonObject> items, string? next)
+    {
+        var body = new JsonObject { ["servers"] = new JsonArray(items.Select(i => (JsonNode)i).ToArray()) };
+        if (next is not null) body["servers_links"] = new JsonArray(new JsonObject { ["href"] = next, ["rel"] = "next" });
+        return body;
+    }
+
+    private static async Task<(List<Server> Page, string? NextLink)> Query(
+        NovaCaller caller, XenMigrateDbContext db, string path, NovaPolicy.Rule allTenantsRule, CancellationToken ct)
+    {
+        var query = caller.Http.Request.Query;
+        var servers = db.Servers.AsNoTracking();
+
+        var allTenants = false;
+        if (query.TryGetValue("all_tenants", out var allTenantsRaw))
+        {
+            allTenants = NovaQuery.Bool(allTenantsRaw.ToString())
+                         ?? throw NovaFaultException.BadRequest($"Invalid all_tenants value: {allTenantsRaw}");
+            if (allTenants) caller.Authorize(allTenantsRule);
+        }
+
+        if (!allTenants)
+        {
+            servers = servers.Where(s => s.ProjectId == caller.ProjectId);
+        }
+        else if (FirstOf(query, "project_id", "tenant_id") is { } project)
+        {
+            servers = servers.Where(s => s.ProjectId == project);
+        }
+
+        // Admin-only filters are dropped for everyone else, as Nova does.
+        if (caller.IsAdmin && FirstOf(query, "host") is { } host) servers = servers.Where(s => s.Host == host);
+        if (caller.IsAdmin && FirstOf(query, "node") is { } node) servers = servers.Where(s => s.Node == node);
+
+        IEnumerable<Server> matching = await servers.ToListAsync(ct);
+
+        if (FirstOf(query, "name") is { } namePattern)
+        {
+            var regex = NameFilter(namePattern);
+            matching = matching.Where(s => Matches(regex, s.Name));
+        }
+
+        if (FirstOf(query, "status") is { } status)
+            matching = matching.Where(s => string.Equals(s.Status, status, StringComparison.OrdinalIgnoreCase));
+
+        // Nova's default order: newest first.
+        var ordered = matching.OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id.ToString()).ToList();
+        var limit = NovaQuery.Limit(query);
+        var page = NovaQuery.Page(ordered, s => s.Id.ToString(), NovaQuery.Marker(query), limit);
+
+        string? next = null;
+        if (page.Count > 0 && page.Count == limit)
+            next = caller.NextLink(path, NovaQuery.NextQuery(query, limit, page[^1].Id.ToString()));
+        return (page, next);
+    }
+
+    private static async Task<ServerView.HostStatusLookup> HostStatusLookupAsync(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
+    {
+        if (!caller.Version.AtLeast(16) || !caller.IsAdmin) return _ => string.Empty;
+        var hosts = await db.ComputeHosts.AsNoTracking().ToDictionaryAsync(h => h.Name, ct);
+        return host =>
+        {
+            if (string.IsNullOrEmpty(host)) return string.Empty;
+            if (!hosts.TryGetValue(host, out var h)) return "UNKNOWN";
+            if (h.ForcedDown || !h.IsUp) return "DOWN";
+            return h.Enabled ? "UP" : "MAINTENANCE";
+        };
+    }
+
+    private static string? FirstOf(IQueryCollection query, params string[] names) =>
+        names.Select(n => query.TryGetValue(n, out var v) ? v.ToString() : null).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+
+    /// <summary>Nova's <c>name</c> filter is a regular expression searched anywhere in the name.</summary>
+    private static Regex NameFilter(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, RegexBudget);
+        }
+        catch (ArgumentException)
+        {
+            throw NovaFaultException.BadRequest($"Invalid regular expression in name filter: {pattern}");
+        }
+    }
+
+    private static bool Matches(Regex regex, string name)
+    {
+        try
+        {
+            return regex.IsMatch(name);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw NovaFaultException.BadRequest("The name filter took too long to evaluate.");
+        }
+    }
+}

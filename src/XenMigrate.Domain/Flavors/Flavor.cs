@@ -1,0 +1,75 @@
+using XenMigrate.Domain.Common;
+
+namespace XenMigrate.Domain.Flavors;
+
+/// <summary>A Nova flavor (instance type): the size a server is given.</summary>
+public sealed class Flavor
+{
+    private Dictionary<string, string> _extraSpecs = new(StringComparer.Ordinal);
+
+    private Flavor()
+    {
+        FlavorId = string.Empty;
+        Name = string.Empty;
+    }
+
+    public Flavor(string flavorId, string name, int memoryMb, int vcpus, int rootGb,
+        int ephemeralGb = 0, int swapMb = 0, bool isPublic = true, string? description = null)
+    {
+        if (string.IsNullOrWhiteSpace(flavorId)) throw new InvalidFlavorException("A flavor needs an id.");
+        if (string.IsNullOrWhiteSpace(name)) throw new InvalidFlavorException("A flavor needs a name.");
+        if (memoryMb < 1) throw new InvalidFlavorException("A flavor's ram must be at least 1 MB.");
+        if (vcpus < 1) throw new InvalidFlavorException("A flavor's vcpus must be at least 1.");
+        if (rootGb < 0 || ephemeralGb < 0 || swapMb < 0) throw new InvalidFlavorException("Disk sizes cannot be negative.");
+
+        FlavorId = flavorId;
+        Name = name;
+        MemoryMb = memoryMb;
+        Vcpus = vcpus;
+        RootGb = rootGb;
+        EphemeralGb = ephemeralGb;
+        SwapMb = swapMb;
+        IsPublic = isPublic;
+        Description = description;
+    }
+
+    /// <summary>Nova's internal integer id (instance_type id), used by migration records.</summary>
+    public int InternalId { get; private set; }
+
+    /// <summary>The public flavor id (a string; "1" … "5" for the standard flavors).</summary>
+    public string FlavorId { get; private set; }
+
+    public string Name { get; private set; }
+    public int MemoryMb { get; private set; }
+    public int Vcpus { get; private set; }
+    public int RootGb { get; private set; }
+    public int EphemeralGb { get; private set; }
+    public int SwapMb { get; private set; }
+    public bool IsPublic { get; private set; }
+    public bool Disabled { get; private set; }
+    public string? Description { get; private set; }
+    public double RxtxFactor { get; private set; } = 1.0;
+
+    public IReadOnlyDictionary<string, string> ExtraSpecs => _extraSpecs;
+
+    public void SetExtraSpec(string key, string value)
+    {
+        if (string.IsNullOrWhiteSpace(key)) throw new InvalidFlavorException("An extra spec needs a key.");
+        _extraSpecs = new Dictionary<string, string>(_extraSpecs, StringComparer.Ordinal) { [key] = value };
+    }
+
+    public bool RemoveExtraSpec(string key)
+    {
+        if (!_extraSpecs.ContainsKey(key)) return false;
+        _extraSpecs = new Dictionary<string, string>(_extraSpecs.Where(p => p.Key != key), StringComparer.Ordinal);
+        return true;
+    }
+
+    public void Disable() => Disabled = true;
+
+    public FlavorSnapshot Snapshot() =>
+        new(InternalId, FlavorId, Name, MemoryMb, Vcpus, RootGb, EphemeralGb, SwapMb,
+            new Dictionary<string, string>(_extraSpecs, StringComparer.Ordinal));
+}
+
+public sealed class InvalidFlavorException(string message) : DomainException(message);

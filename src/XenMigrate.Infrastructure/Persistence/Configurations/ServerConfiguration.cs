@@ -1,0 +1,65 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using XenMigrate.Domain.Flavors;
+using XenMigrate.Domain.Servers;
+
+namespace XenMigrate.Infrastructure.Persistence.Configurations;
+
+internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
+{
+    public void Configure(EntityTypeBuilder<Server> b)
+    {
+        b.ToTable("Servers");
+        b.HasKey(s => s.Id);
+        b.Property(s => s.Id).ValueGeneratedNever();
+        b.Property(s => s.Name).HasMaxLength(255).IsRequired();
+        b.Property(s => s.ProjectId).HasMaxLength(64).IsRequired();
+        b.Property(s => s.UserId).HasMaxLength(64).IsRequired();
+        b.Property(s => s.Description).HasMaxLength(255);
+        b.Property(s => s.Host).HasMaxLength(255);
+        b.Property(s => s.Node).HasMaxLength(255);
+        b.Property(s => s.AvailabilityZone).HasMaxLength(255).IsRequired();
+        b.Property(s => s.LockedReason).HasMaxLength(255);
+        b.Property(s => s.VmState).HasMaxLength(32)
+            .HasConversion(v => v.ToNovaName(), s => NovaStateNames.ParseVmState(s));
+        b.Property(s => s.TaskState).HasMaxLength(64)
+            .HasConversion(v => v!.Value.ToNovaName(), s => NovaStateNames.ParseTaskState(s));
+        b.Property(s => s.PowerState).HasConversion<int>();
+
+        MapJson(b.Property(s => s.Flavor)).IsRequired();
+        MapJson(b.Property(s => s.OldFlavor));
+        MapJson(b.Property(s => s.NewFlavor));
+        MapJson(b.Property(s => s.Fault));
+
+        b.Ignore(s => s.Status);
+        b.Property<int>(XenMigrateDbContext.ConcurrencyVersion).IsConcurrencyToken();
+
+        b.HasIndex(s => s.ProjectId);
+        b.HasIndex(s => s.Host);
+        b.HasIndex(s => new { s.CreatedAt, s.Id });
+    }
+
+    private static PropertyBuilder<T> MapJson<T>(PropertyBuilder<T> property) =>
+        property.HasConversion(JsonColumn.Converter<T>(), JsonColumn.Comparer<T>());
+}
+
+internal sealed class FlavorConfiguration : IEntityTypeConfiguration<Flavor>
+{
+    public void Configure(EntityTypeBuilder<Flavor> b)
+    {
+        b.ToTable("Flavors");
+        b.HasKey(f => f.InternalId);
+        b.Property(f => f.InternalId).ValueGeneratedOnAdd();
+        b.Property(f => f.FlavorId).HasMaxLength(255).IsRequired();
+        b.HasIndex(f => f.FlavorId).IsUnique();
+        b.Property(f => f.Name).HasMaxLength(255).IsRequired();
+        b.HasIndex(f => f.Name).IsUnique();
+        b.Property(f => f.Description).HasMaxLength(65535);
+        b.Property(f => f.ExtraSpecs)
+            .HasField("_extraSpecs")
+            .UsePropertyAccessMode(PropertyAccessMode.Field)
+            .HasConversion(JsonColumn.Converter<IReadOnlyDictionary<string, string>>(),
+                JsonColumn.Comparer<IReadOnlyDictionary<string, string>>())
+            .IsRequired();
+    }
+}
