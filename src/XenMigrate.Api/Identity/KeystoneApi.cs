@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova;
 using XenMigrate.Domain.Identity;
 using XenMigrate.Infrastructure.Identity;
@@ -28,8 +29,7 @@ public static class KeystoneApi
         identity.MapGet("/v3", (HttpContext http) => Results.Json(new JsonObject { ["version"] = VersionEntry(http) }))
             .WithSummary("Identity v3 version document");
         identity.MapPost("/v3/auth/tokens", IssueToken)
-            .WithSummary("Authenticate with a password; the token comes back in X-Subject-Token")
-            .Accepts<JsonObject>("application/json");
+            .WithSummary("Authenticate with a password; the token comes back in X-Subject-Token");
         identity.MapGet("/v3/auth/tokens", ValidateToken).WithSummary("Validate the token in X-Subject-Token");
         identity.MapMethods("/v3/auth/tokens", ["HEAD"], CheckToken).ExcludeFromDescription();
     }
@@ -176,42 +176,33 @@ public static class KeystoneApi
         var contentType = http.Request.ContentType;
         if (contentType is not null && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
             return new KeystoneError(400, KeystoneMessages.NotJson);
-        if (http.Request.ContentLength > MaxAuthBodyBytes)
-            return new KeystoneError(413, "Request Entity Too Large");
+        var (outcome, root) = await JsonBody.ReadAsync(http.Request, MaxAuthBodyBytes, ct);
+        if (outcome == JsonBody.Outcome.TooLarge) return new KeystoneError(413, "Request Entity Too Large");
+        if (outcome == JsonBody.Outcome.Malformed) return new KeystoneError(400, KeystoneMessages.MalformedJson);
 
-        JsonNode? root;
-        try
-        {
-            using var limited = new MemoryStream();
-            await http.Request.Body.CopyToAsync(limited, ct);
-            if (limited.Length > MaxAuthBodyBytes) return new KeystoneError(413, "Request Entity Too Large");
-            root = JsonNode.Parse(limited.ToArray());
-        }
-        catch (JsonException)
-        {
-            return new KeystoneError(400, KeystoneMessages.MalformedJson);
-        }
-
-        if (root?["auth"] is not JsonObject auth) return new KeystoneError(400, KeystoneMessages.Missing("auth", "request body"));
-        if (auth["identity"] is not JsonObject ident) return new KeystoneError(400, KeystoneMessages.Missing("identity", "auth"));
-        if (ident["methods"] is not JsonArray methods || methods.Any(m => m is not JsonValue))
+        if (Child(root, "auth") is not JsonObject auth) return new KeystoneError(400, KeystoneMessages.Missing("auth", "request body"));
+        if (Child(auth, "identity") is not JsonObject ident) return new KeystoneError(400, KeystoneMessages.Missing("identity", "auth"));
+        if (Child(ident, "methods") is not JsonArray methods || methods.Any(m => m is not JsonValue))
             return new KeystoneError(400, KeystoneMessages.Missing("methods", "identity"));
         if (!methods.Any(m => m!.GetValueKind() == JsonValueKind.String && m.GetValue<string>() == "password"))
             return new KeystoneError(401, KeystoneMessages.UnsupportedMethod);
-        if (ident["password"]?["user"] is not JsonObject user) return new KeystoneError(400, KeystoneMessages.Missing("user", "password"));
+        if (Child(Child(ident, "password"), "user") is not JsonObject user) return new KeystoneError(400, KeystoneMessages.Missing("user", "password"));
         if (Text(user["password"]) is not { } password) return new KeystoneError(400, KeystoneMessages.Missing("password", "user"));
 
-        var userRef = new UserReference(Text(user["id"]), Text(user["name"]), Text(user["domain"]?["id"]), Text(user["domain"]?["name"]));
+        var userRef = new UserReference(Text(user["id"]), Text(user["name"]), Text(Child(user["domain"], "id")), Text(Child(user["domain"], "name")));
         if (userRef.Id is null && userRef.Name is null) return new KeystoneError(400, KeystoneMessages.Missing("id", "user"));
 
         // XenMigrate issues project-scoped tokens only: everything it serves belongs to a project.
-        if (auth["scope"]?["project"] is not JsonObject project)
+        if (Child(Child(auth, "scope"), "project") is not JsonObject project)
             return new KeystoneError(401, KeystoneMessages.AuthenticationRequired);
-        var scope = new ProjectScope(Text(project["id"]), Text(project["name"]), Text(project["domain"]?["id"]), Text(project["domain"]?["name"]));
+        var scope = new ProjectScope(Text(project["id"]), Text(project["name"]), Text(Child(project["domain"], "id")), Text(Child(project["domain"], "name")));
         if (scope.Id is null && scope.Name is null) return new KeystoneError(400, KeystoneMessages.Missing("id", "project"));
 
         return new AuthRequest((userRef, password, scope));
     }
+
+    /// <summary>A member of an object; null for anything that is not an object (never throws on odd JSON).</summary>
+    private static JsonNode? Child(JsonNode? node, string key) => node is JsonObject o ? o[key] : null;
 
     private static string? Text(JsonNode? node) =>
         node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;

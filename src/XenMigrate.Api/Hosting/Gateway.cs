@@ -1,0 +1,94 @@
+using Microsoft.AspNetCore.Authentication;
+using XenMigrate.Api.Glance;
+using XenMigrate.Api.Identity;
+using XenMigrate.Api.Nova;
+using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Api.Nova.Flavors;
+using XenMigrate.Api.Nova.Microversions;
+using XenMigrate.Api.Nova.Servers;
+using XenMigrate.Api.Nova.Versions;
+using XenMigrate.Api.OpenApi;
+using XenMigrate.Infrastructure;
+using XenMigrate.Infrastructure.Persistence;
+
+namespace XenMigrate.Api.Hosting;
+
+/// <summary>
+/// Composes the gateway: services, database start-up, middleware and routes. Program.cs runs it;
+/// tests build real instances of it on loopback with their own configuration.
+/// </summary>
+public static class Gateway
+{
+    public const string DefaultUrl = "http://127.0.0.1:8774";
+
+    /// <summary>Builds the app and brings its database up to date (migrating where configured) and seeded.</summary>
+    public static async Task<WebApplication> BuildAsync(string[] args, Action<IServiceCollection>? configureServices = null,
+        bool migrateOnly = false)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+
+        // The embedded default listens on Nova's port, on loopback only, unless told otherwise.
+        var urls = ConfiguredUrls(builder.Configuration);
+        if (urls.Count == 0)
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+            urls = [DefaultUrl];
+        }
+
+        LoopbackGuard.EnsureDemoCredentialsStayLocal(builder.Configuration, urls);
+
+        builder.Services.AddXenMigrateInfrastructure(builder.Configuration, builder.Environment.ContentRootPath);
+        builder.Services.AddAuthentication(KeystoneAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, KeystoneAuthenticationHandler>(KeystoneAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorization();
+        builder.Services.AddXenMigrateOpenApi();
+        configureServices?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        await InitializeDatabaseAsync(app, migrateOnly);
+        if (!migrateOnly) MapPipeline(app);
+        return app;
+    }
+
+    private static async Task InitializeDatabaseAsync(WebApplication app, bool forceMigrate)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var database = scope.ServiceProvider.GetRequiredService<DatabaseOptions>();
+        var initializer = scope.ServiceProvider.GetRequiredService<DatabaseInitializer>();
+        if (forceMigrate || database.ShouldMigrateOnStartup) await initializer.MigrateAsync(CancellationToken.None);
+        await initializer.SeedAsync(CancellationToken.None);
+    }
+
+    private static void MapPipeline(WebApplication app)
+    {
+        app.UseMiddleware<FaultMiddleware>();
+        app.UseNovaRequestIds();
+        app.UseMiddleware<MicroversionMiddleware>();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapVersions();
+        app.MapKeystone();
+        app.MapImages();
+        foreach (var prefix in new[] { "/v2.1", "/v2.1/{project_id}" })
+        {
+            var compute = app.MapGroup(prefix).RequireAuthorization();
+            if (prefix.Contains('{', StringComparison.Ordinal)) compute.ExcludeFromDescription(); // the same routes, project-prefixed
+            compute.MapServers();
+            compute.MapFlavors();
+        }
+
+        app.UseXenMigrateSwaggerUi();
+        StartupBanner.PrintWhenListening(app, app.Services.GetRequiredService<DatabaseOptions>().Provider.ToString());
+    }
+
+    private static List<string> ConfiguredUrls(IConfiguration configuration)
+    {
+        var urls = (configuration["urls"] ?? string.Empty)
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        urls.AddRange(configuration.GetSection("Kestrel:Endpoints").GetChildren()
+            .Select(e => e["Url"]).Where(u => !string.IsNullOrWhiteSpace(u)).Select(u => u!));
+        return urls;
+    }
+}
