@@ -14,23 +14,29 @@ namespace XenMigrate.Tests.Persistence;
 public class PersistenceTests(DatabaseKind kind)
 {
     private static readonly DateTime T0 = new(2026, 11, 26, 12, 0, 0, DateTimeKind.Utc);
-    private TestDatabase _database = null!;
+    private TestDatabase? _db;
+
+    private TestDatabase Database => _db ?? throw new InvalidOperationException("No database.");
 
     [SetUp]
     public async Task CreateDatabase()
     {
-        _database = TestDatabase.Create(kind);
-        await using var db = _database.NewContext();
+        _db = null;
+        _db = TestDatabase.Create(kind);
+        await using var db = Database.NewContext();
         await db.Database.MigrateAsync();
     }
 
     [TearDown]
-    public async Task DropDatabase() => await _database.DisposeAsync();
+    public async Task DropDatabase()
+    {
+        if (_db is not null) await _db.DisposeAsync();
+    }
 
     [Test]
     public async Task Migrations_LeaveNothingPending_AndMatchTheModel()
     {
-        await using var db = _database.NewContext();
+        await using var db = Database.NewContext();
         Assert.That(await db.Database.GetPendingMigrationsAsync(), Is.Empty);
         Assert.That(db.Database.HasPendingModelChanges(), Is.False, "the model changed without a migration for this provider");
     }
@@ -40,7 +46,7 @@ public class PersistenceTests(DatabaseKind kind)
     {
         var flavor = new Flavor("7", "custom.7", 3072, 3, 30, ephemeralGb: 5, swapMb: 512);
         flavor.SetExtraSpec("hw:numa_nodes", "1");
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             db.Flavors.Add(flavor);
             await db.SaveChangesAsync();
@@ -50,13 +56,13 @@ public class PersistenceTests(DatabaseKind kind)
             VmState.Stopped, PowerState.Shutdown, T0);
         server.RecordFault(500, "Disk copy failed", "XAPI said no", T0.AddMinutes(1));
         server.Lock("maintenance", T0.AddMinutes(2));
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             db.Servers.Add(server);
             await db.SaveChangesAsync();
         }
 
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             var loaded = await db.Servers.SingleAsync(s => s.Id == server.Id);
             Assert.Multiple(() =>
@@ -80,7 +86,7 @@ public class PersistenceTests(DatabaseKind kind)
     {
         var flavor = new Flavor("8", "doomed", 1024, 1, 5);
         var serverId = Guid.NewGuid();
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             db.Flavors.Add(flavor);
             await db.SaveChangesAsync();
@@ -90,7 +96,7 @@ public class PersistenceTests(DatabaseKind kind)
             await db.SaveChangesAsync();
         }
 
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             var loaded = await db.Servers.SingleAsync(s => s.Id == serverId);
             Assert.That((loaded.Flavor.FlavorId, loaded.Flavor.Name, loaded.Flavor.MemoryMb), Is.EqualTo(("8", "doomed", 1024)));
@@ -101,8 +107,8 @@ public class PersistenceTests(DatabaseKind kind)
     public async Task Server_ConcurrentUpdates_SecondWriterLoses()
     {
         var id = await AddServerAsync();
-        await using var first = _database.NewContext();
-        await using var second = _database.NewContext();
+        await using var first = Database.NewContext();
+        await using var second = Database.NewContext();
         var a = await first.Servers.SingleAsync(s => s.Id == id);
         var b = await second.Servers.SingleAsync(s => s.Id == id);
 
@@ -112,7 +118,7 @@ public class PersistenceTests(DatabaseKind kind)
         b.Rename("renamed-by-b", T0.AddMinutes(2));
         await Assert.ThrowsAsync<DbUpdateConcurrencyException>(() => second.SaveChangesAsync());
 
-        await using var check = _database.NewContext();
+        await using var check = Database.NewContext();
         Assert.That((await check.Servers.SingleAsync(s => s.Id == id)).Name, Is.EqualTo("renamed-by-a"));
     }
 
@@ -120,7 +126,7 @@ public class PersistenceTests(DatabaseKind kind)
     public async Task Migration_ConcurrentTransitions_SecondWriterLoses()
     {
         int id;
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             var m = new Migration(Guid.NewGuid(), Guid.NewGuid(), MigrationType.Resize, "xs1", "xs1", 1, 2, "p", "u", T0);
             db.Migrations.Add(m);
@@ -129,8 +135,8 @@ public class PersistenceTests(DatabaseKind kind)
             Assert.That(id, Is.GreaterThan(0), "Nova's migration ids are database integers");
         }
 
-        await using var first = _database.NewContext();
-        await using var second = _database.NewContext();
+        await using var first = Database.NewContext();
+        await using var second = Database.NewContext();
         var a = await first.Migrations.SingleAsync(m => m.Id == id);
         var b = await second.Migrations.SingleAsync(m => m.Id == id);
         a.TransitionTo(MigrationStatus.Migrating, T0);
@@ -138,7 +144,7 @@ public class PersistenceTests(DatabaseKind kind)
         b.TransitionTo(MigrationStatus.Error, T0);
         await Assert.ThrowsAsync<DbUpdateConcurrencyException>(() => second.SaveChangesAsync());
 
-        await using var check = _database.NewContext();
+        await using var check = Database.NewContext();
         var stored = await check.Migrations.SingleAsync(m => m.Id == id);
         Assert.That((stored.Status, stored.Type), Is.EqualTo((MigrationStatus.Migrating, MigrationType.Resize)));
     }
@@ -146,13 +152,13 @@ public class PersistenceTests(DatabaseKind kind)
     [Test]
     public async Task Migration_StatusIsStoredAsNovasString()
     {
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             db.Migrations.Add(new Migration(Guid.NewGuid(), Guid.NewGuid(), MigrationType.LiveMigration, "xs1", null, 1, 1, "p", "u", T0));
             await db.SaveChangesAsync();
         }
 
-        await using var check = _database.NewContext();
+        await using var check = Database.NewContext();
         var raw = await check.Database.SqlQueryRaw<string>("SELECT \"Status\" AS \"Value\" FROM \"Migrations\"").SingleAsync();
         var type = await check.Database.SqlQueryRaw<string>("SELECT \"Type\" AS \"Value\" FROM \"Migrations\"").SingleAsync();
         Assert.That((raw, type), Is.EqualTo(("accepted", "live-migration")));
@@ -162,7 +168,7 @@ public class PersistenceTests(DatabaseKind kind)
     public async Task InstanceAction_KeepsItsEventsInOrder()
     {
         var serverId = await AddServerAsync();
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             var action = new InstanceAction(serverId, "resize", "req-abc", "u", "p", T0);
             action.StartEvent("compute_prep_resize", "xs1", T0);
@@ -172,14 +178,14 @@ public class PersistenceTests(DatabaseKind kind)
             await db.SaveChangesAsync();
         }
 
-        await using (var db = _database.NewContext())
+        await using (var db = Database.NewContext())
         {
             var action = await db.InstanceActions.SingleAsync(a => a.RequestId == "req-abc");
             action.FinishEvent("compute_resize_instance", false, "trace", null, T0.AddSeconds(3));
             await db.SaveChangesAsync();
         }
 
-        await using var check = _database.NewContext();
+        await using var check = Database.NewContext();
         var stored = await check.InstanceActions.SingleAsync(a => a.RequestId == "req-abc");
         Assert.That(stored.Events.OrderBy(e => e.Id).Select(e => (e.EventName, e.Result)), Is.EqualTo(new[]
         {
@@ -191,7 +197,7 @@ public class PersistenceTests(DatabaseKind kind)
     [Test]
     public async Task FlavorIds_AreUnique()
     {
-        await using var db = _database.NewContext();
+        await using var db = Database.NewContext();
         db.Flavors.Add(new Flavor("1", "a", 512, 1, 1));
         db.Flavors.Add(new Flavor("1", "b", 512, 1, 1));
         await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
@@ -199,7 +205,7 @@ public class PersistenceTests(DatabaseKind kind)
 
     private async Task<Guid> AddServerAsync()
     {
-        await using var db = _database.NewContext();
+        await using var db = Database.NewContext();
         var flavor = StandardFlavors.Create()[0];
         var server = new Server(Guid.NewGuid(), "s1", "p", "u", flavor.Snapshot(), "xs1", "xs1", VmState.Active, PowerState.Running, T0);
         db.Servers.Add(server);
