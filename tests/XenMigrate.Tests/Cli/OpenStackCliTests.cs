@@ -1,0 +1,94 @@
+using System.Text.Json.Nodes;
+using XenMigrate.Tests.Support;
+
+namespace XenMigrate.Tests.Cli;
+
+/// <summary>The unmodified openstack CLI against a gateway on loopback.</summary>
+[NonParallelizable]
+public class OpenStackCliTests : GatewayFixture
+{
+    private string _web1Id = null!;
+
+    protected override async Task SeedAsync()
+    {
+        OpenStackCli.RequireInstalled();
+        _web1Id = (await Gateway.AddServerAsync("web1", TestUsers.Demo, "2", createdAt: DateTime.UtcNow.AddMinutes(-2))).Id.ToString();
+        await Gateway.AddServerAsync("db1", TestUsers.Demo, "3", host: "xs-sim-2");
+        await Gateway.AddServerAsync("infra1", TestUsers.Admin, "1");
+    }
+
+    private OpenStackCli As(TestUsers.Account account) => new(Gateway, account);
+
+    private static List<string> Column(JsonNode rows, string name) =>
+        rows.AsArray().Select(r => r![name]!.GetValue<string>()).ToList();
+
+    [Test]
+    public async Task FlavorList_ShowsNovasStandardFlavors()
+    {
+        var rows = await As(TestUsers.Demo).JsonAsync("flavor", "list");
+        Assert.That(Column(rows, "Name"), Is.EqualTo(new[] { "m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge" }));
+        Assert.That(rows[0]!["RAM"]!.GetValue<int>(), Is.EqualTo(512));
+    }
+
+    [Test]
+    public async Task FlavorShow_ByName()
+    {
+        var flavor = await As(TestUsers.Demo).JsonAsync("flavor", "show", "m1.small");
+        Assert.That((flavor["id"]!.GetValue<string>(), flavor["ram"]!.GetValue<int>(), flavor["disk"]!.GetValue<int>()), Is.EqualTo(("2", 2048, 20)));
+    }
+
+    [Test]
+    public async Task ServerList_AsDemo_ShowsOnlyDemosServers()
+    {
+        var rows = await As(TestUsers.Demo).JsonAsync("server", "list");
+        Assert.That(Column(rows, "Name"), Is.EqualTo(new[] { "db1", "web1" }));
+        Assert.That(Column(rows, "Status"), Is.All.EqualTo("ACTIVE"));
+        Assert.That(Column(rows, "Flavor"), Is.EqualTo(new[] { "m1.medium", "m1.small" }));
+    }
+
+    [Test]
+    public async Task ServerList_AsAdmin_AllProjectsLong_ShowsHosts()
+    {
+        var rows = await As(TestUsers.Admin).JsonAsync("server", "list", "--all-projects", "--long");
+        Assert.That(Column(rows, "Name"), Is.EquivalentTo(new[] { "infra1", "db1", "web1" }));
+        var db1 = rows.AsArray().Single(r => r!["Name"]!.GetValue<string>() == "db1")!;
+        Assert.That(db1["Host"]!.GetValue<string>(), Is.EqualTo("xs-sim-2"));
+        Assert.That(Column(await As(TestUsers.Admin).JsonAsync("server", "list"), "Name"), Is.EqualTo(new[] { "infra1" }));
+    }
+
+    [Test]
+    public async Task ServerShow_ByNameAndById()
+    {
+        var byName = await As(TestUsers.Demo).JsonAsync("server", "show", "web1");
+        Assert.That(byName["id"]!.GetValue<string>(), Is.EqualTo(_web1Id));
+        Assert.That(byName["status"]!.GetValue<string>(), Is.EqualTo("ACTIVE"));
+        Assert.That(byName["flavor"]!.ToJsonString(), Does.Contain("m1.small"));
+
+        var byId = await As(TestUsers.Demo).JsonAsync("server", "show", _web1Id);
+        Assert.That(byId["name"]!.GetValue<string>(), Is.EqualTo("web1"));
+    }
+
+    [Test]
+    public async Task ServerShow_AsAdmin_AtTheLatestMicroversion_ShowsTheHost()
+    {
+        var server = await As(TestUsers.Admin).JsonAsync("--os-compute-api-version", "2.latest", "server", "show", _web1Id);
+        Assert.That(server["OS-EXT-SRV-ATTR:host"]!.GetValue<string>(), Is.EqualTo("xs-sim-1"));
+        Assert.That(server["flavor"]!.ToJsonString(), Does.Contain("m1.small"));
+    }
+
+    [Test]
+    public async Task ServerShow_OfAnotherProjectsServer_IsNotFound()
+    {
+        var (exit, _, stderr) = await As(TestUsers.Other).RunAsync("server", "show", _web1Id);
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(stderr, Does.Contain("No server with a name or ID"));
+    }
+
+    [Test]
+    public async Task WrongPassword_IsRefused()
+    {
+        var (exit, _, stderr) = await new OpenStackCli(Gateway, TestUsers.Demo with { Password = "wrong" }).RunAsync("server", "list");
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(stderr, Does.Contain("HTTP 401"));
+    }
+}
