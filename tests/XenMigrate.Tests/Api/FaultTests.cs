@@ -119,4 +119,23 @@ public class FaultTests : GatewayFixture
             Assert.That((int)response.StatusCode, Is.InRange(400, 499), body);
         }
     }
+
+    [Test]
+    public async Task UnexpectedFailure_IsA500ComputeFaultThatRevealsOnlyTheRequestId()
+    {
+        await using var db = TestDatabase.Create(DatabaseKind.Sqlite);
+        await using var gw = await GatewayInstance.StartAsync(db);
+        var token = await gw.TokenAsync(TestUsers.Demo);
+        await using (var ctx = db.NewContext())
+        {
+            await Microsoft.EntityFrameworkCore.RelationalDatabaseFacadeExtensions.ExecuteSqlRawAsync(ctx.Database, "DROP TABLE \"Flavors\"");
+        }
+
+        var r = await gw.GetAsync("/v2.1/flavors", token);
+        Assert.That((int)r.Status, Is.EqualTo(500));
+        Assert.That(r.ContentType!.MediaType, Is.EqualTo("application/json"));
+        var message = r.Json!["computeFault"]!["message"]!.GetValue<string>();
+        Assert.That(message, Does.Contain(r.Header("x-openstack-request-id")));
+        Assert.That(r.Text, Does.Not.Contain("Sqlite").And.Not.Contain("Flavors").And.Not.Contain("   at "));
+    }
 }

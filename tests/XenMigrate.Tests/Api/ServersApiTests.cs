@@ -308,4 +308,52 @@ public class ServersApiTests : GatewayFixture
             await db.SaveChangesAsync();
         }
     }
+
+    [Test]
+    public async Task UnknownQueryParameters_AreIgnoredBefore275_AndRefusedFrom275()
+    {
+        Assert.That((await Gateway.GetAsync("/v2.1/servers?colour=blue", DemoToken)).Status, Is.EqualTo(HttpStatusCode.OK));
+        var strict = await Gateway.GetAsync("/v2.1/servers?colour=blue", DemoToken, "2.75");
+        Assert.That(strict.Status, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(strict.Json!["badRequest"]!["message"]!.GetValue<string>(), Does.Contain("'colour' was unexpected"));
+        Assert.That((await Gateway.GetAsync("/v2.1/servers?flavor=1&sort_key=display_name", DemoToken, "2.75")).Status, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task FlavorAndUuidFilters_Match()
+    {
+        Assert.That(Names(await Gateway.GetAsync("/v2.1/servers?flavor=2", DemoToken)), Is.EqualTo(new[] { "web2" }));
+        Assert.That(Names(await Gateway.GetAsync($"/v2.1/servers?uuid={_web1.Id}", DemoToken)), Is.EqualTo(new[] { "web1" }));
+    }
+
+    [Test]
+    public async Task StateFilters_AreAdminOnlyBefore283()
+    {
+        Assert.That(Names(await Gateway.GetAsync("/v2.1/servers?vm_state=stopped", DemoToken)), Has.Count.EqualTo(3), "dropped for members at 2.1");
+        Assert.That(Names(await Gateway.GetAsync("/v2.1/servers?vm_state=stopped", DemoToken, "2.83")), Is.EqualTo(new[] { "db1" }));
+        Assert.That(Names(await Gateway.GetAsync("/v2.1/servers?all_tenants=1&power_state=4", AdminToken)), Is.EqualTo(new[] { "db1" }));
+        Assert.That((await Gateway.GetAsync("/v2.1/servers?all_tenants=1&power_state=on", AdminToken)).Status, Is.EqualTo(HttpStatusCode.BadRequest));
+    }
+
+    [Test]
+    public async Task SortKeyAndDirection_AreHonoured()
+    {
+        Assert.That(Names(await Gateway.GetAsync("/v2.1/servers?sort_key=display_name&sort_dir=asc", DemoToken)), Is.EqualTo(new[] { "db1", "web1", "web2" }));
+        Assert.That(Names(await Gateway.GetAsync("/v2.1/servers?sort_key=memory_mb", DemoToken)), Is.EqualTo(new[] { "db1", "web2", "web1" }));
+        Assert.That((await Gateway.GetAsync("/v2.1/servers?sort_key=colour", DemoToken)).Status, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await Gateway.GetAsync("/v2.1/servers?sort_dir=sideways", DemoToken)).Status, Is.EqualTo(HttpStatusCode.BadRequest));
+    }
+
+    [Test]
+    public async Task ChangesSinceAndBefore_FilterOnUpdateTime()
+    {
+        var future = Uri.EscapeDataString(DateTime.UtcNow.AddDays(1).ToString("o"));
+        var past = Uri.EscapeDataString(DateTime.UtcNow.AddDays(-1).ToString("o"));
+        Assert.That(Names(await Gateway.GetAsync($"/v2.1/servers?changes-since={future}", DemoToken)), Is.Empty);
+        Assert.That(Names(await Gateway.GetAsync($"/v2.1/servers?changes-since={past}", DemoToken)), Has.Count.EqualTo(3));
+        Assert.That(Names(await Gateway.GetAsync($"/v2.1/servers?changes-before={past}", DemoToken, "2.66")), Is.Empty);
+        Assert.That((await Gateway.GetAsync("/v2.1/servers?changes-since=yesterday", DemoToken)).Status, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await Gateway.GetAsync($"/v2.1/servers?changes-since={future}&changes-before={past}", DemoToken, "2.66")).Status,
+            Is.EqualTo(HttpStatusCode.BadRequest));
+    }
 }

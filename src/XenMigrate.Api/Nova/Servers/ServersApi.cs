@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
@@ -10,8 +9,6 @@ namespace XenMigrate.Api.Nova.Servers;
 /// <summary>Nova's server read API: list, detail and show.</summary>
 public static class ServersApi
 {
-    private static readonly TimeSpan RegexBudget = TimeSpan.FromMilliseconds(100);
-
     public static void MapServers(this RouteGroupBuilder compute)
     {
         var servers = compute.MapGroup("/servers").WithTags("Servers");
@@ -66,49 +63,25 @@ public static class ServersApi
     private static async Task<(List<Server> Page, string? NextLink)> Query(
         NovaCaller caller, XenMigrateDbContext db, string path, NovaPolicy.Rule allTenantsRule, CancellationToken ct)
     {
-        var query = caller.Http.Request.Query;
+        var query = new ServerListQuery(caller);
         var servers = db.Servers.AsNoTracking();
 
-        var allTenants = false;
-        if (query.TryGetValue("all_tenants", out var allTenantsRaw))
-        {
-            allTenants = NovaQuery.Bool(allTenantsRaw.ToString())
-                         ?? throw NovaFaultException.BadRequest($"Invalid all_tenants value: {allTenantsRaw}");
-            if (allTenants) caller.Authorize(allTenantsRule);
-        }
-
-        if (!allTenants)
-        {
+        // The filters SQL can take are applied there; the rest in memory.
+        if (!query.AllTenants(allTenantsRule))
             servers = servers.Where(s => s.ProjectId == caller.ProjectId);
-        }
-        else if (FirstOf(query, "project_id", "tenant_id") is { } project)
-        {
+        else if (query.ProjectFilter is { } project)
             servers = servers.Where(s => s.ProjectId == project);
-        }
+        if (query.HostFilter is { } host) servers = servers.Where(s => s.Host == host);
+        if (query.NodeFilter is { } node) servers = servers.Where(s => s.Node == node);
 
-        // Admin-only filters are dropped for everyone else, as Nova does.
-        if (caller.IsAdmin && FirstOf(query, "host") is { } host) servers = servers.Where(s => s.Host == host);
-        if (caller.IsAdmin && FirstOf(query, "node") is { } node) servers = servers.Where(s => s.Node == node);
-
-        IEnumerable<Server> matching = await servers.ToListAsync(ct);
-
-        if (FirstOf(query, "name") is { } namePattern)
-        {
-            var regex = NameFilter(namePattern);
-            matching = matching.Where(s => Matches(regex, s.Name));
-        }
-
-        if (FirstOf(query, "status") is { } status)
-            matching = matching.Where(s => string.Equals(s.Status, status, StringComparison.OrdinalIgnoreCase));
-
-        // Nova's default order: newest first.
-        var ordered = matching.OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id.ToString()).ToList();
-        var limit = NovaQuery.Limit(query);
-        var page = NovaQuery.Page(ordered, s => s.Id.ToString(), NovaQuery.Marker(query), limit);
+        var ordered = query.Sort(query.Filter(await servers.ToListAsync(ct)));
+        var raw = caller.Http.Request.Query;
+        var limit = NovaQuery.Limit(raw);
+        var page = NovaQuery.Page(ordered, s => s.Id.ToString(), NovaQuery.Marker(raw), limit);
 
         string? next = null;
         if (page.Count > 0 && page.Count == limit)
-            next = caller.NextLink(path, NovaQuery.NextQuery(query, limit, page[^1].Id.ToString()));
+            next = caller.NextLink(path, NovaQuery.NextQuery(raw, limit, page[^1].Id.ToString()));
         return (page, next);
     }
 
@@ -123,33 +96,5 @@ public static class ServersApi
             if (h.ForcedDown || !h.IsUp) return "DOWN";
             return h.Enabled ? "UP" : "MAINTENANCE";
         };
-    }
-
-    private static string? FirstOf(IQueryCollection query, params string[] names) =>
-        names.Select(n => query.TryGetValue(n, out var v) ? v.ToString() : null).FirstOrDefault(v => !string.IsNullOrEmpty(v));
-
-    /// <summary>Nova's <c>name</c> filter is a regular expression searched anywhere in the name.</summary>
-    private static Regex NameFilter(string pattern)
-    {
-        try
-        {
-            return new Regex(pattern, RegexOptions.CultureInvariant, RegexBudget);
-        }
-        catch (ArgumentException)
-        {
-            throw NovaFaultException.BadRequest($"Invalid regular expression in name filter: {pattern}");
-        }
-    }
-
-    private static bool Matches(Regex regex, string name)
-    {
-        try
-        {
-            return regex.IsMatch(name);
-        }
-        catch (RegexMatchTimeoutException)
-        {
-            throw NovaFaultException.BadRequest("The name filter took too long to evaluate.");
-        }
     }
 }

@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Domain.Servers;
+
+namespace XenMigrate.Api.Nova.Servers;
+
+/// <summary>
+/// Nova's GET /servers[/detail] query: which filters exist, who may use them, how they match, and
+/// the sort order (nova/api/openstack/compute/servers.py, schemas/servers.py).
+/// </summary>
+public sealed class ServerListQuery
+{
+    private static readonly TimeSpan RegexBudget = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Every parameter Nova's query schema lists; from 2.75 anything else is a 400.</summary>
+    private static readonly HashSet<string> KnownParameters =
+    [
+        "user_id", "project_id", "tenant_id", "launch_index", "image_ref", "image", "kernel_id", "ramdisk_id",
+        "hostname", "key_name", "power_state", "vm_state", "task_state", "host", "node", "flavor", "reservation_id",
+        "launched_at", "terminated_at", "availability_zone", "name", "display_name", "description",
+        "display_description", "locked_by", "uuid", "root_device_name", "config_drive", "access_ip_v4",
+        "access_ip_v6", "auto_disk_config", "progress", "sort_key", "sort_dir", "all_tenants", "soft_deleted",
+        "deleted", "status", "changes-since", "changes-before", "ip", "ip6", "created_at", "block_device_mapping",
+        "services", "metadata", "system_metadata", "info_cache", "security_groups", "pci_devices", "limit",
+        "marker", "tags", "tags-any", "not-tags", "not-tags-any", "locked", "pinned_availability_zone",
+    ];
+
+    /// <summary>Filters only admins could use before 2.83 (silently dropped for others, as Nova does).</summary>
+    private static readonly HashSet<string> AdminOnlyBefore283 =
+        ["availability_zone", "config_drive", "key_name", "created_at", "launched_at", "terminated_at", "power_state",
+         "task_state", "vm_state", "progress", "user_id"];
+
+    private static readonly Dictionary<string, Func<Server, IComparable?>> SortKeys = new(StringComparer.Ordinal)
+    {
+        ["created_at"] = s => s.CreatedAt,
+        ["updated_at"] = s => s.UpdatedAt,
+        ["launched_at"] = s => s.LaunchedAt,
+        ["display_name"] = s => s.Name,
+        ["uuid"] = s => s.Id.ToString(),
+        ["host"] = s => s.Host,
+        ["node"] = s => s.Node,
+        ["vm_state"] = s => s.VmState.ToNovaName(),
+        ["task_state"] = s => s.TaskState?.ToNovaName(),
+        ["power_state"] = s => (int)s.PowerState,
+        ["project_id"] = s => s.ProjectId,
+        ["user_id"] = s => s.UserId,
+        ["availability_zone"] = s => s.AvailabilityZone,
+        ["locked"] = s => s.Locked,
+        ["instance_type_id"] = s => s.Flavor.FlavorInternalId,
+        ["memory_mb"] = s => s.Flavor.MemoryMb,
+        ["vcpus"] = s => s.Flavor.Vcpus,
+        ["root_gb"] = s => s.Flavor.RootGb,
+    };
+
+    private readonly IQueryCollection _query;
+    private readonly NovaCaller _caller;
+
+    public ServerListQuery(NovaCaller caller)
+    {
+        _caller = caller;
+        _query = caller.Http.Request.Query;
+        if (caller.Version.AtLeast(75)) NovaQuery.RejectUnknown(_query, KnownParameters);
+    }
+
+    /// <summary>Whether the caller asked for every project's servers (and may).</summary>
+    public bool AllTenants(NovaPolicy.Rule allTenantsRule)
+    {
+        if (!_query.TryGetValue("all_tenants", out var raw)) return false;
+        var all = NovaQuery.Bool(raw.ToString()) ?? throw NovaFaultException.BadRequest($"Invalid all_tenants value: {raw}");
+        if (all) _caller.Authorize(allTenantsRule);
+        return all;
+    }
+
+    /// <summary>The project to restrict an all-tenants listing to, if named.</summary>
+    public string? ProjectFilter => Value("project_id") ?? Value("tenant_id");
+
+    public string? HostFilter => _caller.IsAdmin ? Value("host") : null;
+
+    public string? NodeFilter => _caller.IsAdmin ? Value("node") : null;
+
+    /// <summary>Applies the filters that are matched in memory (regexes, derived status, timestamps…).</summary>
+    public IEnumerable<Server> Filter(IEnumerable<Server> servers)
+    {
+        if ((Value("name") ?? Value("display_name")) is { } pattern)
+        {
+            var regex = NameRegex(pattern);
+            servers = servers.Where(s => Matches(regex, s.Name));
+        }
+
+        if (Value("status") is { } status)
+            servers = servers.Where(s => string.Equals(s.Status, status, StringComparison.OrdinalIgnoreCase));
+        if (Value("flavor") is { } flavor) servers = servers.Where(s => s.Flavor.FlavorId == flavor);
+        if (Value("uuid") is { } uuid) servers = servers.Where(s => string.Equals(s.Id.ToString(), uuid, StringComparison.OrdinalIgnoreCase));
+        if (_caller.Version.AtLeast(73) && Value("locked") is { } locked)
+        {
+            var wanted = NovaQuery.Bool(locked) ?? throw NovaFaultException.BadRequest($"Invalid locked value: {locked}");
+            servers = servers.Where(s => s.Locked == wanted);
+        }
+
+        if (MayUse("vm_state") && Value("vm_state") is { } vmState) servers = servers.Where(s => s.VmState.ToNovaName() == vmState);
+        if (MayUse("task_state") && Value("task_state") is { } taskState) servers = servers.Where(s => s.TaskState?.ToNovaName() == taskState);
+        if (MayUse("power_state") && Value("power_state") is { } power)
+        {
+            var code = int.TryParse(power, NumberStyles.None, CultureInfo.InvariantCulture, out var p)
+                ? p : throw NovaFaultException.BadRequest($"Invalid power_state value: {power}");
+            servers = servers.Where(s => (int)s.PowerState == code);
+        }
+
+        if (MayUse("user_id") && Value("user_id") is { } userId) servers = servers.Where(s => s.UserId == userId);
+
+        var since = Timestamp("changes-since");
+        var before = _caller.Version.AtLeast(66) ? Timestamp("changes-before") : null;
+        if (since is not null && before is not null && since > before)
+            throw NovaFaultException.BadRequest("The value of changes-since must be less than or equal to changes-before.");
+        if (since is { } s1) servers = servers.Where(s => s.UpdatedAt >= s1);
+        if (before is { } b1) servers = servers.Where(s => s.UpdatedAt <= b1);
+        return servers;
+    }
+
+    /// <summary>Nova's order: <c>sort_key</c>/<c>sort_dir</c> pairs, else newest first; the id breaks ties.</summary>
+    public List<Server> Sort(IEnumerable<Server> servers)
+    {
+        var keys = _query["sort_key"].Where(k => !string.IsNullOrEmpty(k)).Select(k => k!).ToList();
+        var dirs = _query["sort_dir"].Where(d => !string.IsNullOrEmpty(d)).Select(d => d!).ToList();
+        if (keys.Count == 0) keys.Add("created_at");
+        foreach (var d in dirs)
+            if (d is not ("asc" or "desc")) throw NovaFaultException.BadRequest($"Invalid sort_dir [{d}]");
+
+        IOrderedEnumerable<Server>? ordered = null;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (!SortKeys.TryGetValue(keys[i], out var selector))
+                throw NovaFaultException.BadRequest($"Invalid sort_key [{keys[i]}]");
+            var descending = (i < dirs.Count ? dirs[i] : "desc") == "desc";
+            ordered = ordered is null
+                ? descending ? servers.OrderByDescending(selector) : servers.OrderBy(selector)
+                : descending ? ordered.ThenByDescending(selector) : ordered.ThenBy(selector);
+        }
+
+        return ordered!.ThenByDescending(s => s.Id.ToString()).ToList();
+    }
+
+    private bool MayUse(string filter) => _caller.IsAdmin || !AdminOnlyBefore283.Contains(filter) || _caller.Version.AtLeast(83);
+
+    private string? Value(string name) =>
+        _query.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v.ToString()) ? v.ToString() : null;
+
+    private DateTime? Timestamp(string name)
+    {
+        if (Value(name) is not { } text) return null;
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+            ? t.UtcDateTime
+            : throw NovaFaultException.BadRequest($"Invalid input for query parameters {name}. Value: {text}. '{text}' is not a 'date-time'");
+    }
+
+    /// <summary>Nova's <c>name</c> filter is a regular expression searched anywhere in the name.</summary>
+    private static Regex NameRegex(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, RegexBudget);
+        }
+        catch (ArgumentException)
+        {
+            throw NovaFaultException.BadRequest($"Invalid regular expression in name filter: {pattern}");
+        }
+    }
+
+    private static bool Matches(Regex regex, string name)
+    {
+        try
+        {
+            return regex.IsMatch(name);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw NovaFaultException.BadRequest("The name filter took too long to evaluate.");
+        }
+    }
+}
