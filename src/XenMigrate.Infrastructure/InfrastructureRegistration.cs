@@ -1,9 +1,12 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using XenMigrate.Domain.Identity;
 using XenMigrate.Infrastructure.Identity;
+using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Xapi;
 
 namespace XenMigrate.Infrastructure;
 
@@ -22,7 +25,12 @@ public static class InfrastructureRegistration
         services.AddScoped<KeystoneIdentityService>();
         services.AddScoped<IdentitySeeder>();
 
-        services.AddSingleton(TimeProvider.System);
+        services.AddOptions<XenServerOptions>().Bind(configuration.GetSection(XenServerOptions.Section));
+        services.AddScoped<HostInventorySync>();
+        services.TryAddSingleton<IXenServerHostSource, ConfiguredHostSource>();
+        services.AddHostedService<HostInventoryService>();
+
+        services.TryAddSingleton(TimeProvider.System);
         return services;
     }
 }

@@ -46,6 +46,7 @@ public sealed class GatewayInstance : IAsyncDisposable
             "--Database:MigrateOnStartup=true",
             "--Identity:TokenSigningKey=",
             "--Logging:LogLevel:Default=Warning",
+            "--XenServer:EmbeddedLab=false", // API tests seed servers directly; lab tests opt in
         };
         args.AddRange(TestUsers.AsConfigurationArgs());
         if (extraArgs is not null) args.AddRange(extraArgs);

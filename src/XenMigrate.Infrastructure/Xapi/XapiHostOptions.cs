@@ -1,0 +1,51 @@
+namespace XenMigrate.Infrastructure.Xapi;
+
+/// <summary>Configuration section <c>XenServer</c>.</summary>
+public sealed class XenServerOptions
+{
+    public const string Section = "XenServer";
+
+    /// <summary>The standalone hosts to drive. Empty: the embedded default starts a simulated lab.</summary>
+    public List<XapiHostOptions> Hosts { get; set; } = [];
+
+    /// <summary>With no hosts configured, start a simulated lab of three hosts in-process (the embedded default).</summary>
+    public bool EmbeddedLab { get; set; } = true;
+
+    /// <summary>Project (by name) that owns VMs which name none in their other_config.</summary>
+    public string DefaultProject { get; set; } = "admin";
+
+    /// <summary>How long one event.from long-poll waits before the inventory syncs anyway.</summary>
+    public TimeSpan EventTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long to wait before calling a host that stopped answering again.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Bound on any single XAPI call (an event.from adds its own timeout to this).</summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>One XenServer host: where its XAPI is and how to log in.</summary>
+public sealed class XapiHostOptions
+{
+    /// <summary>The compute host name Nova shows (<c>OS-EXT-SRV-ATTR:host</c>).</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>Base URL of the host, e.g. https://xs1.example.org (JSON-RPC is at /jsonrpc).</summary>
+    public string Url { get; set; } = string.Empty;
+
+    public string Username { get; set; } = "root";
+
+    public string Password { get; set; } = string.Empty;
+
+    /// <summary>
+    /// SHA-256 (or SHA-1) thumbprint of the host's self-signed certificate, hex with or without
+    /// colons. When set, only that certificate is accepted; when empty, normal chain validation.
+    /// </summary>
+    public string? Thumbprint { get; set; }
+
+    /// <summary>Project (by name) owning this host's unclaimed VMs; falls back to XenServer:DefaultProject.</summary>
+    public string? DefaultProject { get; set; }
+
+    /// <summary>Never print the password, not even by accident in a log line.</summary>
+    public override string ToString() => $"{Name} ({Url}, user {Username})";
+}

@@ -1,0 +1,39 @@
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace XenMigrate.Infrastructure.Xapi;
+
+/// <summary>
+/// HTTP handlers for talking to hosts. XenServer hosts ship self-signed certificates; instead of
+/// accepting any certificate, the operator pins the host's certificate by its thumbprint.
+/// </summary>
+public static class XapiHttp
+{
+    public static SocketsHttpHandler CreateHandler(XapiHostOptions host) => new()
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+        // Transfers run for as long as a disk takes; per-call timeouts are applied by the callers.
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = string.IsNullOrWhiteSpace(host.Thumbprint)
+                ? null
+                : (_, certificate, _, _) => certificate is not null && MatchesThumbprint(certificate, host.Thumbprint!),
+        },
+    };
+
+    /// <summary>True when the certificate's SHA-256 or SHA-1 thumbprint equals the pinned one.</summary>
+    public static bool MatchesThumbprint(X509Certificate certificate, string pinned)
+    {
+        var wanted = Normalize(pinned);
+        using var cert = new X509Certificate2(certificate);
+        return CryptographicOperations.FixedTimeEquals(
+                   System.Text.Encoding.ASCII.GetBytes(cert.GetCertHashString(HashAlgorithmName.SHA256)),
+                   System.Text.Encoding.ASCII.GetBytes(wanted))
+               || string.Equals(cert.GetCertHashString(HashAlgorithmName.SHA1), wanted, StringComparison.Ordinal);
+    }
+
+    private static string Normalize(string thumbprint) =>
+        new string(thumbprint.Where(Uri.IsHexDigit).ToArray()).ToUpperInvariant();
+}

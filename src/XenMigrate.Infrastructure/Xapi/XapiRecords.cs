@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+
+namespace XenMigrate.Infrastructure.Xapi;
+
+// Typed views of the XAPI records the gateway reads (field names as in the XAPI data model).
+// Each keeps the JSON it came from, so a VM can later be re-created from its own record.
+
+public sealed record XapiHost(string Ref, string Uuid, string NameLabel, string Address, bool Enabled,
+    long ApiVersionMajor, long ApiVersionMinor, IReadOnlyDictionary<string, string> SoftwareVersion, string ControlDomain)
+{
+    public static XapiHost From(string reference, JsonObject r) => new(reference,
+        XapiValues.String(r["uuid"]), XapiValues.String(r["name_label"]), XapiValues.String(r["address"]), XapiValues.Bool(r["enabled"]),
+        XapiValues.Int(r["API_version_major"]), XapiValues.Int(r["API_version_minor"]), XapiValues.Map(r["software_version"]),
+        XapiValues.String(r["control_domain"]));
+}
+
+public sealed record XapiVm(string Ref, string Uuid, string NameLabel, string PowerState, long MemoryStaticMax,
+    long VcpusMax, string ResidentOn, bool IsATemplate, bool IsASnapshot, bool IsControlDomain,
+    IReadOnlyList<string> Vbds, IReadOnlyDictionary<string, string> OtherConfig, IReadOnlyDictionary<string, string> CurrentOperations,
+    JsonObject Record)
+{
+    /// <summary>A VM that Nova would call a server: not a template, snapshot or control domain.</summary>
+    public bool IsGuest => !IsATemplate && !IsASnapshot && !IsControlDomain;
+
+    public static XapiVm From(string reference, JsonObject r) => new(reference,
+        XapiValues.String(r["uuid"]), XapiValues.String(r["name_label"]), XapiValues.String(r["power_state"]),
+        XapiValues.Int(r["memory_static_max"]), XapiValues.Int(r["VCPUs_max"]), XapiValues.String(r["resident_on"]),
+        XapiValues.Bool(r["is_a_template"]), XapiValues.Bool(r["is_a_snapshot"]), XapiValues.Bool(r["is_control_domain"]),
+        XapiValues.Strings(r["VBDs"]), XapiValues.Map(r["other_config"]), XapiValues.Map(r["current_operations"]), r);
+}
+
+public sealed record XapiVbd(string Ref, string Vm, string Vdi, string Userdevice, string Type, bool CurrentlyAttached)
+{
+    public bool IsDisk => Type == "Disk" && !XapiValues.IsNullRef(Vdi);
+
+    public static XapiVbd From(string reference, JsonObject r) => new(reference,
+        XapiValues.String(r["VM"]), XapiValues.String(r["VDI"]), XapiValues.String(r["userdevice"]), XapiValues.String(r["type"]),
+        XapiValues.Bool(r["currently_attached"]));
+}
+
+public sealed record XapiVdi(string Ref, string Uuid, string NameLabel, string Sr, long VirtualSize, bool IsASnapshot,
+    IReadOnlyDictionary<string, string> OtherConfig)
+{
+    public static XapiVdi From(string reference, JsonObject r) => new(reference,
+        XapiValues.String(r["uuid"]), XapiValues.String(r["name_label"]), XapiValues.String(r["SR"]), XapiValues.Int(r["virtual_size"]),
+        XapiValues.Bool(r["is_a_snapshot"]), XapiValues.Map(r["other_config"]));
+}
+
+public sealed record XapiSr(string Ref, string Uuid, string NameLabel, string Type, string ContentType, bool Shared,
+    long PhysicalSize, long PhysicalUtilisation, long VirtualAllocation)
+{
+    public long FreeBytes => Math.Max(0, PhysicalSize - PhysicalUtilisation);
+
+    public static XapiSr From(string reference, JsonObject r) => new(reference,
+        XapiValues.String(r["uuid"]), XapiValues.String(r["name_label"]), XapiValues.String(r["type"]),
+        XapiValues.String(r["content_type"]), XapiValues.Bool(r["shared"]), XapiValues.Int(r["physical_size"]),
+        XapiValues.Int(r["physical_utilisation"]), XapiValues.Int(r["virtual_allocation"]));
+}
+
+public sealed record XapiPool(string Ref, string Master, string DefaultSr)
+{
+    public static XapiPool From(string reference, JsonObject r) =>
+        new(reference, XapiValues.String(r["master"]), XapiValues.String(r["default_SR"]));
+}
