@@ -70,6 +70,14 @@ public sealed class Server
 
     public ServerFault? Fault { get; private set; }
 
+    /// <summary>The vm_state before an open resize (active or stopped), restored on revert or failure.</summary>
+    public VmState? PreviousVmState { get; private set; }
+
+    /// <summary>Where the server ran before an open resize (restored on revert or failure).</summary>
+    public string? PreviousHost { get; private set; }
+
+    public string? PreviousNode { get; private set; }
+
     public DateTime CreatedAt { get; private set; }
     public DateTime UpdatedAt { get; private set; }
     public DateTime? LaunchedAt { get; private set; }
@@ -133,6 +141,151 @@ public sealed class Server
 
         UpdatedAt = now;
         return true;
+    }
+
+    // ---- Resize and cold migration (nova/compute/api.py resize, confirm_resize, revert_resize) ----
+    // Guards run in Nova's order: lock, then vm_state, then task_state, then launched_at, then host.
+
+    /// <summary>
+    /// Starts a resize (or, with the same flavor, a cold migration): task_state resize_prep before the
+    /// API answers, so clients polling for ACTIVE/VERIFY_RESIZE see RESIZE first.
+    /// </summary>
+    public void BeginResize(string action, FlavorSnapshot newFlavor, bool callerIsAdmin, DateTime now)
+    {
+        ArgumentNullException.ThrowIfNull(newFlavor);
+        Guard(action, callerIsAdmin, VmState.Active, VmState.Stopped);
+        if (string.IsNullOrEmpty(Host)) throw new ServerNotReadyException(Id);
+
+        var coldMigration = newFlavor.FlavorInternalId == Flavor.FlavorInternalId;
+        if (!coldMigration)
+        {
+            if (newFlavor.RootGb == 0 && Flavor.RootGb != 0)
+                throw new CannotResizeDiskException("Resize to zero disk flavor is not allowed.");
+            if (newFlavor.RootGb < Flavor.RootGb)
+                throw new CannotResizeDiskException($"XenServer disks cannot shrink (root disk {Flavor.RootGb} GB, flavor {newFlavor.Name} has {newFlavor.RootGb} GB).");
+            if (newFlavor.EphemeralGb < Flavor.EphemeralGb)
+                throw new CannotResizeDiskException($"XenServer disks cannot shrink (ephemeral disk {Flavor.EphemeralGb} GB, flavor {newFlavor.Name} has {newFlavor.EphemeralGb} GB).");
+        }
+
+        PreviousVmState = VmState;
+        PreviousHost = Host;
+        PreviousNode = Node;
+        OldFlavor = Flavor;
+        NewFlavor = newFlavor;
+        TaskState = Servers.TaskState.ResizePrep;
+        Progress = 0;
+        UpdatedAt = now;
+    }
+
+    /// <summary>Refuses a resize to the flavor the server runs with (a cold migration names no flavor).</summary>
+    public void EnsureFlavorChanges(FlavorSnapshot requested)
+    {
+        if (requested.FlavorInternalId == Flavor.FlavorInternalId) throw new ResizeToSameFlavorException();
+    }
+
+    /// <summary>A step of the resize workflow moved on: the task_state Nova shows for it, and progress.</summary>
+    public void AdvanceResize(TaskState step, int progress, DateTime now)
+    {
+        if (TaskState is not (Servers.TaskState.ResizePrep or Servers.TaskState.ResizeMigrating or Servers.TaskState.ResizeMigrated or Servers.TaskState.ResizeFinish)
+            || step is not (Servers.TaskState.ResizeMigrating or Servers.TaskState.ResizeMigrated or Servers.TaskState.ResizeFinish))
+            throw new InvalidServerStateException("resize", Id, "task_state", TaskState?.ToNovaName() ?? "None");
+        TaskState = step;
+        Progress = Math.Clamp(progress, 0, 100);
+        UpdatedAt = now;
+    }
+
+    public void ReportProgress(int progress, DateTime now)
+    {
+        Progress = Math.Clamp(progress, 0, 100);
+        UpdatedAt = now;
+    }
+
+    /// <summary>The resized server runs on the destination: VERIFY_RESIZE, already with the new flavor.</summary>
+    public void FinishResize(string destHost, string? destNode, PowerState powerState, DateTime now)
+    {
+        if (TaskState is null || NewFlavor is null)
+            throw new InvalidServerStateException("resize", Id, "task_state", "None");
+        Host = destHost;
+        Node = destNode;
+        Flavor = NewFlavor;
+        PowerState = powerState;
+        VmState = VmState.Resized;
+        TaskState = null;
+        Progress = 100;
+        UpdatedAt = now;
+    }
+
+    /// <summary>Confirm is accepted: Nova leaves the task_state alone (the server stays VERIFY_RESIZE).</summary>
+    public void EnsureCanConfirmResize(bool callerIsAdmin) => Guard("confirmResize", callerIsAdmin, VmState.Resized);
+
+    /// <summary>The source is gone for good: back to active (or stopped), the old flavor forgotten.</summary>
+    public void FinishConfirmResize(DateTime now)
+    {
+        if (VmState != VmState.Resized) throw new InvalidServerStateException("confirmResize", Id, "vm_state", VmState.ToNovaName());
+        VmState = PowerState == PowerState.Running ? VmState.Active : VmState.Stopped;
+        ClearResize();
+        UpdatedAt = now;
+    }
+
+    public void BeginRevertResize(bool callerIsAdmin, DateTime now)
+    {
+        Guard("revertResize", callerIsAdmin, VmState.Resized);
+        TaskState = Servers.TaskState.ResizeReverting;
+        UpdatedAt = now;
+    }
+
+    /// <summary>The untouched source runs again with the old flavor, where it was, as it was.</summary>
+    public void FinishRevertResize(PowerState powerState, DateTime now)
+    {
+        if (TaskState != Servers.TaskState.ResizeReverting || OldFlavor is null)
+            throw new InvalidServerStateException("revertResize", Id, "task_state", TaskState?.ToNovaName() ?? "None");
+        Flavor = OldFlavor;
+        Host = PreviousHost;
+        Node = PreviousNode;
+        PowerState = powerState;
+        VmState = PreviousVmState ?? VmState.Active;
+        ClearResize();
+        UpdatedAt = now;
+    }
+
+    /// <summary>
+    /// The resize failed and was rolled back: the server is where and as it was, with a fault
+    /// explaining why (Nova keeps vm_state and clears task_state).
+    /// </summary>
+    public void FailResize(ServerFault fault, PowerState powerState, DateTime now)
+    {
+        if (OldFlavor is not null) Flavor = OldFlavor;
+        if (PreviousHost is not null)
+        {
+            Host = PreviousHost;
+            Node = PreviousNode;
+        }
+
+        VmState = PreviousVmState ?? VmState;
+        PowerState = powerState;
+        Fault = fault;
+        ClearResize();
+        UpdatedAt = now;
+    }
+
+    private void ClearResize()
+    {
+        TaskState = null;
+        OldFlavor = null;
+        NewFlavor = null;
+        PreviousVmState = null;
+        PreviousHost = null;
+        PreviousNode = null;
+        Progress = 0;
+    }
+
+    /// <summary>Nova's check_instance_lock, check_instance_state(vm_state=…, task_state=[None]) and launched_at.</summary>
+    private void Guard(string action, bool callerIsAdmin, params VmState[] allowed)
+    {
+        if (Locked && !callerIsAdmin) throw new ServerLockedException(Id);
+        if (!allowed.Contains(VmState)) throw new InvalidServerStateException(action, Id, "vm_state", VmState.ToNovaName());
+        if (TaskState is { } task) throw new InvalidServerStateException(action, Id, "task_state", task.ToNovaName());
+        if (LaunchedAt is null) throw new InvalidServerStateException(action, Id, "launched_at", "None");
     }
 
     public void RecordFault(int code, string message, string? details, DateTime now)

@@ -421,6 +421,18 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<int>("PowerState")
                         .HasColumnType("int");
 
+                    b.Property<string>("PreviousHost")
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<string>("PreviousNode")
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<string>("PreviousVmState")
+                        .HasMaxLength(32)
+                        .HasColumnType("nvarchar(32)");
+
                     b.Property<int>("Progress")
                         .HasColumnType("int");
 

@@ -408,6 +408,18 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<int>("PowerState")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("PreviousHost")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PreviousNode")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PreviousVmState")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("Progress")
                         .HasColumnType("INTEGER");
 

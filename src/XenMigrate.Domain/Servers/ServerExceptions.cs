@@ -1,0 +1,32 @@
+using XenMigrate.Domain.Common;
+
+namespace XenMigrate.Domain.Servers;
+
+/// <summary>A locked server refuses actions from anyone but an admin (Nova: 409 "Instance … is locked").</summary>
+public sealed class ServerLockedException(Guid serverId) : DomainException($"Instance {serverId} is locked")
+{
+    public Guid ServerId { get; } = serverId;
+}
+
+/// <summary>
+/// The server's state forbids the action; the message is Nova's own
+/// (<c>raise_http_conflict_for_instance_invalid_state</c>).
+/// </summary>
+public sealed class InvalidServerStateException(string action, Guid serverId, string attribute, string state)
+    : DomainException($"Cannot '{action}' instance {serverId} while it is in {attribute} {state}")
+{
+    public string Action { get; } = action;
+}
+
+/// <summary>The server is on no host yet (Nova: 409 "Instance … is not ready").</summary>
+public sealed class ServerNotReadyException(Guid serverId) : DomainException($"Instance {serverId} is not ready");
+
+/// <summary>A resize to the flavor the server already has (Nova: 400).</summary>
+public sealed class ResizeToSameFlavorException() : DomainException("When resizing, instances must change flavor!");
+
+/// <summary>A resize the disks cannot follow: XenServer disks only grow (Nova: 400 CannotResizeDisk).</summary>
+public sealed class CannotResizeDiskException(string reason)
+    : DomainException($"Server disk was unable to be resized because: {reason}");
+
+/// <summary>Confirm or revert with no finished resize to act on (Nova: 400).</summary>
+public sealed class NotResizedException() : DomainException("Instance has not been resized.");
