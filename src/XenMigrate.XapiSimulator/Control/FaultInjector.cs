@@ -1,0 +1,193 @@
+using XenMigrate.XapiSimulator.Model;
+
+namespace XenMigrate.XapiSimulator.Control;
+
+/// <summary>
+/// Faults a test (or the demo) can inject into one simulated host: failing or slowing chosen calls,
+/// cutting or throttling disk transfers, and taking the host off the network. Method names are
+/// XAPI names without <c>Async.</c> ("VM.start"); the HTTP transfers are "export_raw_vdi" and
+/// "import_raw_vdi".
+/// </summary>
+public sealed class FaultInjector
+{
+    public const string ExportMethod = "export_raw_vdi";
+    public const string ImportMethod = "import_raw_vdi";
+
+    private readonly Lock _sync = new();
+    private readonly Dictionary<string, Queue<XapiException>> _failures = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<TimeSpan>> _delays = new(StringComparer.Ordinal);
+    private readonly Queue<long> _exportCuts = new();
+    private double? _throttle;
+    private bool _hostDown;
+    private CancellationTokenSource? _restore;
+
+    /// <summary>Raised when the host goes down (true) or comes back (false).</summary>
+    public event EventHandler<bool>? HostDownChanged;
+
+    /// <summary>Transfer rate limit in MB/s (10^6 bytes), or null for full speed.</summary>
+    public double? ThrottleMegabytesPerSecond
+    {
+        get
+        {
+            lock (_sync) return _throttle;
+        }
+    }
+
+    public bool IsHostDown
+    {
+        get
+        {
+            lock (_sync) return _hostDown;
+        }
+    }
+
+    /// <summary>The next <paramref name="times"/> calls of <paramref name="method"/> fail with this error.</summary>
+    public void FailNext(string method, string code, IEnumerable<string>? parameters = null, int times = 1)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        ArgumentException.ThrowIfNullOrEmpty(code);
+        lock (_sync)
+        {
+            var queue = QueueFor(_failures, method);
+            for (var i = 0; i < times; i++) queue.Enqueue(new XapiException(code, parameters ?? []));
+        }
+    }
+
+    /// <summary>The next <paramref name="times"/> calls of <paramref name="method"/> take this much longer (while holding their operation).</summary>
+    public void DelayNext(string method, TimeSpan delay, int times = 1)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        lock (_sync)
+        {
+            var queue = QueueFor(_delays, method);
+            for (var i = 0; i < times; i++) queue.Enqueue(delay);
+        }
+    }
+
+    /// <summary>The next export stops after this many bytes and its connection is dropped.</summary>
+    public void CutNextExportAfter(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        lock (_sync) _exportCuts.Enqueue(bytes);
+    }
+
+    /// <summary>Limits disk transfers (both directions) to this many MB/s; null or 0 lifts the limit.</summary>
+    public void Throttle(double? megabytesPerSecond)
+    {
+        lock (_sync) _throttle = megabytesPerSecond is > 0 ? megabytesPerSecond : null;
+    }
+
+    /// <summary>
+    /// Takes the host off the network: open connections are dropped and new ones are closed at once,
+    /// until <see cref="SetHostUp"/> or until <paramref name="restoreAfter"/> has passed.
+    /// </summary>
+    public void SetHostDown(TimeSpan? restoreAfter = null)
+    {
+        CancellationTokenSource? previous;
+        CancellationTokenSource? restore = null;
+        lock (_sync)
+        {
+            previous = _restore;
+            _hostDown = true;
+            if (restoreAfter is { } delay)
+            {
+                restore = new CancellationTokenSource();
+                _restore = restore;
+            }
+            else
+            {
+                _restore = null;
+            }
+        }
+
+        previous?.Cancel();
+        previous?.Dispose();
+        HostDownChanged?.Invoke(this, true);
+        if (restore is not null) _ = RestoreLaterAsync(restoreAfter!.Value, restore.Token);
+    }
+
+    public void SetHostUp()
+    {
+        CancellationTokenSource? restore;
+        lock (_sync)
+        {
+            restore = _restore;
+            _restore = null;
+            _hostDown = false;
+        }
+
+        restore?.Cancel();
+        restore?.Dispose();
+        HostDownChanged?.Invoke(this, false);
+    }
+
+    /// <summary>Removes every injected fault and brings the host back up.</summary>
+    public void Clear()
+    {
+        lock (_sync)
+        {
+            _failures.Clear();
+            _delays.Clear();
+            _exportCuts.Clear();
+            _throttle = null;
+        }
+
+        if (IsHostDown) SetHostUp();
+    }
+
+    internal XapiException? TakeFailure(string method)
+    {
+        lock (_sync) return _failures.TryGetValue(method, out var queue) && queue.TryDequeue(out var error) ? error : null;
+    }
+
+    internal TimeSpan TakeDelay(string method)
+    {
+        lock (_sync) return _delays.TryGetValue(method, out var queue) && queue.TryDequeue(out var delay) ? delay : TimeSpan.Zero;
+    }
+
+    internal long? TakeExportCut()
+    {
+        lock (_sync) return _exportCuts.TryDequeue(out var bytes) ? bytes : null;
+    }
+
+    internal object Describe()
+    {
+        lock (_sync)
+        {
+            return new
+            {
+                failures = _failures.Where(p => p.Value.Count > 0).ToDictionary(p => p.Key, p => p.Value.Select(e => e.ErrorInfo).ToList()),
+                delays = _delays.Where(p => p.Value.Count > 0).ToDictionary(p => p.Key, p => p.Value.Select(d => d.TotalMilliseconds).ToList()),
+                exportCuts = _exportCuts.ToList(),
+                throttleMegabytesPerSecond = _throttle,
+                hostDown = _hostDown,
+            };
+        }
+    }
+
+    private async Task RestoreLaterAsync(TimeSpan delay, CancellationToken cancellation)
+    {
+        try
+        {
+            await Task.Delay(delay, cancellation);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        SetHostUp();
+    }
+
+    private static Queue<T> QueueFor<T>(Dictionary<string, Queue<T>> table, string method)
+    {
+        if (method.StartsWith("Async.", StringComparison.Ordinal)) method = method[6..];
+        if (!table.TryGetValue(method, out var queue))
+        {
+            queue = new Queue<T>();
+            table[method] = queue;
+        }
+
+        return queue;
+    }
+}

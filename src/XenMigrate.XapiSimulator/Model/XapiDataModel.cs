@@ -1,0 +1,168 @@
+using System.Text.Json.Nodes;
+
+namespace XenMigrate.XapiSimulator.Model;
+
+public enum FieldQualifier
+{
+    ReadWrite,
+    ReadOnlyConstructor,
+    ReadOnlyRuntime,
+}
+
+public sealed record XapiEnum(string Name, IReadOnlyList<string> Values);
+
+public sealed record XapiField(string Name, XapiType Type, FieldQualifier Qualifier, string? DefaultLiteral)
+{
+    /// <summary>A constructor argument that <c>X.create</c> cannot do without (RW or RO/constructor, no default).</summary>
+    public bool IsRequiredInConstructor => Qualifier != FieldQualifier.ReadOnlyRuntime && DefaultLiteral is null;
+
+    public bool IsConstructorArgument => Qualifier != FieldQualifier.ReadOnlyRuntime;
+}
+
+public sealed record XapiParameter(string Name, XapiType Type, JsonNode? Default)
+{
+    public bool HasDefault => Default is not null;
+}
+
+public sealed record XapiMessage(string ClassName, string Name, IReadOnlyList<XapiParameter> Parameters, XapiType Result, bool IsImplicit)
+{
+    public string FullName => $"{ClassName}.{Name}";
+
+    /// <summary>How many leading parameters a caller must send: the rest have defaults (older hosts lack them).</summary>
+    public int RequiredCount
+    {
+        get
+        {
+            var n = Parameters.Count;
+            while (n > 0 && Parameters[n - 1].HasDefault) n--;
+            return n;
+        }
+    }
+
+    public bool TakesSession => Parameters.Count > 0 && Parameters[0].Type is { Kind: XapiTypeKind.Ref, Name: "session" };
+
+    /// <summary>
+    /// xapi offers <c>Async.</c> for calls that do work; not for field accessors, sessions or events.
+    /// </summary>
+    public bool SupportsAsync =>
+        ClassName is not ("session" or "event" or "task") && (!IsImplicit || Name is "create" or "destroy");
+}
+
+public sealed class XapiClass
+{
+    internal XapiClass(string name, IReadOnlyList<XapiField> fields, IReadOnlyList<XapiMessage> messages)
+    {
+        Name = name;
+        Fields = fields;
+        FieldsByName = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        Messages = messages.ToDictionary(m => m.Name, StringComparer.Ordinal);
+    }
+
+    public string Name { get; }
+
+    /// <summary>The class name in events and <c>event.from</c> subscriptions ("vm", "vdi").</summary>
+    public string EventName => Name.ToLowerInvariant();
+
+    public IReadOnlyList<XapiField> Fields { get; }
+
+    public IReadOnlyDictionary<string, XapiField> FieldsByName { get; }
+
+    public IReadOnlyDictionary<string, XapiMessage> Messages { get; }
+}
+
+/// <summary>
+/// The XAPI data model (classes, fields, messages, enums), read from the copy of xapi's
+/// <c>xenapi.json</c> embedded in this assembly; it drives records, getters/setters, parameter
+/// counts and constructor checks.
+/// </summary>
+public sealed class XapiDataModel
+{
+    private const string ResourceName = "XenMigrate.XapiSimulator.Model.xenapi-datamodel.json";
+
+    private static readonly Lazy<XapiDataModel> Shared = new(LoadEmbedded);
+
+    private readonly Dictionary<string, XapiClass> _classes;
+    private readonly Dictionary<string, XapiClass> _classesByEventName;
+    private readonly Dictionary<string, XapiEnum> _enums;
+
+    private XapiDataModel(JsonArray document)
+    {
+        _enums = new Dictionary<string, XapiEnum>(StringComparer.Ordinal);
+        foreach (var cls in document)
+        {
+            foreach (var e in cls!["enums"]!.AsArray())
+            {
+                var name = (string)e!["name"]!;
+                _enums.TryAdd(name, new XapiEnum(name, e["values"]!.AsArray().Select(v => (string)v!["name"]!).ToList()));
+            }
+        }
+
+        _classes = new Dictionary<string, XapiClass>(StringComparer.Ordinal);
+        foreach (var cls in document)
+        {
+            var className = (string)cls!["name"]!;
+            var fields = cls["fields"]!.AsArray().Select(f => new XapiField(
+                (string)f!["name"]!,
+                XapiType.Parse((string)f["type"]!),
+                ParseQualifier((string)f["qualifier"]!),
+                (string?)f["default"])).ToList();
+            var messages = cls["messages"]!.AsArray().Select(m =>
+            {
+                var name = (string)m!["name"]!;
+                var parameters = m["params"]!.AsArray().Select(p =>
+                {
+                    var paramName = (string)p!["name"]!;
+                    var type = XapiType.Parse((string)p["type"]!);
+                    return new XapiParameter(paramName, type, ParameterDefaults.Find(className, name, paramName));
+                }).ToList();
+                var result = XapiType.Parse((string)m["result"]![0]!);
+                return new XapiMessage(className, name, parameters, result, (bool?)m["implicit"] ?? false);
+            }).ToList();
+            _classes[className] = new XapiClass(className, fields, messages);
+        }
+
+        _classesByEventName = _classes.Values.ToDictionary(c => c.EventName, StringComparer.OrdinalIgnoreCase);
+    }
+
+    public static XapiDataModel Instance => Shared.Value;
+
+    public IReadOnlyCollection<XapiClass> Classes => _classes.Values;
+
+    public XapiClass? FindClass(string name) => _classes.GetValueOrDefault(name);
+
+    public XapiClass GetClass(string name) =>
+        _classes.TryGetValue(name, out var cls) ? cls : throw new KeyNotFoundException($"No XAPI class '{name}'.");
+
+    public XapiClass? FindClassByEventName(string eventName) => _classesByEventName.GetValueOrDefault(eventName);
+
+    public XapiEnum? FindEnum(string name) => _enums.GetValueOrDefault(name);
+
+    public XapiMessage? FindMessage(string fullName)
+    {
+        var dot = fullName.IndexOf('.', StringComparison.Ordinal);
+        if (dot <= 0) return null;
+        return FindClass(fullName[..dot]) is { } cls && cls.Messages.TryGetValue(fullName[(dot + 1)..], out var message) ? message : null;
+    }
+
+    /// <summary>The value of a field in a fresh object: its declared default, else its type's zero.</summary>
+    public JsonNode? DefaultValue(XapiField field)
+    {
+        ArgumentNullException.ThrowIfNull(field);
+        return field.DefaultLiteral is { } literal ? field.Type.ParseDefault(literal, this) : field.Type.ZeroValue(this);
+    }
+
+    private static FieldQualifier ParseQualifier(string q) => q switch
+    {
+        "RW" => FieldQualifier.ReadWrite,
+        "RO/constructor" => FieldQualifier.ReadOnlyConstructor,
+        _ => FieldQualifier.ReadOnlyRuntime,
+    };
+
+    private static XapiDataModel LoadEmbedded()
+    {
+        using var stream = typeof(XapiDataModel).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException($"Embedded resource {ResourceName} is missing.");
+        var document = JsonNode.Parse(stream)?.AsArray() ?? throw new InvalidOperationException("The XAPI data model is empty.");
+        return new XapiDataModel(document);
+    }
+}

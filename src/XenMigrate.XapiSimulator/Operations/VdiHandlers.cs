@@ -1,0 +1,186 @@
+using System.Text.Json.Nodes;
+using XenMigrate.XapiSimulator.Model;
+using XenMigrate.XapiSimulator.Rpc;
+using XenMigrate.XapiSimulator.Storage;
+using XenMigrate.XapiSimulator.Vhd;
+
+namespace XenMigrate.XapiSimulator.Operations;
+
+/// <summary>
+/// VDIs on the host's local file SR: sizes are rounded up to whole VHD blocks (as SM does), disks
+/// only grow, and a disk attached to a running (or suspended) VM cannot be resized or destroyed.
+/// </summary>
+internal static class VdiHandlers
+{
+    public static void Register(HandlerRegistry registry)
+    {
+        registry.Add("VDI.create", Create);
+        registry.Add("VDI.destroy", Destroy);
+        registry.Add("VDI.resize", Resize);
+        registry.Add("VDI.snapshot", call => Copy(call, "snapshot", asSnapshot: true));
+        registry.Add("VDI.clone", call => Copy(call, "clone", asSnapshot: false));
+        registry.Add("VDI.copy", call =>
+        {
+            lock (call.Db.Sync) call.Db.Require("SR", call.Ref(2));
+            return Copy(call, "copy", asSnapshot: false);
+        });
+    }
+
+    /// <summary>SM rounds VHD sizes up to a whole number of 2 MiB blocks.</summary>
+    public static long RoundSize(long bytes) =>
+        (bytes + CowDiskStore.BlockSize - 1) / CowDiskStore.BlockSize * CowDiskStore.BlockSize;
+
+    private static ValueTask<JsonNode?> Create(XapiCall call)
+    {
+        lock (call.Db.Sync)
+        {
+            var host = call.Host;
+            var values = GenericHandlers.ConstructorValues(call, call.Db.Model.GetClass("VDI"), call.Object(1));
+            var srRef = values["SR"]!.GetValue<string>();
+            var sr = call.Db.Require("SR", srRef);
+            if (srRef != host.SrRef) throw new XapiException(XapiErrors.OperationNotAllowed, $"SR {sr.Uuid} cannot hold new disks.");
+            var size = values["virtual_size"]!.GetValue<long>();
+            AssertValidSize(host, size, growBy: RoundSize(size));
+            var vdi = AddVdi(host, values, RoundSize(size));
+            return ValueTask.FromResult<JsonNode?>(vdi.Ref);
+        }
+    }
+
+    /// <summary>Creates a VDI record and its (empty) disk; call under the database lock.</summary>
+    public static XapiObject AddVdi(HostRuntime host, Dictionary<string, JsonNode?> values, long size)
+    {
+        values["virtual_size"] = size;
+        var smConfig = values.GetValueOrDefault("sm_config") as JsonObject ?? new JsonObject();
+        smConfig["vdi_type"] = "vhd";
+        values["sm_config"] = smConfig;
+        var vdi = host.Database.Create("VDI", values);
+        vdi.Set("location", vdi.Uuid);
+        vdi.Set("managed", true);
+        vdi.Set("missing", false);
+        vdi.Set("parent", XapiType.NullRef);
+        vdi.Set("allowed_operations", new JsonArray("clone", "copy", "resize", "snapshot", "destroy", "forget", "update"));
+        host.Storage.CreateDisk(vdi.Uuid, size);
+        host.Database.Require("SR", host.SrRef).AddToSet("VDIs", vdi.Ref);
+        host.RefreshStorageUsage();
+        return vdi;
+    }
+
+    private static ValueTask<JsonNode?> Destroy(XapiCall call) =>
+        ObjectOperation.RunAsync(call, "VDI", call.Ref(1), "destroy",
+            vdi =>
+            {
+                AssertNotInUse(call.Host, vdi, "destroy");
+                VmLifecycle.AssertNoOtherOperation(vdi);
+            },
+            vdi =>
+            {
+                AssertNotInUse(call.Host, vdi, "destroy");
+                RemoveVdi(call.Host, vdi);
+                return null;
+            });
+
+    /// <summary>Deletes a VDI, its disk and the (unattached) VBDs pointing at it; call under the database lock.</summary>
+    public static void RemoveVdi(HostRuntime host, XapiObject vdi)
+    {
+        var db = host.Database;
+        // xapi destroys the VBDs now rather than leaving them to its GC thread.
+        foreach (var vbdRef in vdi.GetStrings("VBDs"))
+            if (db.Find("VBD", vbdRef) is { } vbd) DeviceHandlers.RemoveVbd(host, vbd);
+        if (db.Find("VDI", vdi.GetString("snapshot_of")) is { } origin) origin.RemoveFromSet("snapshots", vdi.Ref);
+        db.Require("SR", vdi.GetString("SR")).RemoveFromSet("VDIs", vdi.Ref);
+        host.Storage.DeleteDisk(vdi.Uuid);
+        db.Destroy(vdi);
+        host.RefreshStorageUsage();
+    }
+
+    private static ValueTask<JsonNode?> Resize(XapiCall call)
+    {
+        var requested = call.Long(2);
+        return ObjectOperation.RunAsync(call, "VDI", call.Ref(1), "resize",
+            vdi =>
+            {
+                VmLifecycle.AssertNoOtherOperation(vdi);
+                AssertNotInUse(call.Host, vdi, "resize");
+                AssertResizable(call.Host, vdi, requested);
+            },
+            vdi =>
+            {
+                AssertResizable(call.Host, vdi, requested);
+                var size = RoundSize(requested);
+                if (size > vdi.GetLong("virtual_size"))
+                {
+                    call.Host.Storage.ResizeDisk(vdi.Uuid, size);
+                    vdi.Set("virtual_size", size);
+                    call.Host.RefreshStorageUsage();
+                }
+
+                return null;
+            });
+    }
+
+    private static void AssertResizable(HostRuntime host, XapiObject vdi, long requested)
+    {
+        var current = vdi.GetLong("virtual_size");
+        if (requested < current)
+            throw new XapiException(XapiErrors.SrBackendFailure79, string.Empty, "VDI Invalid size", "Shrinking VDIs is not supported");
+        AssertValidSize(host, requested, growBy: RoundSize(requested) - current);
+    }
+
+    private static void AssertValidSize(HostRuntime host, long size, long growBy)
+    {
+        if (size < 0 || size > VhdLayout.MaxVirtualSize)
+            throw new XapiException(XapiErrors.SrBackendFailure79, string.Empty, "VDI Invalid size", $"VHD size must be between 0 and {VhdLayout.MaxVirtualSize} bytes");
+        // The SR is thin: a size is refused only when it could not be backed by what is left.
+        var free = host.Storage.FreeBytes;
+        if (growBy > free) throw new XapiException(XapiErrors.SrFull, XapiErrors.Int(growBy), XapiErrors.Int(free));
+    }
+
+    /// <summary>
+    /// VDI_IN_USE [vdi, operation] while a VBD is attached (a running or paused VM) or its VM is
+    /// suspended (the disks stay in use).
+    /// </summary>
+    public static void AssertNotInUse(HostRuntime host, XapiObject vdi, string operation)
+    {
+        var db = host.Database;
+        foreach (var vbdRef in vdi.GetStrings("VBDs"))
+        {
+            if (db.Find("VBD", vbdRef) is not { } vbd) continue;
+            var vmSuspended = db.Find("VM", vbd.GetString("VM"))?.GetString("power_state") == VmLifecycle.Suspended;
+            if (vbd.GetBool("currently_attached") || vmSuspended) throw new XapiException(XapiErrors.VdiInUse, vdi.Ref, operation);
+        }
+    }
+
+    private static ValueTask<JsonNode?> Copy(XapiCall call, string operation, bool asSnapshot) =>
+        ObjectOperation.RunAsync(call, "VDI", call.Ref(1), operation,
+            VmLifecycle.AssertNoOtherOperation,
+            vdi => CopyVdi(call.Host, vdi, asSnapshot).Ref);
+
+    /// <summary>
+    /// An instant copy-on-write copy of a VDI: a snapshot (is_a_snapshot, snapshot_of) or a clone.
+    /// Call under the database lock.
+    /// </summary>
+    public static XapiObject CopyVdi(HostRuntime host, XapiObject source, bool asSnapshot)
+    {
+        var values = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        foreach (var field in source.Class.Fields.Where(f => f.IsConstructorArgument))
+            values[field.Name] = source.Get(field.Name)?.DeepClone();
+        var copy = host.Database.Create("VDI", values);
+        copy.Set("location", copy.Uuid);
+        copy.Set("managed", true);
+        copy.Set("missing", false);
+        copy.Set("parent", XapiType.NullRef);
+        copy.Set("allowed_operations", source.Get("allowed_operations")!.DeepClone());
+        host.Storage.CloneDisk(source.Uuid, copy.Uuid);
+        host.Database.Require("SR", copy.GetString("SR")).AddToSet("VDIs", copy.Ref);
+        if (asSnapshot)
+        {
+            copy.Set("is_a_snapshot", true);
+            copy.Set("snapshot_of", source.Ref);
+            copy.Set("snapshot_time", host.Now());
+            source.AddToSet("snapshots", copy.Ref);
+        }
+
+        host.RefreshStorageUsage();
+        return copy;
+    }
+}

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Logging;
+
+namespace XenMigrate.XapiSimulator;
+
+/// <summary>How to start a <see cref="SimulatedHost"/>.</summary>
+public sealed class SimulatedHostOptions
+{
+    public const long GiB = 1024L * 1024 * 1024;
+
+    /// <summary>Host name (name_label and hostname); the pool, SR and dom0 are named after it.</summary>
+    public string Name { get; set; } = "xs-sim";
+
+    /// <summary>Loopback port to listen on; 0 picks a free one.</summary>
+    public int Port { get; set; }
+
+    /// <summary>Where the SR keeps its disk files; null uses a fresh temporary directory.</summary>
+    public string? DataDirectory { get; set; }
+
+    public string Username { get; set; } = "root";
+
+    public string Password { get; set; } = "password";
+
+    /// <summary>Physical memory of the host.</summary>
+    public long MemoryBytes { get; set; } = 16 * GiB;
+
+    /// <summary>Memory held by the control domain (dom0).</summary>
+    public long ControlDomainMemoryBytes { get; set; } = 1 * GiB;
+
+    /// <summary>Physical size of the local SR.</summary>
+    public long StorageBytes { get; set; } = 512 * GiB;
+
+    /// <summary>The product version reported in host.software_version (XenServer 8 by default).</summary>
+    public string ProductVersion { get; set; } = "8.4.0";
+
+    public string XapiVersion { get; set; } = "24.19";
+
+    public int ApiVersionMajor { get; set; } = 2;
+
+    public int ApiVersionMinor { get; set; } = 21;
+
+    /// <summary>How long VM power operations take (start, shutdown, suspend…); zero for instant.</summary>
+    public TimeSpan PowerOperationDuration { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Whether VMs created through XAPI run a guest agent (PV drivers) once started.</summary>
+    public bool GuestAgentsByDefault { get; set; } = true;
+
+    /// <summary>Remove the SR's files when the host is disposed.</summary>
+    public bool DeleteDataOnDispose { get; set; } = true;
+
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>Logging for the host's web server; none when null.</summary>
+    public Action<ILoggingBuilder>? ConfigureLogging { get; set; }
+}
