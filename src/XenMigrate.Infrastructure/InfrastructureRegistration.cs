@@ -6,6 +6,7 @@ using XenMigrate.Domain.Identity;
 using XenMigrate.Infrastructure.Identity;
 using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Workflow;
 using XenMigrate.Infrastructure.Xapi;
 
 namespace XenMigrate.Infrastructure;
@@ -17,6 +18,7 @@ public static class InfrastructureRegistration
         var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
         services.AddSingleton(database);
         services.AddXenMigrateDatabase(database, contentRoot);
+        services.AddMigrationWorkflow(configuration, database, PersistenceRegistration.ResolveConnectionString(database, contentRoot));
         services.AddScoped<DatabaseInitializer>();
 
         services.AddOptions<KeystoneOptions>().Bind(configuration.GetSection(KeystoneOptions.Section));

@@ -1,15 +1,22 @@
+using FluentValidation;
+using Hangfire;
 using Microsoft.AspNetCore.Authentication;
 using XenMigrate.Api.Glance;
 using XenMigrate.Api.Identity;
 using XenMigrate.Api.Nova;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Flavors;
+using XenMigrate.Api.Nova.InstanceActions;
+using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Api.Nova.Microversions;
 using XenMigrate.Api.Nova.Servers;
 using XenMigrate.Api.Nova.Versions;
 using XenMigrate.Api.OpenApi;
 using XenMigrate.Infrastructure;
+using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Workflow;
+using XenMigrate.Infrastructure.Xapi;
 
 namespace XenMigrate.Api.Hosting;
 
@@ -37,16 +44,26 @@ public static class Gateway
 
         LoopbackGuard.EnsureDemoCredentialsStayLocal(builder.Configuration, urls);
 
+        // With no XenServer hosts configured, the embedded default runs a simulated lab in-process.
+        var xen = builder.Configuration.GetSection(XenServerOptions.Section).Get<XenServerOptions>() ?? new XenServerOptions();
+        EmbeddedLab? lab = null;
+        if (!migrateOnly && xen.Hosts.Count == 0 && xen.EmbeddedLab)
+        {
+            lab = await EmbeddedLab.StartAsync(CancellationToken.None);
+            builder.Services.AddSingleton<IXenServerHostSource>(_ => lab); // created by a factory: disposed with the app
+        }
+
         builder.Services.AddXenMigrateInfrastructure(builder.Configuration, builder.Environment.ContentRootPath);
         builder.Services.AddAuthentication(KeystoneAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, KeystoneAuthenticationHandler>(KeystoneAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
         builder.Services.AddXenMigrateOpenApi();
+        builder.Services.AddValidatorsFromAssemblyContaining<ResizeRequestValidator>(ServiceLifetime.Singleton);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         await InitializeDatabaseAsync(app, migrateOnly);
-        if (!migrateOnly) MapPipeline(app);
+        if (!migrateOnly) MapPipeline(app, lab);
         return app;
     }
 
@@ -59,7 +76,7 @@ public static class Gateway
         await initializer.SeedAsync(CancellationToken.None);
     }
 
-    private static void MapPipeline(WebApplication app)
+    private static void MapPipeline(WebApplication app, EmbeddedLab? lab)
     {
         app.UseMiddleware<FaultMiddleware>();
         app.UseNovaRequestIds();
@@ -76,11 +93,18 @@ public static class Gateway
             var compute = app.MapGroup(prefix).RequireAuthorization();
             if (prefix.Contains('{', StringComparison.Ordinal)) compute.ExcludeFromDescription(); // the same routes, project-prefixed
             compute.MapServers();
+            compute.MapServerActions();
+            compute.MapMigrations();
+            compute.MapInstanceActions();
             compute.MapFlavors();
         }
 
         app.UseXenMigrateSwaggerUi();
-        StartupBanner.PrintWhenListening(app, app.Services.GetRequiredService<DatabaseOptions>().Provider.ToString());
+
+        // Re-enqueue steps of migrations that stopped moving (a crash between commit and enqueue).
+        app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MigrationReconciler>(
+            MigrationReconciler.RecurringJobId, r => r.Run(), Cron.Minutely());
+        StartupBanner.PrintWhenListening(app, app.Services.GetRequiredService<DatabaseOptions>().Provider.ToString(), lab?.Describe());
     }
 
     private static List<string> ConfiguredUrls(IConfiguration configuration)

@@ -11,7 +11,8 @@ namespace XenMigrate.Api.Hosting;
 /// </summary>
 public static class StartupBanner
 {
-    public static string Render(string baseUrl, IEnumerable<ConfiguredUser> demoUsers, string databaseDescription)
+    public static string Render(string baseUrl, IEnumerable<ConfiguredUser> demoUsers, string databaseDescription,
+        IEnumerable<string>? labHosts = null)
     {
         var users = demoUsers.ToList();
         var text = new StringBuilder();
@@ -21,6 +22,13 @@ public static class StartupBanner
         text.AppendLine($"  Identity (Keystone v3):   {baseUrl}/identity/v3");
         text.AppendLine($"  Swagger UI:               {baseUrl}/swagger");
         text.AppendLine($"  Database:                 {databaseDescription}");
+        if (labHosts is not null)
+        {
+            text.AppendLine();
+            text.AppendLine("Simulated XenServer lab (XAPI JSON-RPC, loopback only):");
+            foreach (var line in labHosts) text.AppendLine(line);
+        }
+
         if (users.Count == 0) return text.ToString();
 
         text.AppendLine();
@@ -52,14 +60,14 @@ public static class StartupBanner
         return text.ToString();
     }
 
-    public static void PrintWhenListening(WebApplication app, string databaseDescription)
+    public static void PrintWhenListening(WebApplication app, string databaseDescription, IEnumerable<string>? labHosts)
     {
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
             var baseUrl = addresses?.FirstOrDefault()?.TrimEnd('/') ?? "http://127.0.0.1:8774";
             var options = app.Configuration.GetSection(KeystoneOptions.Section).Get<KeystoneOptions>() ?? new KeystoneOptions();
-            Console.WriteLine(Render(baseUrl, options.Users.Where(DemoCredentials.IsDemo), databaseDescription));
+            Console.WriteLine(Render(baseUrl, options.Users.Where(DemoCredentials.IsDemo), databaseDescription, labHosts));
         });
     }
 }

@@ -95,6 +95,17 @@ public static class NovaPolicy
     public static readonly Rule ServersShow = new("os_compute_api:servers:show", Check.ReaderOrAdmin);
     public static readonly Rule ServersShowHostStatus = new("os_compute_api:servers:show:host_status", Check.Admin);
     public static readonly Rule ExtendedServerAttributes = new("os_compute_api:os-extended-server-attributes", Check.Admin);
+    public static readonly Rule ServersResize = new("os_compute_api:servers:resize", Check.MemberOrAdmin);
+    public static readonly Rule ServersConfirmResize = new("os_compute_api:servers:confirm_resize", Check.MemberOrAdmin);
+    public static readonly Rule ServersRevertResize = new("os_compute_api:servers:revert_resize", Check.MemberOrAdmin);
+    public static readonly Rule Migrate = new("os_compute_api:os-migrate-server:migrate", Check.Admin);
+    public static readonly Rule MigrateHost = new("os_compute_api:os-migrate-server:migrate:host", Check.Admin);
+    public static readonly Rule MigrationsIndex = new("os_compute_api:os-migrations:index", Check.Admin);
+    public static readonly Rule ServerMigrationsIndex = new("os_compute_api:servers:migrations:index", Check.Admin);
+    public static readonly Rule ServerMigrationsShow = new("os_compute_api:servers:migrations:show", Check.Admin);
+    public static readonly Rule InstanceActionsList = new("os_compute_api:os-instance-actions:list", Check.ReaderOrAdmin);
+    public static readonly Rule InstanceActionsShow = new("os_compute_api:os-instance-actions:show", Check.ReaderOrAdmin);
+    public static readonly Rule InstanceActionEvents = new("os_compute_api:os-instance-actions:events", Check.Admin);
     public static readonly Rule FlavorExtraSpecsIndex = new("os_compute_api:os-flavor-extra-specs:index", Check.ReaderOrAdmin);
 
     public static bool Allows(Rule rule, NovaCaller caller, string? targetProjectId)

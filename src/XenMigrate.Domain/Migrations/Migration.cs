@@ -66,6 +66,9 @@ public sealed class Migration
     public string UserId { get; private set; }
     public bool Hidden { get; private set; }
 
+    /// <summary>How long the server was down: source halted until the destination ran (null if it never stopped).</summary>
+    public long? DowntimeMilliseconds { get; private set; }
+
     public DateTime CreatedAt { get; private set; }
     public DateTime UpdatedAt { get; private set; }
 
@@ -95,6 +98,12 @@ public sealed class Migration
         DiskTotalBytes = totalBytes;
         DiskProcessedBytes = processedBytes;
         DiskRemainingBytes = totalBytes - processedBytes;
+        UpdatedAt = now;
+    }
+
+    public void RecordDowntime(TimeSpan downtime, DateTime now)
+    {
+        DowntimeMilliseconds = (long)Math.Max(0, downtime.TotalMilliseconds);
         UpdatedAt = now;
     }
 

@@ -70,7 +70,7 @@ public sealed class Server
 
     public ServerFault? Fault { get; private set; }
 
-    /// <summary>The vm_state before an open resize (active or stopped), restored on revert or failure.</summary>
+    /// <summary>The vm_state when the open resize began (for the record; revert follows the VM's real power state).</summary>
     public VmState? PreviousVmState { get; private set; }
 
     /// <summary>Where the server ran before an open resize (restored on revert or failure).</summary>
@@ -177,6 +177,13 @@ public sealed class Server
         UpdatedAt = now;
     }
 
+    /// <summary>Nova's decorators on resize/migrate: lock, state, a host to move from (checked before the flavor).</summary>
+    public void EnsureCanResize(string action, bool callerIsAdmin)
+    {
+        Guard(action, callerIsAdmin, VmState.Active, VmState.Stopped);
+        if (string.IsNullOrEmpty(Host)) throw new ServerNotReadyException(Id);
+    }
+
     /// <summary>Refuses a resize to the flavor the server runs with (a cold migration names no flavor).</summary>
     public void EnsureFlavorChanges(FlavorSnapshot requested)
     {
@@ -243,7 +250,7 @@ public sealed class Server
         Host = PreviousHost;
         Node = PreviousNode;
         PowerState = powerState;
-        VmState = PreviousVmState ?? VmState.Active;
+        VmState = StableStateFor(powerState);
         ClearResize();
         UpdatedAt = now;
     }
@@ -261,12 +268,18 @@ public sealed class Server
             Node = PreviousNode;
         }
 
-        VmState = PreviousVmState ?? VmState;
+        VmState = StableStateFor(powerState);
         PowerState = powerState;
         Fault = fault;
         ClearResize();
         UpdatedAt = now;
     }
+
+    /// <summary>
+    /// After a revert or rollback the VM's real power state decides between active and stopped: the
+    /// row may have lagged behind the hypervisor when the resize began.
+    /// </summary>
+    private static VmState StableStateFor(PowerState power) => power == PowerState.Shutdown ? VmState.Stopped : VmState.Active;
 
     private void ClearResize()
     {

@@ -19,8 +19,6 @@ public sealed partial class HostInventoryService(
     TimeProvider time,
     ILogger<HostInventoryService> logger) : BackgroundService
 {
-    public static readonly TimeSpan VanishedGrace = TimeSpan.FromSeconds(20);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var hosts = await hostSource.GetHostsAsync(stoppingToken);
@@ -78,7 +76,7 @@ public sealed partial class HostInventoryService(
         foreach (var id in known.Where(id => !seen.Contains(id))) missingSince.TryAdd(id, now);
         known.UnionWith(seen);
 
-        var expired = missingSince.Where(p => now - p.Value >= VanishedGrace).Select(p => p.Key).ToList();
+        var expired = missingSince.Where(p => now - p.Value >= options.Value.VanishedGrace).Select(p => p.Key).ToList();
         if (expired.Count == 0) return;
         await using var scope = scopes.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<HostInventorySync>().ForgetAsync(expired, host.Name, ct);

@@ -69,8 +69,9 @@ public sealed partial class HostInventorySync(
                     hostOptions.Name, hostOptions.Name, ToVmState(power), power, now));
                 LogDiscovered(logger, vm.NameLabel, serverId.Value, hostOptions.Name);
             }
-            else if (server.TaskState is null)
+            else if (server.TaskState is null && server.VmState != VmState.Resized)
             {
+                // While a resize is open the workflow owns the server: both copies exist on purpose.
                 if (server.Name != vm.NameLabel && !string.IsNullOrWhiteSpace(vm.NameLabel)) server.Rename(vm.NameLabel, now);
                 server.ObservePlacement(hostOptions.Name, hostOptions.Name, now);
                 server.ObservePowerState(power, now);

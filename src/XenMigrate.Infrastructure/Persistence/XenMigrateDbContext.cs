@@ -6,6 +6,7 @@ using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Domain.Migrations;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Identity;
+using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Infrastructure.Persistence;
 
@@ -27,6 +28,7 @@ public abstract class XenMigrateDbContext(DbContextOptions options) : DbContext(
     public DbSet<User> Users => Set<User>();
     public DbSet<RoleAssignment> RoleAssignments => Set<RoleAssignment>();
     public DbSet<TokenSigningKey> TokenSigningKeys => Set<TokenSigningKey>();
+    public DbSet<MigrationCheckpoint> MigrationCheckpoints => Set<MigrationCheckpoint>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(XenMigrateDbContext).Assembly);

@@ -17,6 +17,12 @@ public sealed class XenServerOptions
     /// <summary>How long one event.from long-poll waits before the inventory syncs anyway.</summary>
     public TimeSpan EventTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a server may be missing from its host before it is forgotten: long enough for a VM
+    /// moved to another host to be seen there first.
+    /// </summary>
+    public TimeSpan VanishedGrace { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>How long to wait before calling a host that stopped answering again.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
+using XenMigrate.Domain.Common;
+using XenMigrate.Domain.Servers;
 
 namespace XenMigrate.Api.Nova.Faults;
 
@@ -18,6 +20,11 @@ public sealed partial class FaultMiddleware(RequestDelegate next, ILogger<FaultM
         catch (NovaFaultException fault) when (!context.Response.HasStarted)
         {
             await FaultWriter.WriteAsync(context, fault.StatusCode, fault.Message, fault.RetryAfterSeconds);
+            return;
+        }
+        catch (DomainException rule) when (!context.Response.HasStarted)
+        {
+            await FaultWriter.WriteAsync(context, StatusFor(rule), rule.Message);
             return;
         }
         catch (BadHttpRequestException bad) when (!context.Response.HasStarted)
@@ -44,6 +51,13 @@ public sealed partial class FaultMiddleware(RequestDelegate next, ILogger<FaultM
             await FaultWriter.WriteAsync(context, context.Response.StatusCode, message);
         }
     }
+
+    /// <summary>A broken domain rule is the client's doing: 409 for state, 400 for what was asked.</summary>
+    private static int StatusFor(DomainException rule) => rule switch
+    {
+        ServerLockedException or InvalidServerStateException or ServerNotReadyException => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status400BadRequest,
+    };
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected error answering {Method} {Path}")]
     private static partial void LogUnexpected(ILogger logger, Exception e, string method, PathString path);

@@ -12,6 +12,16 @@ public static class NovaMessages
     public static string Unexpected(string requestId) =>
         $"Unexpected API Error. Please report this to your cloud operator, quoting request {requestId}.";
 
+    public const string ServiceUnavailable = "Service is unavailable at this time.";
+    public const string CannotMigrateToSameHost = "Cannot migrate to the host where the server exists.";
+
+    public static string NoSuchAction(string action) => $"There is no such action: {action}";
+    public static string ComputeHostNotFound(string host) => $"Compute host {host} could not be found.";
+
+    /// <summary>Nova's JSON-schema failure: "Invalid input for field/attribute X. Value: V. why".</summary>
+    public static string InvalidInput(string field, string value, string detail) =>
+        $"Invalid input for field/attribute {field}. Value: {value}. {detail}";
+
     public static string InstanceNotFound(string id) => $"Instance {id} could not be found.";
     public static string FlavorNotFound(string id) => $"Flavor {id} could not be found.";
     public static string PolicyForbids(string rule) => $"Policy doesn't allow {rule} to be performed.";

@@ -292,6 +292,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<long>("DiskTotalBytes")
                         .HasColumnType("bigint");
 
+                    b.Property<long?>("DowntimeMilliseconds")
+                        .HasColumnType("bigint");
+
                     b.Property<bool>("Hidden")
                         .HasColumnType("boolean");
 
@@ -493,6 +496,51 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.ToTable("TokenSigningKeys", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+                {
+                    b.Property<int>("MigrationId")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("ConfirmOrRevertRequestId")
+                        .HasColumnType("text");
+
+                    b.Property<string>("DestinationVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Disks")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("RequestedHost")
+                        .HasColumnType("text");
+
+                    b.Property<string>("ResizeRequestId")
+                        .HasColumnType("text");
+
+                    b.Property<string>("SnapshotVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTime?>("SourceHaltedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("SourcePowerState")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("SourceVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("MigrationId");
+
+                    b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Identity.Project", null)
@@ -557,6 +605,15 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         });
 
                     b.Navigation("Events");
+                });
+
+            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+                {
+                    b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
+                        .WithOne()
+                        .HasForeignKey("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", "MigrationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 #pragma warning restore 612, 618
         }

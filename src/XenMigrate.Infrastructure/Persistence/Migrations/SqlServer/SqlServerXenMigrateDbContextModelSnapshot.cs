@@ -292,6 +292,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<long>("DiskTotalBytes")
                         .HasColumnType("bigint");
 
+                    b.Property<long?>("DowntimeMilliseconds")
+                        .HasColumnType("bigint");
+
                     b.Property<bool>("Hidden")
                         .HasColumnType("bit");
 
@@ -493,6 +496,51 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.ToTable("TokenSigningKeys", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+                {
+                    b.Property<int>("MigrationId")
+                        .HasColumnType("int");
+
+                    b.Property<string>("ConfirmOrRevertRequestId")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("DestinationVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("Disks")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("RequestedHost")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("ResizeRequestId")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("SnapshotVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<DateTime?>("SourceHaltedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("SourcePowerState")
+                        .HasMaxLength(32)
+                        .HasColumnType("nvarchar(32)");
+
+                    b.Property<string>("SourceVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.HasKey("MigrationId");
+
+                    b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Identity.Project", null)
@@ -557,6 +605,15 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         });
 
                     b.Navigation("Events");
+                });
+
+            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+                {
+                    b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
+                        .WithOne()
+                        .HasForeignKey("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", "MigrationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 #pragma warning restore 612, 618
         }

@@ -279,6 +279,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<long>("DiskTotalBytes")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("DowntimeMilliseconds")
+                        .HasColumnType("INTEGER");
+
                     b.Property<bool>("Hidden")
                         .HasColumnType("INTEGER");
 
@@ -480,6 +483,51 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("TokenSigningKeys", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+                {
+                    b.Property<int>("MigrationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ConfirmOrRevertRequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DestinationVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Disks")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestedHost")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ResizeRequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SnapshotVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("SourceHaltedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SourcePowerState")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SourceVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MigrationId");
+
+                    b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Identity.Project", null)
@@ -542,6 +590,15 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         });
 
                     b.Navigation("Events");
+                });
+
+            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+                {
+                    b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
+                        .WithOne()
+                        .HasForeignKey("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", "MigrationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 #pragma warning restore 612, 618
         }

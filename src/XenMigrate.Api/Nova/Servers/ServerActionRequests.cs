@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FluentValidation;
+using XenMigrate.Api.Nova.Faults;
+
+namespace XenMigrate.Api.Nova.Servers;
+
+/// <summary>
+/// The bodies of the server actions, checked as Nova's JSON schemas check them
+/// (compute/schemas/servers.py, migrate_server.py), with Nova's messages.
+/// </summary>
+public sealed record ResizeRequest(JsonNode? Body)
+{
+    public string FlavorRef => Body?["flavorRef"] is JsonValue v ? v.ToString() : string.Empty;
+}
+
+public sealed record MigrateRequest(JsonNode? Body)
+{
+    public string? Host => Body is JsonObject o && o["host"] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+}
+
+public sealed class ResizeRequestValidator : AbstractValidator<ResizeRequest>
+{
+    private static readonly HashSet<string> Allowed = ["flavorRef", "OS-DCF:diskConfig"];
+
+    public ResizeRequestValidator()
+    {
+        RuleFor(r => r.Body).Must(b => b is JsonObject)
+            .WithMessage(r => NovaMessages.InvalidInput("resize", Show(r.Body), $"{Show(r.Body)} is not of type 'object'"));
+        When(r => r.Body is JsonObject, () =>
+        {
+            RuleFor(r => r.Body).Must(b => b!.AsObject().All(p => Allowed.Contains(p.Key)))
+                .WithMessage(r => NovaMessages.InvalidInput("resize", Show(r.Body),
+                    $"Additional properties are not allowed ('{r.Body!.AsObject().First(p => !Allowed.Contains(p.Key)).Key}' was unexpected)"));
+            RuleFor(r => r.Body).Must(b => b!.AsObject().ContainsKey("flavorRef"))
+                .WithMessage(r => NovaMessages.InvalidInput("resize", Show(r.Body), "'flavorRef' is a required property"));
+            RuleFor(r => r.Body!["flavorRef"]).Must(IsFlavorRef)
+                .When(r => r.Body!.AsObject().ContainsKey("flavorRef"))
+                .WithMessage(r => NovaMessages.InvalidInput("flavorRef", Show(r.Body!["flavorRef"]),
+                    $"{Show(r.Body!["flavorRef"])} is not valid under any of the given schemas"));
+            RuleFor(r => r.Body!["OS-DCF:diskConfig"]).Must(d => d is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is "AUTO" or "MANUAL")
+                .When(r => r.Body!.AsObject().ContainsKey("OS-DCF:diskConfig"))
+                .WithMessage(r => NovaMessages.InvalidInput("OS-DCF:diskConfig", Show(r.Body!["OS-DCF:diskConfig"]),
+                    $"{Show(r.Body!["OS-DCF:diskConfig"])} is not one of ['AUTO', 'MANUAL']"));
+        });
+    }
+
+    /// <summary>Nova's flavor_ref: a non-empty string or an integer.</summary>
+    private static bool IsFlavorRef(JsonNode? node) => node is JsonValue v && v.GetValueKind() switch
+    {
+        JsonValueKind.String => v.GetValue<string>().Length > 0,
+        JsonValueKind.Number => v.TryGetValue<long>(out _),
+        _ => false,
+    };
+
+    internal static string Show(JsonNode? node) => node is null ? "None" : node.ToJsonString();
+}
+
+public sealed class MigrateRequestValidator : AbstractValidator<MigrateRequest>
+{
+    public MigrateRequestValidator()
+    {
+        RuleFor(r => r.Body).Must(b => b is null || b is JsonObject)
+            .WithMessage(r => NovaMessages.InvalidInput("migrate", ResizeRequestValidator.Show(r.Body), $"{ResizeRequestValidator.Show(r.Body)} is not of type 'object', 'null'"));
+        When(r => r.Body is JsonObject, () =>
+        {
+            RuleFor(r => r.Body).Must(b => b!.AsObject().All(p => p.Key == "host"))
+                .WithMessage(r => NovaMessages.InvalidInput("migrate", ResizeRequestValidator.Show(r.Body),
+                    $"Additional properties are not allowed ('{r.Body!.AsObject().First(p => p.Key != "host").Key}' was unexpected)"));
+            RuleFor(r => r.Body!["host"]).Must(IsHost)
+                .When(r => r.Body!.AsObject().ContainsKey("host"))
+                .WithMessage(r => NovaMessages.InvalidInput("host", ResizeRequestValidator.Show(r.Body!["host"]),
+                    $"{ResizeRequestValidator.Show(r.Body!["host"])} does not match '^[a-zA-Z0-9-._]*$'"));
+        });
+    }
+
+    /// <summary>Nova's fqdn parameter type (nullable here): 1–255 of [a-zA-Z0-9-._].</summary>
+    private static bool IsHost(JsonNode? node) => node is null
+        || node is JsonValue v && v.GetValueKind() == JsonValueKind.String
+        && v.GetValue<string>() is { Length: >= 1 and <= 255 } s && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_');
+}

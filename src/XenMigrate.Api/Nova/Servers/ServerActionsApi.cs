@@ -1,0 +1,172 @@
+using System.Text.Json.Nodes;
+using FluentValidation;
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Api.Http;
+using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Workflow;
+
+namespace XenMigrate.Api.Nova.Servers;
+
+/// <summary>
+/// <c>POST /servers/{id}/action</c>: exactly one top-level key names the action; its body is
+/// checked first, then the server is loaded (404), then policy (403), then lock and state (409),
+/// then the request itself (400). The server's new state is committed before the answer.
+/// </summary>
+public static class ServerActionsApi
+{
+    /// <summary>Nova's osapi_max_request_body_size.</summary>
+    private const int MaxBodyBytes = 114_688;
+
+    public static void MapServerActions(this RouteGroupBuilder compute) =>
+        compute.MapPost("/servers/{server_id}/action", Dispatch).WithTags("Servers")
+            .WithSummary("Run a server action: resize, confirmResize, revertResize, migrate")
+            .WithDescription("""The body has exactly one key, e.g. {"resize":{"flavorRef":"3"}}, {"confirmResize":null}, {"revertResize":null}, {"migrate":null}.""");
+
+    private static async Task<IResult> Dispatch(string server_id, NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter,
+        IValidator<ResizeRequest> resizeValidator, IValidator<MigrateRequest> migrateValidator, CancellationToken ct)
+    {
+        var request = caller.Http.Request;
+        if (request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            throw new NovaFaultException(StatusCodes.Status415UnsupportedMediaType, NovaMessages.UnsupportedContentType);
+        var (outcome, json) = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
+        if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
+        if (outcome == JsonBody.Outcome.Malformed || json is not JsonObject body || body.Count != 1)
+            throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
+
+        var (action, value) = body.Single();
+        return action switch
+        {
+            "resize" => await RetryOnConflictAsync(server_id, action, db, () => ResizeAsync(server_id, new ResizeRequest(value), resizeValidator, caller, db, starter, ct), ct),
+            "migrate" => await RetryOnConflictAsync(server_id, action, db, () => MigrateAsync(server_id, new MigrateRequest(value), migrateValidator, caller, db, starter, ct), ct),
+            "confirmResize" => await RetryOnConflictAsync(server_id, action, db, () => ConfirmAsync(server_id, caller, db, starter, ct), ct),
+            "revertResize" => await RetryOnConflictAsync(server_id, action, db, () => RevertAsync(server_id, caller, db, starter, ct), ct),
+            _ => throw NovaFaultException.BadRequest(NovaMessages.NoSuchAction(action)),
+        };
+    }
+
+    private static async Task<IResult> ResizeAsync(string serverId, ResizeRequest request, IValidator<ResizeRequest> validator,
+        NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
+    {
+        Validate(validator, request);
+        var server = await LoadAsync(caller, db, serverId, ct);
+        caller.Authorize(NovaPolicy.ServersResize, server.ProjectId);
+        await EnsureSourceUpAsync(db, server, ct);
+        server.EnsureCanResize("resize", caller.IsAdmin);
+
+        var flavor = await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == request.FlavorRef, ct);
+        if (flavor is null || flavor.Disabled) throw NovaFaultException.BadRequest(NovaMessages.FlavorNotFound(request.FlavorRef));
+        server.EnsureFlavorChanges(flavor.Snapshot());
+
+        await CommitAsync(db, server, "resize", caller, () => starter.StartAsync(server, flavor.Snapshot(), "resize", null, Of(caller), ct), ct);
+        return Results.Accepted();
+    }
+
+    private static async Task<IResult> MigrateAsync(string serverId, MigrateRequest request, IValidator<MigrateRequest> validator,
+        NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
+    {
+        // Before 2.56 there is no schema for migrate and a host is ignored.
+        var host = caller.Version.AtLeast(56) ? request.Host : null;
+        if (caller.Version.AtLeast(56)) Validate(validator, request);
+
+        var server = await LoadAsync(caller, db, serverId, ct);
+        caller.Authorize(host is null ? NovaPolicy.Migrate : NovaPolicy.MigrateHost, server.ProjectId);
+        await EnsureSourceUpAsync(db, server, ct);
+        server.EnsureCanResize("migrate", caller.IsAdmin);
+
+        if (host is not null)
+        {
+            if (!await db.ComputeHosts.AnyAsync(h => h.Name == host, ct)) throw NovaFaultException.BadRequest(NovaMessages.ComputeHostNotFound(host));
+            if (host == server.Host) throw NovaFaultException.BadRequest(NovaMessages.CannotMigrateToSameHost);
+        }
+
+        await CommitAsync(db, server, "migrate", caller, () => starter.StartAsync(server, server.Flavor, "migrate", host, Of(caller), ct), ct);
+        return Results.Accepted();
+    }
+
+    private static async Task<IResult> ConfirmAsync(string serverId, NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
+    {
+        var server = await LoadAsync(caller, db, serverId, ct);
+        caller.Authorize(NovaPolicy.ServersConfirmResize, server.ProjectId);
+        await CommitAsync(db, server, "confirmResize", caller, () => starter.ConfirmAsync(server, Of(caller), ct), ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> RevertAsync(string serverId, NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
+    {
+        var server = await LoadAsync(caller, db, serverId, ct);
+        caller.Authorize(NovaPolicy.ServersRevertResize, server.ProjectId);
+        await CommitAsync(db, server, "revertResize", caller, () => starter.RevertAsync(server, Of(caller), ct), ct);
+        return Results.Accepted();
+    }
+
+    /// <summary>
+    /// Runs the state change. When another writer changed the server in between (optimistic
+    /// concurrency), the whole check-and-change runs again on the fresh row: a benign write (the
+    /// inventory recording a power state) passes the second time, while a real competitor (another
+    /// resize) now fails the state check with Nova's 409.
+    /// </summary>
+    private static async Task CommitAsync(XenMigrateDbContext db, Server server, string action, NovaCaller caller, Func<Task> change, CancellationToken ct)
+    {
+        try
+        {
+            await change();
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            db.ChangeTracker.Clear();
+            throw new ConflictRetry();
+        }
+    }
+
+    /// <summary>Runs a handler again (at most three times in all) when its commit lost a race.</summary>
+    private static async Task<IResult> RetryOnConflictAsync(string serverId, string action, XenMigrateDbContext db, Func<Task<IResult>> handler, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await handler();
+            }
+            catch (ConflictRetry) when (attempt < 3)
+            {
+                // another writer got there first: look again
+            }
+            catch (ConflictRetry)
+            {
+                var fresh = await db.Servers.AsNoTracking().SingleAsync(s => s.Id == Guid.Parse(serverId), ct);
+                var state = fresh.TaskState is { } task ? ("task_state", task.ToNovaName()) : ("vm_state", fresh.VmState.ToNovaName());
+                throw new InvalidServerStateException(action, fresh.Id, state.Item1, state.Item2);
+            }
+        }
+    }
+
+    private sealed class ConflictRetry : Exception;
+
+    private static MigrationStarter.Caller Of(NovaCaller caller) => new(caller.UserId, caller.ProjectId, caller.IsAdmin, caller.RequestId);
+
+    private static void Validate<T>(IValidator<T> validator, T request)
+    {
+        var result = validator.Validate(request);
+        if (!result.IsValid) throw NovaFaultException.BadRequest(result.Errors[0].ErrorMessage);
+    }
+
+    /// <summary>The server, tracked for the state change; 404 as Nova for unknown or another project's.</summary>
+    private static async Task<Server> LoadAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct)
+    {
+        if (!Guid.TryParse(serverId, out var id)) throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
+        var server = await db.Servers.FirstOrDefaultAsync(s => s.Id == id, ct);
+        if (server is null || (!caller.IsAdmin && server.ProjectId != caller.ProjectId))
+            throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
+        return server;
+    }
+
+    /// <summary>Nova's check_instance_host(check_is_up=True): the source compute must answer.</summary>
+    private static async Task EnsureSourceUpAsync(XenMigrateDbContext db, Server server, CancellationToken ct)
+    {
+        var host = await db.ComputeHosts.AsNoTracking().FirstOrDefaultAsync(h => h.Name == server.Host, ct);
+        if (host is { IsUp: false } or { ForcedDown: true })
+            throw new NovaFaultException(StatusCodes.Status409Conflict, NovaMessages.ServiceUnavailable);
+    }
+}

@@ -1,0 +1,24 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using XenMigrate.Domain.Migrations;
+using XenMigrate.Infrastructure.Workflow;
+
+namespace XenMigrate.Infrastructure.Persistence.Configurations;
+
+internal sealed class MigrationCheckpointConfiguration : IEntityTypeConfiguration<MigrationCheckpoint>
+{
+    public void Configure(EntityTypeBuilder<MigrationCheckpoint> b)
+    {
+        b.ToTable("MigrationCheckpoints");
+        b.HasKey(c => c.MigrationId);
+        b.Property(c => c.MigrationId).ValueGeneratedNever();
+        b.HasOne<Migration>().WithOne().HasForeignKey<MigrationCheckpoint>(c => c.MigrationId).OnDelete(DeleteBehavior.Cascade);
+        b.Property(c => c.SourceVmUuid).HasMaxLength(64);
+        b.Property(c => c.SourcePowerState).HasMaxLength(32);
+        b.Property(c => c.SnapshotVmUuid).HasMaxLength(64);
+        b.Property(c => c.DestinationVmUuid).HasMaxLength(64);
+        b.Property(c => c.Disks)
+            .HasConversion(JsonColumn.Converter<List<DiskCheckpoint>>(), JsonColumn.Comparer<List<DiskCheckpoint>>())
+            .IsRequired();
+    }
+}

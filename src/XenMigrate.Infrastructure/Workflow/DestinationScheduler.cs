@@ -1,0 +1,71 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using XenMigrate.Domain.Hosts;
+using XenMigrate.Domain.Migrations;
+using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Xapi;
+
+namespace XenMigrate.Infrastructure.Workflow;
+
+/// <summary>
+/// Picks where a resized or migrated server goes: an enabled, up host (not its own unless
+/// allowed), with enough free memory and local storage for the new flavor once the memory
+/// already claimed by other open migrations to it is counted. The most free memory wins.
+/// </summary>
+public sealed class DestinationScheduler(XenMigrateDbContext db, XenServerHosts hosts, IOptions<WorkflowOptions> options)
+{
+    public async Task<(ComputeHost? Host, string Reason)> PickAsync(Server server, Migration migration, string? requestedHost, CancellationToken ct)
+    {
+        var flavor = server.NewFlavor ?? server.Flavor;
+        var neededMemory = flavor.MemoryMb * 1024L * 1024;
+        var neededDisk = (flavor.RootGb + flavor.EphemeralGb) * 1024L * 1024 * 1024;
+        var source = server.PreviousHost ?? server.Host;
+
+        var candidates = await db.ComputeHosts.AsNoTracking().ToListAsync(ct);
+        candidates = candidates.Where(h => h.IsSchedulable).ToList();
+        if (requestedHost is not null) candidates = candidates.Where(h => h.Name == requestedHost).ToList();
+        else if (!options.Value.AllowResizeToSameHost) candidates = candidates.Where(h => h.Name != source).ToList();
+        if (candidates.Count == 0) return (null, "No valid host was found. There are not enough hosts available.");
+
+        var claims = await ClaimedMemoryAsync(migration.Id, ct);
+        (ComputeHost Host, long Free)? best = null;
+        var reasons = new List<string>();
+        foreach (var host in candidates)
+        {
+            try
+            {
+                await using var session = await hosts.OpenAsync(host.Name, ct);
+                var xapiHost = (await session.HostsAsync(ct)).Values.First();
+                var free = await session.ComputeFreeMemoryAsync(xapiHost.Ref, ct) - claims.GetValueOrDefault(host.Name);
+                var pool = await session.PoolAsync(ct);
+                var sr = (await session.SrsAsync(ct)).GetValueOrDefault(pool.DefaultSr);
+                if (free < neededMemory) reasons.Add($"{host.Name}: {free / (1024 * 1024)} MB free, {flavor.MemoryMb} MB needed");
+                else if (sr is null || sr.FreeBytes < neededDisk) reasons.Add($"{host.Name}: not enough free storage");
+                else if (best is null || free > best.Value.Free) best = (host, free);
+            }
+            catch (Exception e) when (e is XapiException or XapiTransportException or TimeoutException)
+            {
+                reasons.Add($"{host.Name}: not answering");
+            }
+        }
+
+        return best is { } b ? (b.Host, string.Empty) : (null, "No valid host was found. " + string.Join("; ", reasons));
+    }
+
+    /// <summary>Memory promised to open migrations, per destination host.</summary>
+    private async Task<Dictionary<string, long>> ClaimedMemoryAsync(int exceptMigrationId, CancellationToken ct)
+    {
+        var open = await db.Migrations.AsNoTracking()
+            .Where(m => m.Id != exceptMigrationId && m.DestCompute != null)
+            .ToListAsync(ct);
+        open = open.Where(m => m.IsInProgress).ToList();
+        if (open.Count == 0) return [];
+        var serverIds = open.Select(m => m.InstanceUuid).ToList();
+        var servers = await db.Servers.AsNoTracking().Where(s => serverIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, ct);
+        return open
+            .GroupBy(m => m.DestCompute!)
+            .ToDictionary(g => g.Key, g => g.Sum(m =>
+                servers.TryGetValue(m.InstanceUuid, out var s) && s.NewFlavor is { } f ? f.MemoryMb * 1024L * 1024 : 0L));
+    }
+}

@@ -1,0 +1,51 @@
+namespace XenMigrate.Infrastructure.Workflow;
+
+/// <summary>
+/// What the workflow has made on the hosts for one migration so far (XAPI refs and uuids), saved
+/// after every step so a re-run, a restart or a rollback knows exactly what exists. Every object
+/// is also tagged on the host with the migration uuid, so a step that died between creating an
+/// object and saving this row finds it again instead of creating a twin.
+/// </summary>
+public sealed class MigrationCheckpoint
+{
+    public int MigrationId { get; set; }
+
+    /// <summary>The request id of the resize/migrate call (its instance action gets the step events).</summary>
+    public string? ResizeRequestId { get; set; }
+
+    /// <summary>The request id of the confirm or revert call.</summary>
+    public string? ConfirmOrRevertRequestId { get; set; }
+
+    /// <summary>A destination named by an admin (migrate with host, 2.56).</summary>
+    public string? RequestedHost { get; set; }
+
+    /// <summary>Source VM uuid (found by the server id in its other_config at prep).</summary>
+    public string? SourceVmUuid { get; set; }
+
+    /// <summary>Power state of the source VM when the migration started (Running or Halted).</summary>
+    public string? SourcePowerState { get; set; }
+
+    public string? SnapshotVmUuid { get; set; }
+
+    public string? DestinationVmUuid { get; set; }
+
+    /// <summary>Per disk: userdevice, source VDI, its snapshot VDI, the destination VDI (uuids).</summary>
+    public List<DiskCheckpoint> Disks { get; set; } = [];
+
+    /// <summary>When the source VM was halted for the cut-over (downtime starts).</summary>
+    public DateTime? SourceHaltedAt { get; set; }
+
+    public DateTime UpdatedAt { get; set; }
+}
+
+public sealed class DiskCheckpoint
+{
+    public string Userdevice { get; set; } = "0";
+    public bool Bootable { get; set; }
+    public string SourceVdiUuid { get; set; } = string.Empty;
+    public string? SnapshotVdiUuid { get; set; }
+    public string? DestinationVdiUuid { get; set; }
+    public long VirtualSize { get; set; }
+    public bool BaseCopied { get; set; }
+    public bool DeltaCopied { get; set; }
+}

@@ -1,0 +1,184 @@
+using Hangfire;
+using Hangfire.Server;
+using Hangfire.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using XenMigrate.Domain.Migrations;
+using XenMigrate.Infrastructure.Persistence;
+
+namespace XenMigrate.Infrastructure.Workflow;
+
+/// <summary>
+/// The durable Hangfire jobs: one per workflow step, each taking only the migration id. A step
+/// holds a per-migration distributed lock (two workers never run one migration at once), is
+/// retried by Hangfire, and when its retries are spent the migration is rolled back.
+/// </summary>
+public sealed partial class MigrationJobs(
+    IServiceScopeFactory scopes,
+    IBackgroundJobClient jobs,
+    JobStorage storage,
+    ILogger<MigrationJobs> logger)
+{
+    /// <summary>Retries after the first attempt; the rollback runs when the last one fails.</summary>
+    public const int Retries = 3;
+
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(15);
+
+    [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+    public Task Prep(int migrationId, PerformContext? context) =>
+        RunAsync(migrationId, context, (w, ct) => w.PrepAsync(migrationId, ct), () => jobs.Enqueue<MigrationJobs>(j => j.CopyBase(migrationId, null)));
+
+    [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+    public Task CopyBase(int migrationId, PerformContext? context) =>
+        RunAsync(migrationId, context, (w, ct) => w.CopyBaseAsync(migrationId, ct), () => jobs.Enqueue<MigrationJobs>(j => j.CutOver(migrationId, null)));
+
+    [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+    public Task CutOver(int migrationId, PerformContext? context) =>
+        RunAsync(migrationId, context, (w, ct) => w.CutOverAsync(migrationId, ct), () => jobs.Enqueue<MigrationJobs>(j => j.Finish(migrationId, null)));
+
+    [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+    public Task Finish(int migrationId, PerformContext? context) =>
+        RunAsync(migrationId, context, (w, ct) => w.FinishAsync(migrationId, ct), next: null);
+
+    [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+    public Task Confirm(int migrationId, PerformContext? context) =>
+        RunAsync(migrationId, context, (w, ct) => w.ConfirmAsync(migrationId, ct), next: null);
+
+    [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+    public Task Revert(int migrationId, PerformContext? context) =>
+        RunAsync(migrationId, context, (w, ct) => w.RevertAsync(migrationId, ct), next: null);
+
+    /// <summary>Enqueues the step a stalled migration is waiting for (used by the reconciler).</summary>
+    public async Task Resume(int migrationId)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+        var migration = await db.Migrations.AsNoTracking().SingleOrDefaultAsync(m => m.Id == migrationId);
+        var checkpoint = await db.MigrationCheckpoints.AsNoTracking().SingleOrDefaultAsync(c => c.MigrationId == migrationId);
+        if (migration is null || checkpoint is null) return;
+        switch (migration.Status)
+        {
+            case MigrationStatus.PreMigrating when migration.DestCompute is null: jobs.Enqueue<MigrationJobs>(j => j.Prep(migrationId, null)); break;
+            case MigrationStatus.PreMigrating: jobs.Enqueue<MigrationJobs>(j => j.CopyBase(migrationId, null)); break;
+            case MigrationStatus.Migrating when checkpoint.SourceHaltedAt is null && !checkpoint.Disks.All(d => d.BaseCopied) || checkpoint.Disks.Count == 0:
+                jobs.Enqueue<MigrationJobs>(j => j.CopyBase(migrationId, null)); break;
+            case MigrationStatus.Migrating: jobs.Enqueue<MigrationJobs>(j => j.CutOver(migrationId, null)); break;
+            case MigrationStatus.PostMigrating: jobs.Enqueue<MigrationJobs>(j => j.Finish(migrationId, null)); break;
+            case MigrationStatus.Confirming: jobs.Enqueue<MigrationJobs>(j => j.Confirm(migrationId, null)); break;
+            case MigrationStatus.Reverting: jobs.Enqueue<MigrationJobs>(j => j.Revert(migrationId, null)); break;
+        }
+    }
+
+    private async Task RunAsync(int migrationId, PerformContext? context, Func<ResizeWorkflow, CancellationToken, Task> step, Action? next)
+    {
+        var ct = context?.CancellationToken.ShutdownToken ?? CancellationToken.None;
+        using (AcquireLock(migrationId))
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await step(scope.ServiceProvider.GetRequiredService<ResizeWorkflow>(), ct);
+            }
+            catch (NoValidHostException e)
+            {
+                await RollBackAsync(migrationId, e.Message, ct); // Nova does not retry NoValidHost either
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                var attempt = context?.GetJobParameter<int>("RetryCount") ?? Retries;
+                if (attempt < Retries)
+                {
+                    LogStepFailed(logger, migrationId, attempt + 1, e.Message);
+                    throw;
+                }
+
+                await RollBackAsync(migrationId, StepFailure(e), ct);
+                return;
+            }
+        }
+
+        next?.Invoke();
+    }
+
+    private async Task RollBackAsync(int migrationId, string reason, CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<ResizeWorkflow>().RollBackAsync(migrationId, reason, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The rollback itself met a fault (a host still down): the reconciler tries again later.
+            LogRollbackFailed(logger, migrationId, e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>The migration's lock, with the storage connection that holds it (both released together).</summary>
+    private MigrationLock AcquireLock(int migrationId)
+    {
+        var connection = storage.GetConnection();
+        try
+        {
+            return new MigrationLock(connection, connection.AcquireDistributedLock($"xenmigrate:migration:{migrationId}", LockTimeout));
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class MigrationLock(IStorageConnection connection, IDisposable distributedLock) : IDisposable
+    {
+        public void Dispose()
+        {
+            distributedLock.Dispose();
+            connection.Dispose();
+        }
+    }
+
+    /// <summary>What a user may read in the server's fault: the XAPI error code, not a stack trace.</summary>
+    private static string StepFailure(Exception e) => e switch
+    {
+        Xapi.XapiException x => $"XenServer refused {x.Method}: {x.Code}",
+        Xapi.XapiTransportException t => $"A XenServer host stopped answering ({t.Host}).",
+        TimeoutException => "A XenServer operation timed out.",
+        _ => "The migration failed: " + e.Message,
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migration {MigrationId}: attempt {Attempt} of its step failed ({Reason}); Hangfire retries it")]
+    private static partial void LogStepFailed(ILogger logger, int migrationId, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Migration {MigrationId}: rollback failed ({Reason})")]
+    private static partial void LogRollbackFailed(ILogger logger, int migrationId, string reason);
+}
+
+/// <summary>
+/// Recurring: re-enqueues the step of any migration in a working status whose rows have not moved
+/// for <see cref="WorkflowOptions.ReconcileAfter"/> (a crash between commit and enqueue, a lost job).
+/// </summary>
+public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobClient jobs, IOptions<WorkflowOptions> options, TimeProvider time)
+{
+    public const string RecurringJobId = "xenmigrate-reconcile";
+
+    private static readonly MigrationStatus[] Working =
+    [
+        MigrationStatus.PreMigrating, MigrationStatus.Migrating, MigrationStatus.PostMigrating,
+        MigrationStatus.Confirming, MigrationStatus.Reverting,
+    ];
+
+    public async Task Run()
+    {
+        var cutoff = time.GetUtcNow().UtcDateTime - options.Value.ReconcileAfter;
+        var stalled = await db.Migrations.AsNoTracking()
+            .Where(m => Working.Contains(m.Status) && m.UpdatedAt < cutoff)
+            .Join(db.MigrationCheckpoints.AsNoTracking().Where(c => c.UpdatedAt < cutoff), m => m.Id, c => c.MigrationId, (m, _) => m.Id)
+            .ToListAsync();
+        foreach (var id in stalled) jobs.Enqueue<MigrationJobs>(j => j.Resume(id));
+    }
+}

@@ -1,0 +1,74 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Domain.Flavors;
+using XenMigrate.Domain.InstanceActions;
+using XenMigrate.Domain.Migrations;
+using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Persistence;
+
+namespace XenMigrate.Infrastructure.Workflow;
+
+/// <summary>
+/// What the API does for resize, migrate, confirm and revert: change the server's state, record
+/// the migration and the instance action, commit — all before the response — then enqueue the
+/// first step. Two requests racing on one server meet the optimistic concurrency check: one wins.
+/// </summary>
+public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, TimeProvider time)
+{
+    public sealed record Caller(string UserId, string ProjectId, bool IsAdmin, string RequestId);
+
+    private DateTime Now => time.GetUtcNow().UtcDateTime;
+
+    /// <summary>Resize (to another flavor) or cold migration (same flavor, action "migrate").</summary>
+    public async Task<Migration> StartAsync(Server server, FlavorSnapshot newFlavor, string action, string? requestedHost, Caller caller, CancellationToken ct)
+    {
+        var type = newFlavor.FlavorInternalId == server.Flavor.FlavorInternalId ? MigrationType.Migration : MigrationType.Resize;
+        server.BeginResize(action, newFlavor, caller.IsAdmin, Now);
+        var migration = new Migration(Guid.NewGuid(), server.Id, type, server.Host!, server.Node,
+            server.Flavor.FlavorInternalId, newFlavor.FlavorInternalId, server.ProjectId, caller.UserId, Now);
+        db.Migrations.Add(migration);
+        db.InstanceActions.Add(new InstanceAction(server.Id, action, caller.RequestId, caller.UserId, caller.ProjectId, Now));
+        await db.SaveChangesAsync(ct); // assigns the migration id
+        db.MigrationCheckpoints.Add(new MigrationCheckpoint
+        {
+            MigrationId = migration.Id, ResizeRequestId = caller.RequestId, RequestedHost = requestedHost, UpdatedAt = Now,
+        });
+        await db.SaveChangesAsync(ct);
+        jobs.Enqueue<MigrationJobs>(j => j.Prep(migration.Id, null));
+        return migration;
+    }
+
+    public async Task ConfirmAsync(Server server, Caller caller, CancellationToken ct)
+    {
+        server.EnsureCanConfirmResize(caller.IsAdmin);
+        var migration = await FinishedMigrationAsync(server, ct);
+        migration.TransitionTo(MigrationStatus.Confirming, Now);
+        await RecordAsync(server, migration, "confirmResize", caller, ct);
+        jobs.Enqueue<MigrationJobs>(j => j.Confirm(migration.Id, null));
+    }
+
+    public async Task RevertAsync(Server server, Caller caller, CancellationToken ct)
+    {
+        server.BeginRevertResize(caller.IsAdmin, Now);
+        var migration = await FinishedMigrationAsync(server, ct);
+        migration.TransitionTo(MigrationStatus.Reverting, Now);
+        await RecordAsync(server, migration, "revertResize", caller, ct);
+        jobs.Enqueue<MigrationJobs>(j => j.Revert(migration.Id, null));
+    }
+
+    private async Task RecordAsync(Server server, Migration migration, string action, Caller caller, CancellationToken ct)
+    {
+        db.InstanceActions.Add(new InstanceAction(server.Id, action, caller.RequestId, caller.UserId, caller.ProjectId, Now));
+        var checkpoint = await db.MigrationCheckpoints.SingleAsync(c => c.MigrationId == migration.Id, ct);
+        checkpoint.ConfirmOrRevertRequestId = caller.RequestId;
+        checkpoint.UpdatedAt = Now;
+        server.ReportProgress(server.Progress, Now); // bumps the row: a racing confirm and revert cannot both commit
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Nova's "Instance has not been resized." when no migration of the server is finished.</summary>
+    private async Task<Migration> FinishedMigrationAsync(Server server, CancellationToken ct) =>
+        await db.Migrations.Where(m => m.InstanceUuid == server.Id && m.Status == MigrationStatus.Finished)
+            .OrderByDescending(m => m.Id).FirstOrDefaultAsync(ct)
+        ?? throw new NotResizedException();
+}

@@ -1,0 +1,33 @@
+namespace XenMigrate.Infrastructure.Workflow;
+
+/// <summary>Configuration section <c>Workflow</c>: how migrations are carried out.</summary>
+public sealed class WorkflowOptions
+{
+    public const string Section = "Workflow";
+
+    /// <summary>Nova's allow_resize_to_same_host: may the scheduler pick the server's own host?</summary>
+    public bool AllowResizeToSameHost { get; set; }
+
+    /// <summary>How long a clean shutdown may take before the VM is powered off hard.</summary>
+    public TimeSpan CleanShutdownTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Bound on one disk copy (a large disk over a slow link needs a large one).</summary>
+    public TimeSpan TransferTimeout { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>Bound on one XAPI async operation (snapshot, start, destroy…).</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// A migration in a working status whose row has not changed for this long gets its step
+    /// enqueued again (closes the gap between a database commit and a lost enqueue).
+    /// </summary>
+    public TimeSpan ReconcileAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Run the Hangfire server (worker role) in this process.</summary>
+    public bool RunWorker { get; set; } = true;
+
+    /// <summary>How often workers look for new jobs (Hangfire's default, seconds, would dominate a resize).</summary>
+    public TimeSpan QueuePollInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    public int WorkerCount { get; set; } = 8;
+}

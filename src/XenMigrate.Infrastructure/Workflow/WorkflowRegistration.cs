@@ -1,0 +1,87 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+using Hangfire.SqlServer;
+using Hangfire.Storage.SQLite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Transfer;
+
+namespace XenMigrate.Infrastructure.Workflow;
+
+public static class WorkflowRegistration
+{
+    /// <summary>
+    /// Hangfire on the gateway's own database server (SQLite: a file beside the gateway's; PostgreSQL
+    /// and SQL Server: the same database, Hangfire's own schema), the worker when this process has
+    /// that role, and the workflow services.
+    /// </summary>
+    public static IServiceCollection AddMigrationWorkflow(this IServiceCollection services, IConfiguration configuration,
+        DatabaseOptions database, string connectionString)
+    {
+        var options = configuration.GetSection(WorkflowOptions.Section).Get<WorkflowOptions>() ?? new WorkflowOptions();
+        services.AddOptions<WorkflowOptions>().Bind(configuration.GetSection(WorkflowOptions.Section));
+
+        var storage = CreateStorage(database.Provider, connectionString, options);
+        services.AddSingleton(storage);
+        services.AddHangfire((provider, c) => c
+            .UseLogProvider(new HangfireLogBridge(provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()))
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseStorage(storage));
+        if (options.RunWorker)
+        {
+            services.AddHangfireServer((_, server) =>
+            {
+                server.WorkerCount = options.WorkerCount;
+                server.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+                server.ServerCheckInterval = TimeSpan.FromSeconds(15);
+                server.ServerTimeout = TimeSpan.FromMinutes(1);
+            }, storage);
+        }
+
+        services.AddScoped<DestinationScheduler>();
+        services.AddScoped<ResizeWorkflow>();
+        services.AddScoped<MigrationStarter>();
+        services.AddScoped<MigrationReconciler>();
+        services.AddTransient<MigrationJobs>();
+        services.AddSingleton<XenServerHosts>();
+        services.AddSingleton(sp => new VdiTransfer(logger: sp.GetService<Microsoft.Extensions.Logging.ILogger<VdiTransfer>>()));
+        return services;
+    }
+
+    private static JobStorage CreateStorage(DatabaseProvider provider, string connectionString, WorkflowOptions options) => provider switch
+    {
+        DatabaseProvider.Sqlite => new SQLiteStorage(SqliteHangfirePath(connectionString), new SQLiteStorageOptions
+        {
+            QueuePollInterval = options.QueuePollInterval,
+            InvisibilityTimeout = TimeSpan.FromMinutes(5),
+            DistributedLockLifetime = TimeSpan.FromSeconds(30),
+        }),
+        DatabaseProvider.PostgreSql => PostgreSql(connectionString, new PostgreSqlStorageOptions
+            {
+                QueuePollInterval = options.QueuePollInterval,
+                InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                DistributedLockTimeout = TimeSpan.FromSeconds(30),
+                PrepareSchemaIfNecessary = true,
+            }),
+        DatabaseProvider.SqlServer => new SqlServerStorage(connectionString, new SqlServerStorageOptions
+        {
+            QueuePollInterval = options.QueuePollInterval,
+            SlidingInvisibilityTimeout = TimeSpan.FromMinutes(5),
+            PrepareSchemaIfNecessary = true,
+        }),
+        _ => throw new InvalidOperationException($"Unknown provider {provider}."),
+    };
+
+    private static PostgreSqlStorage PostgreSql(string connectionString, PostgreSqlStorageOptions options) =>
+        new(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(connectionString, options, null), options);
+
+    /// <summary>Hangfire's SQLite file sits beside the gateway's (two writers on one file would contend for its lock).</summary>
+    private static string SqliteHangfirePath(string connectionString)
+    {
+        var builder = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString);
+        return Path.ChangeExtension(builder.DataSource, ".hangfire.db");
+    }
+}

@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using XenMigrate.Infrastructure.Xapi;
+
+namespace XenMigrate.Infrastructure.Workflow;
+
+/// <summary>The XAPI object handling the workflow steps share: find by tag, destroy if present.</summary>
+internal static class XapiObjects
+{
+    public const string MigrationTag = "xenmigrate_migration";
+    public const string UserdeviceTag = "xenmigrate_userdevice";
+
+    /// <summary>A ref from a uuid, or null when the object no longer exists.</summary>
+    public static async Task<string?> RefByUuidAsync(this XapiSession s, string cls, string? uuid, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(uuid)) return null;
+        try
+        {
+            return await s.CallForStringAsync($"{cls}.get_by_uuid", ct, uuid);
+        }
+        catch (XapiException e) when (e.Code is "UUID_INVALID" or XapiException.HandleInvalid)
+        {
+            return null;
+        }
+    }
+
+    public static async Task<string> UuidAsync(this XapiSession s, string cls, string reference, CancellationToken ct) =>
+        await s.CallForStringAsync($"{cls}.get_uuid", ct, reference);
+
+    public static async Task<JsonObject> RecordAsync(this XapiSession s, string cls, string reference, CancellationToken ct) =>
+        await s.CallAsync($"{cls}.get_record", ct, reference) as JsonObject
+        ?? throw new XapiTransportException(s.Host.Name, $"{cls}.get_record returned no record.");
+
+    /// <summary>Destroys a VM (halting it first) and, optionally, the VDIs behind its disks; absent is fine.</summary>
+    public static async Task DestroyVmAsync(this XapiSession s, string? vmUuid, bool withDisks, TimeSpan timeout, CancellationToken ct)
+    {
+        if (await s.RefByUuidAsync("VM", vmUuid, ct) is not { } vm) return;
+        var record = await s.VmAsync(vm, ct);
+        if (record.PowerState is "Running" or "Paused" or "Suspended")
+            await s.CallAsyncTaskAsync("VM.hard_shutdown", timeout, ct, vm);
+        var vdis = new List<string>();
+        if (withDisks)
+        {
+            foreach (var vbdRef in record.Vbds)
+            {
+                var vbd = XapiVbd.From(vbdRef, await s.RecordAsync("VBD", vbdRef, ct));
+                if (vbd.IsDisk) vdis.Add(vbd.Vdi);
+            }
+        }
+
+        await s.CallAsyncTaskAsync("VM.destroy", timeout, ct, vm);
+        foreach (var vdi in vdis) await s.DestroyVdiAsync(vdi, ct);
+    }
+
+    public static async Task DestroyVdiAsync(this XapiSession s, string? vdiRef, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(vdiRef)) return;
+        try
+        {
+            await s.CallAsync("VDI.destroy", ct, vdiRef);
+        }
+        catch (XapiException e) when (e.Code is XapiException.HandleInvalid or "UUID_INVALID")
+        {
+            // already gone
+        }
+    }
+
+    public static async Task DestroyVdiByUuidAsync(this XapiSession s, string? vdiUuid, CancellationToken ct) =>
+        await s.DestroyVdiAsync(await s.RefByUuidAsync("VDI", vdiUuid, ct), ct);
+}
