@@ -100,6 +100,7 @@ public static class Gateway
         }
 
         app.UseXenMigrateSwaggerUi();
+        app.MapHangfireDashboard();
 
         // Re-enqueue steps of migrations that stopped moving (a crash between commit and enqueue).
         app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MigrationReconciler>(
