@@ -111,7 +111,7 @@ public sealed class XapiSession : IAsyncDisposable
                 }
 
                 await Task.Delay(delay, deadline.Token);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 100)); // downtime is counted in these waits
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
