@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using XenMigrate.Domain.Identity;
 using XenMigrate.Infrastructure.Identity;
 using XenMigrate.Infrastructure.Inventory;
+using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Workflow;
 using XenMigrate.Infrastructure.Xapi;
@@ -19,6 +20,7 @@ public static class InfrastructureRegistration
         services.AddSingleton(database);
         services.AddXenMigrateDatabase(database, contentRoot);
         services.AddMigrationWorkflow(configuration, database, PersistenceRegistration.ResolveConnectionString(database, contentRoot));
+        services.AddNotifications(configuration);
         services.AddScoped<DatabaseInitializer>();
 
         services.AddOptions<KeystoneOptions>().Bind(configuration.GetSection(KeystoneOptions.Section));

@@ -7,6 +7,7 @@ using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Domain.Migrations;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Inventory;
+using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Transfer;
 using XenMigrate.Infrastructure.Xapi;
@@ -50,6 +51,7 @@ public sealed partial class ResizeWorkflow(
         if (migration.Status != MigrationStatus.PreMigrating || migration.DestCompute is not null) return true;
 
         await StartEventAsync(server, checkpoint.ResizeRequestId, EventPrep, migration.SourceCompute, ct);
+        Notify("instance.resize_prep.start", server, checkpoint.ResizeRequestId);
         var (host, reason) = await scheduler.PickAsync(server, migration, checkpoint.RequestedHost, ct);
         if (host is null)
         {
@@ -68,6 +70,7 @@ public sealed partial class ResizeWorkflow(
         var destUrl = (await hosts.FindAsync(host.Name, ct)).Url;
         migration.SetDestination(host.Name, host.Name, new Uri(destUrl).Host, Now);
         await FinishEventAsync(server, checkpoint.ResizeRequestId, EventPrep, true, null, ct);
+        Notify("instance.resize_prep.end", server, checkpoint.ResizeRequestId);
         await SaveAsync(checkpoint, ct);
         return true;
     }
@@ -81,6 +84,7 @@ public sealed partial class ResizeWorkflow(
             migration.TransitionTo(MigrationStatus.Migrating, Now);
             server.AdvanceResize(TaskState.ResizeMigrating, 10, Now);
             await StartEventAsync(server, checkpoint.ResizeRequestId, EventResize, migration.SourceCompute, ct);
+            Notify("instance.resize.start", server, checkpoint.ResizeRequestId);
             await SaveAsync(checkpoint, ct);
         }
 
@@ -146,6 +150,7 @@ public sealed partial class ResizeWorkflow(
         migration.TransitionTo(MigrationStatus.PostMigrating, Now);
         server.AdvanceResize(TaskState.ResizeMigrated, 80, Now);
         await FinishEventAsync(server, checkpoint.ResizeRequestId, EventResize, true, null, ct);
+        Notify("instance.resize.end", server, checkpoint.ResizeRequestId);
         await SaveAsync(checkpoint, ct);
     }
 
@@ -158,6 +163,7 @@ public sealed partial class ResizeWorkflow(
         {
             server.AdvanceResize(TaskState.ResizeFinish, 85, Now);
             await StartEventAsync(server, checkpoint.ResizeRequestId, EventFinish, migration.DestCompute, ct);
+            Notify("instance.resize_finish.start", server, checkpoint.ResizeRequestId);
             await SaveAsync(checkpoint, ct);
         }
 
@@ -206,6 +212,7 @@ public sealed partial class ResizeWorkflow(
         server.FinishResize(migration.DestCompute!, migration.DestNode, wasRunning ? PowerState.Running : PowerState.Shutdown, Now);
         migration.TransitionTo(MigrationStatus.Finished, Now);
         await FinishEventAsync(server, checkpoint.ResizeRequestId, EventFinish, true, null, ct);
+        Notify("instance.resize_finish.end", server, checkpoint.ResizeRequestId);
         await SaveAsync(checkpoint, ct);
         LogFinished(logger, server.Id, migration.SourceCompute!, migration.DestCompute!, migration.DowntimeMilliseconds ?? 0);
     }
@@ -216,6 +223,7 @@ public sealed partial class ResizeWorkflow(
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
         if (migration.Status != MigrationStatus.Confirming) return;
         await StartEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventConfirm, migration.SourceCompute, ct);
+        Notify("instance.resize_confirm.start", server, checkpoint.ConfirmOrRevertRequestId);
 
         await using (var source = await hosts.OpenAsync(migration.SourceCompute!, ct))
         {
@@ -232,6 +240,7 @@ public sealed partial class ResizeWorkflow(
         migration.TransitionTo(MigrationStatus.Confirmed, Now);
         server.FinishConfirmResize(Now);
         await FinishEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventConfirm, true, null, ct);
+        Notify("instance.resize_confirm.end", server, checkpoint.ConfirmOrRevertRequestId);
         await SaveAsync(checkpoint, ct);
     }
 
@@ -241,6 +250,7 @@ public sealed partial class ResizeWorkflow(
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
         if (migration.Status != MigrationStatus.Reverting) return;
         await StartEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventRevert, migration.DestCompute, ct);
+        Notify("instance.resize_revert.start", server, checkpoint.ConfirmOrRevertRequestId);
         await RestoreSourceAsync(migration, checkpoint, ct);
         await FinishEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventRevert, true, null, ct);
         await StartEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventFinishRevert, migration.SourceCompute, ct);
@@ -248,6 +258,7 @@ public sealed partial class ResizeWorkflow(
         migration.TransitionTo(MigrationStatus.Reverted, Now);
         server.FinishRevertResize(checkpoint.SourcePowerState == "Running" ? PowerState.Running : PowerState.Shutdown, Now);
         await FinishEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventFinishRevert, true, null, ct);
+        Notify("instance.resize_revert.end", server, checkpoint.ConfirmOrRevertRequestId);
         await SaveAsync(checkpoint, ct);
     }
 
@@ -274,12 +285,18 @@ public sealed partial class ResizeWorkflow(
 
         migration.TransitionTo(MigrationStatus.Error, Now);
         var power = checkpoint.SourcePowerState == "Halted" ? PowerState.Shutdown : PowerState.Running;
-        server.FailResize(new ServerFault(500, reason, null, Now), power, Now);
+        var fault = new ServerFault(500, reason, null, Now);
+        server.FailResize(fault, power, Now);
+        Notify("instance.resize.error", server, requestId, fault);
         await SaveAsync(checkpoint, ct);
         LogRolledBack(logger, server.Id, reason);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
+
+    /// <summary>Queues a versioned notification in the outbox; it commits with the step's transition.</summary>
+    private void Notify(string eventType, Server server, string? requestId, ServerFault? fault = null) =>
+        NovaNotifications.Add(db, eventType, server, requestId, Now, server.NewFlavor, fault);
 
     /// <summary>Stop and destroy the destination copy (if any) first; only then unblock and restart the source.</summary>
     private async Task RestoreSourceAsync(Migration migration, MigrationCheckpoint checkpoint, CancellationToken ct)

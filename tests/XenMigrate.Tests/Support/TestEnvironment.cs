@@ -11,6 +11,9 @@ public static class TestEnvironment
     /// <summary>Connection string (without Database) of a PostgreSQL server the tests may create databases on.</summary>
     public static string? PostgresServer => Environment.GetEnvironmentVariable("XENMIGRATE_TEST_POSTGRES");
 
+    /// <summary>Host of a RabbitMQ broker (guest/guest) the notification tests may use.</summary>
+    public static string? RabbitMqHost => Environment.GetEnvironmentVariable("XENMIGRATE_TEST_RABBITMQ");
+
     public static void Require(bool available, string what)
     {
         if (available) return;

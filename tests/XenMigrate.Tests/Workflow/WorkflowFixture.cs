@@ -22,12 +22,15 @@ public abstract class WorkflowFixture
 
     protected virtual DatabaseKind Kind => DatabaseKind.Sqlite;
 
+    /// <summary>More gateway settings for a fixture (e.g. a message broker).</summary>
+    protected virtual IEnumerable<string> ExtraGatewayArgs => [];
+
     [OneTimeSetUp]
     public async Task StartLab()
     {
         _db = TestDatabase.Create(Kind);
         Lab = await LabHosts.StartAsync("xs-1", "xs-2", "xs-3");
-        Gateway = await GatewayInstance.StartAsync(_db, Lab.GatewayArgs().Concat(["--Workflow:CleanShutdownTimeout=00:00:05"]));
+        Gateway = await GatewayInstance.StartAsync(_db, Lab.GatewayArgs().Concat(["--Workflow:CleanShutdownTimeout=00:00:05"]).Concat(ExtraGatewayArgs));
         Admin = await Gateway.TokenAsync(TestUsers.Admin);
         Demo = await Gateway.TokenAsync(TestUsers.Demo);
 

@@ -1,0 +1,34 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace XenMigrate.Infrastructure.Notifications;
+
+public static class MessagingRegistration
+{
+    /// <summary>MassTransit on RabbitMQ when Messaging:RabbitMqHost is set, otherwise in memory; and the outbox dispatcher.</summary>
+    public static IServiceCollection AddNotifications(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>() ?? new MessagingOptions();
+        services.AddMassTransit(bus =>
+        {
+            if (string.IsNullOrWhiteSpace(options.RabbitMqHost))
+            {
+                bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                return;
+            }
+
+            bus.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(options.RabbitMqHost, options.RabbitMqVirtualHost, h =>
+                {
+                    h.Username(options.RabbitMqUsername);
+                    h.Password(options.RabbitMqPassword);
+                });
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        services.AddHostedService<OutboxDispatcher>();
+        return services;
+    }
+}
