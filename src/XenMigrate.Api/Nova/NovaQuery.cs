@@ -30,6 +30,16 @@ public static class NovaQuery
         _ => null,
     };
 
+    /// <summary>An ISO 8601 date-time query parameter (changes-since and kin); 400 in Nova's words when it is not one.</summary>
+    public static DateTime? Timestamp(IQueryCollection query, string name)
+    {
+        if (!query.TryGetValue(name, out var raw) || raw.ToString().Length == 0) return null;
+        var text = raw.ToString();
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+            ? t.UtcDateTime
+            : throw NovaFaultException.BadRequest(NovaMessages.InvalidQuery(name, text, $"'{text}' is not a 'date-time'"));
+    }
+
     /// <summary>Refuses query parameters a strict (additionalProperties: false) query schema does not list.</summary>
     public static void RejectUnknown(IQueryCollection query, IReadOnlySet<string> allowed)
     {

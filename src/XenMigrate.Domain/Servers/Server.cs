@@ -70,9 +70,6 @@ public sealed class Server
 
     public ServerFault? Fault { get; private set; }
 
-    /// <summary>The vm_state when the open resize began (for the record; revert follows the VM's real power state).</summary>
-    public VmState? PreviousVmState { get; private set; }
-
     /// <summary>Where the server ran before an open resize (restored on revert or failure).</summary>
     public string? PreviousHost { get; private set; }
 
@@ -167,7 +164,6 @@ public sealed class Server
                 throw new CannotResizeDiskException($"XenServer disks cannot shrink (ephemeral disk {Flavor.EphemeralGb} GB, flavor {newFlavor.Name} has {newFlavor.EphemeralGb} GB).");
         }
 
-        PreviousVmState = VmState;
         PreviousHost = Host;
         PreviousNode = Node;
         OldFlavor = Flavor;
@@ -286,7 +282,6 @@ public sealed class Server
         TaskState = null;
         OldFlavor = null;
         NewFlavor = null;
-        PreviousVmState = null;
         PreviousHost = null;
         PreviousNode = null;
         Progress = 0;

@@ -45,8 +45,8 @@ public static class MigrationsApi
         if (Value(query, "migration_type") is { } type) rows = rows.Where(m => m.Type.ToNovaName() == type);
         if (v.AtLeast(80) && Value(query, "user_id") is { } user) rows = rows.Where(m => m.UserId == user);
         if (v.AtLeast(80) && Value(query, "project_id") is { } project) rows = rows.Where(m => m.ProjectId == project);
-        if (v.AtLeast(59) && Timestamp(query, "changes-since") is { } since) rows = rows.Where(m => m.UpdatedAt >= since);
-        if (v.AtLeast(66) && Timestamp(query, "changes-before") is { } before) rows = rows.Where(m => m.UpdatedAt <= before);
+        if (v.AtLeast(59) && NovaQuery.Timestamp(query, "changes-since") is { } since) rows = rows.Where(m => m.UpdatedAt >= since);
+        if (v.AtLeast(66) && NovaQuery.Timestamp(query, "changes-before") is { } before) rows = rows.Where(m => m.UpdatedAt <= before);
 
         // From 2.59 newest first, paged by uuid.
         var ordered = rows.OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id).ToList();
@@ -155,9 +155,4 @@ public static class MigrationsApi
     public static string Time(DateTime t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
 
     private static string? Value(IQueryCollection q, string name) => q.TryGetValue(name, out var v) && v.ToString().Length > 0 ? v.ToString() : null;
-
-    private static DateTime? Timestamp(IQueryCollection q, string name) =>
-        Value(q, name) is not { } text ? null
-        : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t.UtcDateTime
-        : throw NovaFaultException.BadRequest(NovaMessages.InvalidQuery(name, text, $"'{text}' is not a 'date-time'"));
 }

@@ -50,7 +50,7 @@ public static class ServerActionsApi
         NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
     {
         Validate(validator, request);
-        var server = await LoadAsync(caller, db, serverId, ct);
+        var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
         caller.Authorize(NovaPolicy.ServersResize, server.ProjectId);
         await EnsureSourceUpAsync(db, server, ct);
         server.EnsureCanResize("resize", caller.IsAdmin);
@@ -59,7 +59,7 @@ public static class ServerActionsApi
         if (flavor is null || flavor.Disabled) throw NovaFaultException.BadRequest(NovaMessages.FlavorNotFound(request.FlavorRef));
         server.EnsureFlavorChanges(flavor.Snapshot());
 
-        await CommitAsync(db, server, "resize", caller, () => starter.StartAsync(server, flavor.Snapshot(), "resize", null, Of(caller), ct), ct);
+        await CommitAsync(db, () => starter.StartAsync(server, flavor.Snapshot(), "resize", null, Of(caller), ct));
         return Results.Accepted();
     }
 
@@ -70,7 +70,7 @@ public static class ServerActionsApi
         var host = caller.Version.AtLeast(56) ? request.Host : null;
         if (caller.Version.AtLeast(56)) Validate(validator, request);
 
-        var server = await LoadAsync(caller, db, serverId, ct);
+        var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
         caller.Authorize(host is null ? NovaPolicy.Migrate : NovaPolicy.MigrateHost, server.ProjectId);
         await EnsureSourceUpAsync(db, server, ct);
         server.EnsureCanResize("migrate", caller.IsAdmin);
@@ -81,23 +81,23 @@ public static class ServerActionsApi
             if (host == server.Host) throw NovaFaultException.BadRequest(NovaMessages.CannotMigrateToSameHost);
         }
 
-        await CommitAsync(db, server, "migrate", caller, () => starter.StartAsync(server, server.Flavor, "migrate", host, Of(caller), ct), ct);
+        await CommitAsync(db, () => starter.StartAsync(server, server.Flavor, "migrate", host, Of(caller), ct));
         return Results.Accepted();
     }
 
     private static async Task<IResult> ConfirmAsync(string serverId, NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
     {
-        var server = await LoadAsync(caller, db, serverId, ct);
+        var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
         caller.Authorize(NovaPolicy.ServersConfirmResize, server.ProjectId);
-        await CommitAsync(db, server, "confirmResize", caller, () => starter.ConfirmAsync(server, Of(caller), ct), ct);
+        await CommitAsync(db, () => starter.ConfirmAsync(server, Of(caller), ct));
         return Results.NoContent();
     }
 
     private static async Task<IResult> RevertAsync(string serverId, NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
     {
-        var server = await LoadAsync(caller, db, serverId, ct);
+        var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
         caller.Authorize(NovaPolicy.ServersRevertResize, server.ProjectId);
-        await CommitAsync(db, server, "revertResize", caller, () => starter.RevertAsync(server, Of(caller), ct), ct);
+        await CommitAsync(db, () => starter.RevertAsync(server, Of(caller), ct));
         return Results.Accepted();
     }
 
@@ -107,7 +107,7 @@ public static class ServerActionsApi
     /// inventory recording a power state) passes the second time, while a real competitor (another
     /// resize) now fails the state check with Nova's 409.
     /// </summary>
-    private static async Task CommitAsync(XenMigrateDbContext db, Server server, string action, NovaCaller caller, Func<Task> change, CancellationToken ct)
+    private static async Task CommitAsync(XenMigrateDbContext db, Func<Task> change)
     {
         try
         {
@@ -150,16 +150,6 @@ public static class ServerActionsApi
     {
         var result = validator.Validate(request);
         if (!result.IsValid) throw NovaFaultException.BadRequest(result.Errors[0].ErrorMessage);
-    }
-
-    /// <summary>The server, tracked for the state change; 404 as Nova for unknown or another project's.</summary>
-    private static async Task<Server> LoadAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct)
-    {
-        if (!Guid.TryParse(serverId, out var id)) throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
-        var server = await db.Servers.FirstOrDefaultAsync(s => s.Id == id, ct);
-        if (server is null || (!caller.IsAdmin && server.ProjectId != caller.ProjectId))
-            throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
-        return server;
     }
 
     /// <summary>Nova's check_instance_host(check_is_up=True): the source compute must answer.</summary>

@@ -109,8 +109,8 @@ public sealed class ServerListQuery
 
         if (MayUse("user_id") && Value("user_id") is { } userId) servers = servers.Where(s => s.UserId == userId);
 
-        var since = Timestamp("changes-since");
-        var before = _caller.Version.AtLeast(66) ? Timestamp("changes-before") : null;
+        var since = NovaQuery.Timestamp(_query, "changes-since");
+        var before = _caller.Version.AtLeast(66) ? NovaQuery.Timestamp(_query, "changes-before") : null;
         if (since is not null && before is not null && since > before)
             throw NovaFaultException.BadRequest("The value of changes-since must be less than or equal to changes-before.");
         if (since is { } s1) servers = servers.Where(s => s.UpdatedAt >= s1);
@@ -145,14 +145,6 @@ public sealed class ServerListQuery
 
     private string? Value(string name) =>
         _query.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v.ToString()) ? v.ToString() : null;
-
-    private DateTime? Timestamp(string name)
-    {
-        if (Value(name) is not { } text) return null;
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
-            ? t.UtcDateTime
-            : throw NovaFaultException.BadRequest($"Invalid input for query parameters {name}. Value: {text}. '{text}' is not a 'date-time'");
-    }
 
     /// <summary>Nova's <c>name</c> filter is a regular expression searched anywhere in the name.</summary>
     private static Regex NameRegex(string pattern)

@@ -42,12 +42,14 @@ public static class ServersApi
 
     /// <summary>
     /// The server with this id if the caller may see it; otherwise Nova's 404 (another project's
-    /// server is as invisible as one that does not exist).
+    /// server is as invisible as one that does not exist). Tracked when the caller will change it.
     /// </summary>
-    public static async Task<Server> FindVisibleAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct)
+    public static async Task<Server> FindVisibleAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct,
+        bool tracked = false)
     {
         if (!Guid.TryParse(serverId, out var id)) throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
-        var server = await db.Servers.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, ct);
+        var servers = tracked ? db.Servers : db.Servers.AsNoTracking();
+        var server = await servers.FirstOrDefaultAsync(s => s.Id == id, ct);
         if (server is null || (!caller.IsAdmin && server.ProjectId != caller.ProjectId))
             throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
         return server;

@@ -25,8 +25,6 @@ internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
         b.Property(s => s.TaskState).HasMaxLength(64)
             .HasConversion(v => v!.Value.ToNovaName(), s => NovaStateNames.ParseTaskState(s));
         b.Property(s => s.PowerState).HasConversion<int>();
-        b.Property(s => s.PreviousVmState).HasMaxLength(32)
-            .HasConversion(v => v!.Value.ToNovaName(), s => NovaStateNames.ParseVmState(s));
         b.Property(s => s.PreviousHost).HasMaxLength(255);
         b.Property(s => s.PreviousNode).HasMaxLength(255);
 

@@ -432,10 +432,6 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)");
 
-                    b.Property<string>("PreviousVmState")
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
                     b.Property<int>("Progress")
                         .HasColumnType("integer");
 

@@ -419,10 +419,6 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         .HasMaxLength(255)
                         .HasColumnType("TEXT");
 
-                    b.Property<string>("PreviousVmState")
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
                     b.Property<int>("Progress")
                         .HasColumnType("INTEGER");
 
