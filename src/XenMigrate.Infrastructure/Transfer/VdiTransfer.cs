@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -308,7 +309,9 @@ public sealed partial class VdiTransfer : IDisposable
             {
                 return await _owner.ClientFor(session.Host).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
             }
-            catch (HttpRequestException e) when (Find<TransferFaultException>(e) is null && !token.IsCancellationRequested)
+            // A connection reset just after connect can escape HttpClient as a bare SocketException.
+            catch (Exception e) when (e is HttpRequestException or SocketException or IOException
+                                      && Find<TransferFaultException>(e) is null && !token.IsCancellationRequested)
             {
                 // The message names the host and the failure, never the URL (it carries the session ref).
                 throw new TransferFaultException(side, $"{what} on {session.Host.Name} failed ({Describe(e)})", e);

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -179,7 +180,8 @@ public sealed class XapiSession : IAsyncDisposable
                 throw new XapiTransportException(_host.Name, $"{method} answered HTTP {(int)response.StatusCode}.");
             reply = JsonNode.Parse(await response.Content.ReadAsStreamAsync(timeout.Token));
         }
-        catch (HttpRequestException e)
+        // A connection reset just after connect can escape HttpClient as a bare SocketException.
+        catch (Exception e) when (e is HttpRequestException or SocketException or IOException)
         {
             throw new XapiTransportException(_host.Name, $"{method}: {e.Message}", e);
         }
