@@ -63,6 +63,15 @@ internal sealed class HostRuntime : IDisposable
 
     public string Now() => XapiDateTime.Now(Clock);
 
+    /// <summary>What a fault hook is told about a call: which host, which method, whose session.</summary>
+    public CallHookContext CallContext(string method, string? session)
+    {
+        string? originator = null;
+        if (session is not null)
+            lock (Database.Sync) originator = Database.Find("session", session)?.GetString("originator");
+        return new CallHookContext(Options.Name, method, originator);
+    }
+
     /// <summary>Whether the guest of a VM runs PV drivers (an agent); call under the database lock.</summary>
     public bool HasGuestAgent(string vmRef) => _guestAgents.GetValueOrDefault(vmRef, Options.GuestAgentsByDefault);
 

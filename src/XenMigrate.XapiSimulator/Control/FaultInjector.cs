@@ -17,6 +17,7 @@ public sealed class FaultInjector
     private readonly Dictionary<string, Queue<XapiException>> _failures = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Queue<TimeSpan>> _delays = new(StringComparer.Ordinal);
     private readonly Queue<long> _exportCuts = new();
+    private readonly List<CallHook> _hooks = [];
     private double? _throttle;
     private bool _hostDown;
     private CancellationTokenSource? _restore;
@@ -69,6 +70,20 @@ public sealed class FaultInjector
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         lock (_sync) _exportCuts.Enqueue(bytes);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on the next call of <paramref name="method"/>, before it
+    /// executes or after it executed but before its answer leaves (the crash harness kills the
+    /// caller there). For "export_raw_vdi"/"import_raw_vdi", <paramref name="afterBytes"/> fires
+    /// the hook mid-transfer once that many bytes have moved.
+    /// </summary>
+    public void OnNext(string method, CallHookTiming timing, Action<CallHookContext> action, long afterBytes = 0)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        ArgumentNullException.ThrowIfNull(action);
+        if (method.StartsWith("Async.", StringComparison.Ordinal)) method = method[6..];
+        lock (_sync) _hooks.Add(new CallHook(method, timing, action, afterBytes));
     }
 
     /// <summary>Limits disk transfers (both directions) to this many MB/s; null or 0 lifts the limit.</summary>
@@ -129,6 +144,7 @@ public sealed class FaultInjector
             _failures.Clear();
             _delays.Clear();
             _exportCuts.Clear();
+            _hooks.Clear();
             _throttle = null;
         }
 
@@ -145,6 +161,18 @@ public sealed class FaultInjector
         lock (_sync) return _delays.TryGetValue(method, out var queue) && queue.TryDequeue(out var delay) ? delay : TimeSpan.Zero;
     }
 
+    internal CallHook? TakeHook(string method, CallHookTiming timing)
+    {
+        lock (_sync)
+        {
+            var index = _hooks.FindIndex(h => h.Method == method && h.Timing == timing);
+            if (index < 0) return null;
+            var hook = _hooks[index];
+            _hooks.RemoveAt(index);
+            return hook;
+        }
+    }
+
     internal long? TakeExportCut()
     {
         lock (_sync) return _exportCuts.TryDequeue(out var bytes) ? bytes : null;
@@ -159,6 +187,7 @@ public sealed class FaultInjector
                 failures = _failures.Where(p => p.Value.Count > 0).ToDictionary(p => p.Key, p => p.Value.Select(e => e.ErrorInfo).ToList()),
                 delays = _delays.Where(p => p.Value.Count > 0).ToDictionary(p => p.Key, p => p.Value.Select(d => d.TotalMilliseconds).ToList()),
                 exportCuts = _exportCuts.ToList(),
+                hooks = _hooks.Select(h => $"{h.Timing} {h.Method}").ToList(),
                 throttleMegabytesPerSecond = _throttle,
                 hostDown = _hostDown,
             };
@@ -191,3 +220,16 @@ public sealed class FaultInjector
         return queue;
     }
 }
+
+/// <summary>When a call hook runs: before the call executes, after it (answer not yet sent), or mid-transfer.</summary>
+public enum CallHookTiming
+{
+    Before,
+    After,
+    DuringTransfer,
+}
+
+/// <summary>What a hook learns about the call: the host, the method, and the caller's session originator.</summary>
+public sealed record CallHookContext(string Host, string Method, string? Originator);
+
+internal sealed record CallHook(string Method, CallHookTiming Timing, Action<CallHookContext> Action, long AfterBytes);

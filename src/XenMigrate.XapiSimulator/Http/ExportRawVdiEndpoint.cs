@@ -109,7 +109,8 @@ internal static class ExportRawVdiEndpoint
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"{vdiUuid}.{format}\"";
         HttpTransfer.UseCloseDelimitedBody(context);
         var progress = new ProgressReporter(host, taskRef, total);
-        var body = new MeteredStream(context.Response.Body, host.Faults, host.Faults.TakeExportCut(), progress.Report);
+        var hook = TransferHook.Take(host, FaultInjector.ExportMethod, session);
+        var body = new MeteredStream(context.Response.Body, host.Faults, host.Faults.TakeExportCut(), hook.Wrap(progress.Report));
         try
         {
             await context.Response.StartAsync(cancellation.Token);

@@ -92,7 +92,8 @@ internal static class ImportRawVdiEndpoint
             await context.Response.Body.FlushAsync(cancellation.Token);
             if (host.Faults.TakeFailure(FaultInjector.ImportMethod) is { } injected) throw injected;
             var progress = new ProgressReporter(host, taskRef, length);
-            var body = new MeteredStream(request.Body, host.Faults, progress: progress.Report);
+            var hook = TransferHook.Take(host, FaultInjector.ImportMethod, session);
+            var body = new MeteredStream(request.Body, host.Faults, progress: hook.Wrap(progress.Report));
             var (vdiRef, vdiUuid, size) = target.Value;
             if (format == "vhd") await new VhdStreamReader(body).ApplyAsync(size, Writer(host, vdiUuid), cancellation.Token);
             else if (chunked) await ApplyChunkedAsync(host, vdiUuid, size, body, cancellation.Token);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using XenMigrate.XapiSimulator.Control;
 using XenMigrate.XapiSimulator.Model;
 using XenMigrate.XapiSimulator.Operations;
 
@@ -58,9 +59,11 @@ internal sealed class XapiDispatcher
             };
             try
             {
+                RunHook(name, session, CallHookTiming.Before);
                 if (_host.Faults.TakeFailure(name) is { } injected) throw injected;
                 var result = await handler(call);
                 if (!call.InjectedDelayConsumed) await call.SimulateWorkAsync(TimeSpan.Zero);
+                RunHook(name, session, CallHookTiming.After);
                 return result;
             }
             finally
@@ -77,12 +80,19 @@ internal sealed class XapiDispatcher
             {
                 InjectedDelay = _host.Faults.TakeDelay(name),
             };
+            RunHook(name, session, CallHookTiming.Before);
             if (_host.Faults.TakeFailure(name) is { } injected) throw injected;
             var result = await handler(call);
             if (!call.InjectedDelayConsumed) await call.SimulateWorkAsync(TimeSpan.Zero);
+            RunHook(name, session, CallHookTiming.After);
             return result;
         });
         return taskRef;
+    }
+
+    private void RunHook(string method, string? session, CallHookTiming timing)
+    {
+        if (_host.Faults.TakeHook(method, timing) is { } hook) hook.Action(_host.CallContext(method, session));
     }
 
     private JsonNode?[] Unmarshal(XapiMessage message, IReadOnlyList<JsonNode?> parameters)
