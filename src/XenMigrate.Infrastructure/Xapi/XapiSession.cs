@@ -12,7 +12,11 @@ namespace XenMigrate.Infrastructure.Xapi;
 /// </summary>
 public sealed class XapiSession : IAsyncDisposable
 {
-    public const string Originator = "XenMigrate";
+    /// <summary>
+    /// Who opened the session, as xapi records it (xe session-list shows it): one originator per
+    /// gateway process, so an operator — or the crash harness — can tell which process holds a session.
+    /// </summary>
+    public static readonly string Originator = $"XenMigrate/{Environment.ProcessId}";
 
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
