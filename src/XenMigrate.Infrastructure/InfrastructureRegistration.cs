@@ -17,10 +17,12 @@ public static class InfrastructureRegistration
     public static IServiceCollection AddXenMigrateInfrastructure(this IServiceCollection services, IConfiguration configuration, string contentRoot)
     {
         var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var role = configuration.GetSection(GatewayRoleOptions.Section).Get<GatewayRoleOptions>() ?? new GatewayRoleOptions();
         services.AddSingleton(database);
+        services.AddSingleton(role);
         services.AddXenMigrateDatabase(database, contentRoot);
-        services.AddMigrationWorkflow(configuration, database, PersistenceRegistration.ResolveConnectionString(database, contentRoot));
-        services.AddNotifications(configuration);
+        services.AddMigrationWorkflow(configuration, database, PersistenceRegistration.ResolveConnectionString(database, contentRoot), role);
+        services.AddNotifications(configuration, role);
         services.AddScoped<DatabaseInitializer>();
 
         services.AddOptions<KeystoneOptions>().Bind(configuration.GetSection(KeystoneOptions.Section));
@@ -32,7 +34,7 @@ public static class InfrastructureRegistration
         services.AddOptions<XenServerOptions>().Bind(configuration.GetSection(XenServerOptions.Section));
         services.AddScoped<HostInventorySync>();
         services.TryAddSingleton<IXenServerHostSource, ConfiguredHostSource>();
-        services.AddHostedService<HostInventoryService>();
+        if (role.RunsWorker) services.AddHostedService<HostInventoryService>();
 
         services.TryAddSingleton(TimeProvider.System);
         return services;

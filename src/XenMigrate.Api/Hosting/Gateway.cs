@@ -54,6 +54,7 @@ public static class Gateway
         }
 
         builder.Services.AddXenMigrateInfrastructure(builder.Configuration, builder.Environment.ContentRootPath);
+        builder.Services.AddHealthChecks().AddDbContextCheck<XenMigrateDbContext>("database");
         builder.Services.AddAuthentication(KeystoneAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, KeystoneAuthenticationHandler>(KeystoneAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
@@ -78,6 +79,15 @@ public static class Gateway
 
     private static void MapPipeline(WebApplication app, EmbeddedLab? lab)
     {
+        var role = app.Services.GetRequiredService<GatewayRoleOptions>();
+        var workflow = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<WorkflowOptions>>().Value;
+
+        // Re-enqueue steps of migrations nobody is working on (a killed process, a lost enqueue).
+        app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MigrationReconciler>(
+            MigrationReconciler.RecurringJobId, r => r.Run(), MigrationReconciler.Cron(workflow.ReconcileEvery));
+        app.MapHealthChecks("/healthz");
+        if (!role.ServesApi) return; // a worker answers health checks only
+
         app.UseMiddleware<FaultMiddleware>();
         app.UseNovaRequestIds();
         app.UseMiddleware<MicroversionMiddleware>();
@@ -101,10 +111,6 @@ public static class Gateway
 
         app.UseXenMigrateSwaggerUi();
         app.MapHangfireDashboard();
-
-        // Re-enqueue steps of migrations that stopped moving (a crash between commit and enqueue).
-        app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MigrationReconciler>(
-            MigrationReconciler.RecurringJobId, r => r.Run(), Cron.Minutely());
         StartupBanner.PrintWhenListening(app, app.Services.GetRequiredService<DatabaseOptions>().Provider.ToString(), lab?.Describe());
     }
 

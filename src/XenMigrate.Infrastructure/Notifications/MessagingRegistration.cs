@@ -7,7 +7,7 @@ namespace XenMigrate.Infrastructure.Notifications;
 public static class MessagingRegistration
 {
     /// <summary>MassTransit on RabbitMQ when Messaging:RabbitMqHost is set, otherwise in memory; and the outbox dispatcher.</summary>
-    public static IServiceCollection AddNotifications(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddNotifications(this IServiceCollection services, IConfiguration configuration, GatewayRoleOptions role)
     {
         var options = configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>() ?? new MessagingOptions();
         services.AddMassTransit(bus =>
@@ -28,7 +28,7 @@ public static class MessagingRegistration
                 cfg.ConfigureEndpoints(context);
             });
         });
-        services.AddHostedService<OutboxDispatcher>();
+        if (role.RunsWorker) services.AddHostedService<OutboxDispatcher>();
         return services;
     }
 }

@@ -1,6 +1,5 @@
 using Hangfire;
 using Hangfire.Server;
-using Hangfire.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -12,19 +11,21 @@ namespace XenMigrate.Infrastructure.Workflow;
 
 /// <summary>
 /// The durable Hangfire jobs: one per workflow step, each taking only the migration id. A step
-/// holds a per-migration distributed lock (two workers never run one migration at once), is
-/// retried by Hangfire, and when its retries are spent the migration is rolled back.
+/// holds its migration's lock (two workers never run one migration at once; a duplicate delivery
+/// finds the lock held and steps aside), is retried by Hangfire, and when its retries are spent
+/// the migration is rolled back.
 /// </summary>
 public sealed partial class MigrationJobs(
     IServiceScopeFactory scopes,
     IBackgroundJobClient jobs,
-    JobStorage storage,
+    MigrationLocks locks,
     ILogger<MigrationJobs> logger)
 {
     /// <summary>Retries after the first attempt; the rollback runs when the last one fails.</summary>
     public const int Retries = 3;
 
-    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(15);
+    /// <summary>How long a step waits for a lock another worker holds before it steps aside.</summary>
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(5);
 
     [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
     public Task Prep(int migrationId, PerformContext? context) =>
@@ -74,7 +75,16 @@ public sealed partial class MigrationJobs(
     private async Task RunAsync(int migrationId, PerformContext? context, Func<ResizeWorkflow, CancellationToken, Task> step, Action? next)
     {
         var ct = context?.CancellationToken.ShutdownToken ?? CancellationToken.None;
-        using (AcquireLock(migrationId))
+        var held = await locks.TryAcquireAsync(migrationId, LockWait, ct);
+        if (held is null)
+        {
+            // Another worker is on this migration (a duplicate delivery, or the reconciler's nudge):
+            // it enqueues what follows, and if it dies its lock dies with it and the reconciler resumes.
+            LogSteppedAside(logger, migrationId);
+            return;
+        }
+
+        await using (held)
         {
             try
             {
@@ -118,30 +128,6 @@ public sealed partial class MigrationJobs(
         }
     }
 
-    /// <summary>The migration's lock, with the storage connection that holds it (both released together).</summary>
-    private MigrationLock AcquireLock(int migrationId)
-    {
-        var connection = storage.GetConnection();
-        try
-        {
-            return new MigrationLock(connection, connection.AcquireDistributedLock($"xenmigrate:migration:{migrationId}", LockTimeout));
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
-
-    private sealed class MigrationLock(IStorageConnection connection, IDisposable distributedLock) : IDisposable
-    {
-        public void Dispose()
-        {
-            distributedLock.Dispose();
-            connection.Dispose();
-        }
-    }
-
     /// <summary>What a user may read in the server's fault: the XAPI error code, not a stack trace.</summary>
     private static string StepFailure(Exception e) => e switch
     {
@@ -154,15 +140,20 @@ public sealed partial class MigrationJobs(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Migration {MigrationId}: attempt {Attempt} of its step failed ({Reason}); Hangfire retries it")]
     private static partial void LogStepFailed(ILogger logger, int migrationId, int attempt, string reason);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Migration {MigrationId}: another worker holds its lock; this delivery steps aside")]
+    private static partial void LogSteppedAside(ILogger logger, int migrationId);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Migration {MigrationId}: rollback failed ({Reason})")]
     private static partial void LogRollbackFailed(ILogger logger, int migrationId, string reason);
 }
 
 /// <summary>
-/// Recurring: re-enqueues the step of any migration in a working status whose rows have not moved
-/// for <see cref="WorkflowOptions.ReconcileAfter"/> (a crash between commit and enqueue, a lost job).
+/// Recurring: re-enqueues the step of any migration in a working status that nobody is working on
+/// (its lock is free) and whose rows have not moved for <see cref="WorkflowOptions.ReconcileAfter"/>:
+/// a process killed mid-step, a crash between commit and enqueue, a lost job.
 /// </summary>
-public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobClient jobs, IOptions<WorkflowOptions> options, TimeProvider time)
+public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobClient jobs, MigrationLocks locks,
+    IOptions<WorkflowOptions> options, TimeProvider time)
 {
     public const string RecurringJobId = "xenmigrate-reconcile";
 
@@ -179,6 +170,21 @@ public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobCl
             .Where(m => Working.Contains(m.Status) && m.UpdatedAt < cutoff)
             .Join(db.MigrationCheckpoints.AsNoTracking().Where(c => c.UpdatedAt < cutoff), m => m.Id, c => c.MigrationId, (m, _) => m.Id)
             .ToListAsync();
-        foreach (var id in stalled) jobs.Enqueue<MigrationJobs>(j => j.Resume(id));
+        foreach (var id in stalled)
+        {
+            // A held lock means a live worker is on it (a long disk copy writes no rows for a while).
+            var probe = await locks.TryAcquireAsync(id, TimeSpan.Zero, CancellationToken.None);
+            if (probe is null) continue;
+            await probe.DisposeAsync();
+            jobs.Enqueue<MigrationJobs>(j => j.Resume(id));
+        }
     }
+
+    /// <summary>Hangfire's cron for <see cref="WorkflowOptions.ReconcileEvery"/> (six fields: seconds first).</summary>
+    public static string Cron(TimeSpan every) => every switch
+    {
+        { TotalSeconds: < 60 } => $"*/{Math.Max(1, (int)every.TotalSeconds)} * * * * *",
+        { TotalMinutes: < 60 } => $"0 */{(int)every.TotalMinutes} * * * *",
+        _ => "0 0 * * * *",
+    };
 }

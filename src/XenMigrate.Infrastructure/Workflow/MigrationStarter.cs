@@ -28,12 +28,19 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
             server.Flavor.FlavorInternalId, newFlavor.FlavorInternalId, server.ProjectId, caller.UserId, Now);
         db.Migrations.Add(migration);
         db.InstanceActions.Add(new InstanceAction(server.Id, action, caller.RequestId, caller.UserId, caller.ProjectId, Now));
-        await db.SaveChangesAsync(ct); // assigns the migration id
-        db.MigrationCheckpoints.Add(new MigrationCheckpoint
+
+        // One transaction: a crash between the two saves must not leave a migration without its checkpoint.
+        await using (var transaction = await db.Database.BeginTransactionAsync(ct))
         {
-            MigrationId = migration.Id, ResizeRequestId = caller.RequestId, RequestedHost = requestedHost, UpdatedAt = Now,
-        });
-        await db.SaveChangesAsync(ct);
+            await db.SaveChangesAsync(ct); // assigns the migration id
+            db.MigrationCheckpoints.Add(new MigrationCheckpoint
+            {
+                MigrationId = migration.Id, ResizeRequestId = caller.RequestId, RequestedHost = requestedHost, UpdatedAt = Now,
+            });
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
+        }
+
         jobs.Enqueue<MigrationJobs>(j => j.Prep(migration.Id, null));
         return migration;
     }

@@ -18,13 +18,20 @@ public sealed class WorkflowOptions
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// A migration in a working status whose row has not changed for this long gets its step
-    /// enqueued again (closes the gap between a database commit and a lost enqueue).
+    /// A migration in a working status that no worker holds and whose rows have not changed for
+    /// this long gets its step enqueued again (a killed process, a lost enqueue).
     /// </summary>
-    public TimeSpan ReconcileAfter { get; set; } = TimeSpan.FromMinutes(2);
+    public TimeSpan ReconcileAfter { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Run the Hangfire server (worker role) in this process.</summary>
-    public bool RunWorker { get; set; } = true;
+    /// <summary>How often the reconciler looks (under a minute: a seconds cron).</summary>
+    public TimeSpan ReconcileEvery { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long a job fetched by a worker stays invisible to the others. PostgreSQL and SQL Server
+    /// slide it with a heartbeat while the job runs, so a dead worker's job is taken over after
+    /// this long; SQLite's storage cannot slide, so there it must outlast the longest step.
+    /// </summary>
+    public TimeSpan InvisibilityTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often workers look for new jobs (Hangfire's default, seconds, would dominate a resize).</summary>
     public TimeSpan QueuePollInterval { get; set; } = TimeSpan.FromMilliseconds(100);

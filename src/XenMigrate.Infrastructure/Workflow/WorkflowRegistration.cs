@@ -17,7 +17,7 @@ public static class WorkflowRegistration
     /// that role, and the workflow services.
     /// </summary>
     public static IServiceCollection AddMigrationWorkflow(this IServiceCollection services, IConfiguration configuration,
-        DatabaseOptions database, string connectionString)
+        DatabaseOptions database, string connectionString, GatewayRoleOptions role)
     {
         var options = configuration.GetSection(WorkflowOptions.Section).Get<WorkflowOptions>() ?? new WorkflowOptions();
         services.AddOptions<WorkflowOptions>().Bind(configuration.GetSection(WorkflowOptions.Section));
@@ -30,16 +30,20 @@ public static class WorkflowRegistration
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
             .UseStorage(storage));
-        if (options.RunWorker)
+        if (role.RunsWorker)
         {
             services.AddHangfireServer((_, server) =>
             {
                 server.WorkerCount = options.WorkerCount;
                 server.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+                // A dead server's record goes after a minute (its jobs come back through the invisibility timeout).
+                server.HeartbeatInterval = TimeSpan.FromSeconds(10);
                 server.ServerCheckInterval = TimeSpan.FromSeconds(15);
                 server.ServerTimeout = TimeSpan.FromMinutes(1);
             }, storage);
         }
+
+        services.AddSingleton(new MigrationLocks(database, connectionString));
 
         services.AddScoped<DestinationScheduler>();
         services.AddScoped<ResizeWorkflow>();
@@ -56,20 +60,21 @@ public static class WorkflowRegistration
         DatabaseProvider.Sqlite => new SQLiteStorage(SqliteHangfirePath(connectionString), new SQLiteStorageOptions
         {
             QueuePollInterval = options.QueuePollInterval,
-            InvisibilityTimeout = TimeSpan.FromMinutes(5),
+            InvisibilityTimeout = options.InvisibilityTimeout, // not sliding: a longer step is delivered twice and the copy steps aside
             DistributedLockLifetime = TimeSpan.FromSeconds(30),
         }),
         DatabaseProvider.PostgreSql => PostgreSql(connectionString, new PostgreSqlStorageOptions
             {
                 QueuePollInterval = options.QueuePollInterval,
-                InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                InvisibilityTimeout = options.InvisibilityTimeout,
+                UseSlidingInvisibilityTimeout = true, // a heartbeat keeps a running job invisible; a dead worker's returns
                 DistributedLockTimeout = TimeSpan.FromSeconds(30),
                 PrepareSchemaIfNecessary = true,
             }),
         DatabaseProvider.SqlServer => new SqlServerStorage(connectionString, new SqlServerStorageOptions
         {
             QueuePollInterval = options.QueuePollInterval,
-            SlidingInvisibilityTimeout = TimeSpan.FromMinutes(5),
+            SlidingInvisibilityTimeout = options.InvisibilityTimeout,
             PrepareSchemaIfNecessary = true,
         }),
         _ => throw new InvalidOperationException($"Unknown provider {provider}."),
