@@ -94,16 +94,20 @@ public sealed partial class ResizeWorkflow(
         await using var dest = await hosts.OpenAsync(migration.DestCompute!, ct);
         var tag = migration.Uuid.ToString();
 
-        // The snapshot: found by its tag when an earlier run already took it.
+        // The snapshot: found when an earlier run already took it — by its tag, or by its name when
+        // that run died between VM.snapshot and tagging it (a snapshot cannot be tagged as it is made).
         var vms = await source.VmsAsync(ct);
-        var snapshot = vms.Values.FirstOrDefault(v => v.IsASnapshot && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag);
+        var snapshotName = $"xenmigrate-{tag}";
+        var snapshot = vms.Values.FirstOrDefault(v => v.IsASnapshot && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag)
+                       ?? vms.Values.FirstOrDefault(v => v.IsASnapshot && v.NameLabel == snapshotName);
         if (snapshot is null)
         {
             var sourceVm = vms.Values.Single(v => v.Uuid == checkpoint.SourceVmUuid);
-            var snapshotRef = await source.CallAsyncTaskAsync("VM.snapshot", OpTimeout, ct, sourceVm.Ref, $"xenmigrate-{tag}");
-            await source.AddToOtherConfigAsync("VM", snapshotRef, XapiObjects.MigrationTag, tag, ct);
-            snapshot = await source.VmAsync(snapshotRef, ct);
+            snapshot = await source.VmAsync(await source.CallAsyncTaskAsync("VM.snapshot", OpTimeout, ct, sourceVm.Ref, snapshotName), ct);
         }
+
+        if (!snapshot.OtherConfig.ContainsKey(XapiObjects.MigrationTag))
+            await source.AddToOtherConfigAsync("VM", snapshot.Ref, XapiObjects.MigrationTag, tag, ct);
 
         checkpoint.SnapshotVmUuid = snapshot.Uuid;
         await PlanDisksAsync(source, dest, checkpoint, snapshot, tag, ct);
@@ -172,10 +176,14 @@ public sealed partial class ResizeWorkflow(
         var flavor = server.NewFlavor ?? server.Flavor;
         var tag = migration.Uuid.ToString();
 
-        var destVm = await dest.RefByUuidAsync("VM", checkpoint.DestinationVmUuid, ct)
-                     ?? (await dest.VmsAsync(ct)).Values.FirstOrDefault(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag)?.Ref;
+        var destVm = await dest.RefByUuidAsync("VM", checkpoint.DestinationVmUuid, ct);
         if (destVm is null)
         {
+            // A VM with our tag but not in the checkpoint was left half-built by a run that died
+            // (its disks or VIFs may be missing): take it down, keeping the copied disks, and build anew.
+            foreach (var halfBuilt in (await dest.VmsAsync(ct)).Values.Where(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag))
+                await dest.DestroyVmAsync(halfBuilt.Uuid, withDisks: false, OpTimeout, ct);
+
             var root = checkpoint.Disks.OrderBy(d => d.Userdevice, StringComparer.Ordinal).First();
             var wantedRoot = flavor.RootGb * 1024L * 1024 * 1024;
             foreach (var disk in checkpoint.Disks)
@@ -227,7 +235,7 @@ public sealed partial class ResizeWorkflow(
 
         await using (var source = await hosts.OpenAsync(migration.SourceCompute!, ct))
         {
-            await source.DestroyVmAsync(checkpoint.SnapshotVmUuid, withDisks: true, OpTimeout, ct);
+            await DestroySnapshotsAsync(source, migration.Uuid.ToString(), checkpoint, ct);
             await source.DestroyVmAsync(checkpoint.SourceVmUuid, withDisks: true, OpTimeout, ct);
         }
 
@@ -322,7 +330,16 @@ public sealed partial class ResizeWorkflow(
                 await source.CallAsyncTaskAsync("VM.start", OpTimeout, ct, vm, false, false);
         }
 
+        await DestroySnapshotsAsync(source, migration.Uuid.ToString(), checkpoint, ct);
+    }
+
+    /// <summary>The migration's snapshot on the source, also one a dead run took but never recorded.</summary>
+    private async Task DestroySnapshotsAsync(XapiSession source, string tag, MigrationCheckpoint checkpoint, CancellationToken ct)
+    {
         await source.DestroyVmAsync(checkpoint.SnapshotVmUuid, withDisks: true, OpTimeout, ct);
+        foreach (var stray in (await source.VmsAsync(ct)).Values.Where(v => v.IsASnapshot
+                     && (v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag || v.NameLabel == $"xenmigrate-{tag}")))
+            await source.DestroyVmAsync(stray.Uuid, withDisks: true, OpTimeout, ct);
     }
 
     private static async Task PlanDisksAsync(XapiSession source, XapiSession dest, MigrationCheckpoint checkpoint, XapiVm snapshot, string tag, CancellationToken ct)
