@@ -17,38 +17,22 @@ namespace XenMigrate.Tests.Support;
 /// A real gateway on a free loopback port (real Kestrel, real HTTP) over a given database, with
 /// the test users seeded. Several instances may share one database, like several processes.
 /// </summary>
-public sealed class GatewayInstance : IAsyncDisposable
+public sealed class GatewayInstance : GatewayEndpoint, IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private GatewayInstance(WebApplication app, string baseUrl)
+    private GatewayInstance(WebApplication app, string baseUrl) : base(baseUrl)
     {
         _app = app;
-        BaseUrl = baseUrl;
-        Http = new HttpClient { BaseAddress = new Uri(baseUrl) };
     }
 
-    public string BaseUrl { get; }
-    public HttpClient Http { get; }
     public IServiceProvider Services => _app.Services;
 
     public static async Task<GatewayInstance> StartAsync(TestDatabase database, IEnumerable<string>? extraArgs = null,
         Action<IServiceCollection>? configureServices = null)
     {
-        var port = FreePort();
-        var baseUrl = $"http://127.0.0.1:{port}";
-        var args = new List<string>
-        {
-            $"--urls={baseUrl}",
-            $"--contentRoot={Path.GetTempPath()}",
-            $"--Database:Provider={database.ProviderName}",
-            $"--Database:ConnectionString={database.ConnectionString}",
-            "--Database:MigrateOnStartup=true",
-            "--Identity:TokenSigningKey=",
-            "--Logging:LogLevel:Default=Warning",
-            "--XenServer:EmbeddedLab=false", // API tests seed servers directly; lab tests opt in
-        };
-        args.AddRange(TestUsers.AsConfigurationArgs());
+        var baseUrl = $"http://127.0.0.1:{FreePort()}";
+        var args = CommonArgs(database, baseUrl).Concat(["--Logging:LogLevel:Default=Warning"]).ToList();
         if (extraArgs is not null) args.AddRange(extraArgs);
 
         var app = await Gateway.BuildAsync(args.ToArray(), configureServices);
@@ -62,6 +46,63 @@ public sealed class GatewayInstance : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
+
+    /// <summary>The project id the gateway gave a project name.</summary>
+    public async Task<string> ProjectIdAsync(string projectName)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+        return (await db.Projects.SingleAsync(p => p.Name == projectName)).Id;
+    }
+
+    /// <summary>Puts a server straight into the database (the XenServer inventory arrives in a later issue).</summary>
+    public async Task<Server> AddServerAsync(string name, TestUsers.Account owner, string flavorId = "1", string? host = "xs-sim-1",
+        VmState vmState = VmState.Active, PowerState powerState = PowerState.Running, DateTime? createdAt = null)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+        var project = await db.Projects.SingleAsync(p => p.Name == owner.Project);
+        var user = await db.Users.SingleAsync(u => u.Name == owner.Name);
+        var flavor = await db.Flavors.SingleAsync(f => f.FlavorId == flavorId);
+        var server = new Server(Guid.NewGuid(), name, project.Id, user.Id, flavor.Snapshot(), host, host, vmState, powerState,
+            createdAt ?? DateTime.UtcNow);
+        db.Servers.Add(server);
+        await db.SaveChangesAsync();
+        return server;
+    }
+
+    public async Task<Flavor> FlavorAsync(string flavorId)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+        return await db.Flavors.AsNoTracking().SingleAsync(f => f.FlavorId == flavorId);
+    }
+}
+
+/// <summary>A gateway's HTTP face, in-process or a separate process: Keystone login and Nova requests.</summary>
+public abstract class GatewayEndpoint
+{
+    protected GatewayEndpoint(string baseUrl)
+    {
+        BaseUrl = baseUrl;
+        Http = new HttpClient { BaseAddress = new Uri(baseUrl) };
+    }
+
+    public string BaseUrl { get; }
+    public HttpClient Http { get; }
+
+    /// <summary>The arguments every test gateway gets: its URL, database, test users and no embedded lab.</summary>
+    public static IEnumerable<string> CommonArgs(TestDatabase database, string baseUrl) =>
+        new[]
+        {
+            $"--urls={baseUrl}",
+            $"--contentRoot={Path.GetTempPath()}",
+            $"--Database:Provider={database.ProviderName}",
+            $"--Database:ConnectionString={database.ConnectionString}",
+            "--Database:MigrateOnStartup=true",
+            "--Identity:TokenSigningKey=",
+            "--XenServer:EmbeddedLab=false", // API tests seed servers directly; lab tests opt in
+        }.Concat(TestUsers.AsConfigurationArgs());
 
     /// <summary>Logs in through the Keystone API, as a client would, and returns the token.</summary>
     public async Task<string> TokenAsync(TestUsers.Account account)
@@ -123,44 +164,14 @@ public sealed class GatewayInstance : IAsyncDisposable
         return new ApiResponse(response.StatusCode, headers, response.Content.Headers.ContentType, text, json);
     }
 
-    /// <summary>The project id the gateway gave a project name.</summary>
-    public async Task<string> ProjectIdAsync(string projectName)
-    {
-        await using var scope = Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
-        return (await db.Projects.SingleAsync(p => p.Name == projectName)).Id;
-    }
-
-    /// <summary>Puts a server straight into the database (the XenServer inventory arrives in a later issue).</summary>
-    public async Task<Server> AddServerAsync(string name, TestUsers.Account owner, string flavorId = "1", string? host = "xs-sim-1",
-        VmState vmState = VmState.Active, PowerState powerState = PowerState.Running, DateTime? createdAt = null)
-    {
-        await using var scope = Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
-        var project = await db.Projects.SingleAsync(p => p.Name == owner.Project);
-        var user = await db.Users.SingleAsync(u => u.Name == owner.Name);
-        var flavor = await db.Flavors.SingleAsync(f => f.FlavorId == flavorId);
-        var server = new Server(Guid.NewGuid(), name, project.Id, user.Id, flavor.Snapshot(), host, host, vmState, powerState,
-            createdAt ?? DateTime.UtcNow);
-        db.Servers.Add(server);
-        await db.SaveChangesAsync();
-        return server;
-    }
-
-    public async Task<Flavor> FlavorAsync(string flavorId)
-    {
-        await using var scope = Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
-        return await db.Flavors.AsNoTracking().SingleAsync(f => f.FlavorId == flavorId);
-    }
-
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
 
 public sealed record ApiResponse(
     HttpStatusCode Status,

@@ -1,0 +1,42 @@
+using XenMigrate.Infrastructure.Inventory;
+using XenMigrate.Infrastructure.Xapi;
+using XenMigrate.XapiSimulator;
+
+namespace XenMigrate.Tests.Support;
+
+/// <summary>Looks at simulated hosts over XAPI, as an operator's xe would: a server's VMs, leftovers, orphans.</summary>
+public static class LabInspector
+{
+    /// <summary>The other_config key the workflow tags its XAPI objects with (an operator-visible contract).</summary>
+    public const string MigrationTag = "xenmigrate_migration";
+
+    public static async Task<XapiSession> OpenAsync(SimulatedHost host) =>
+        await XapiSession.OpenAsync(new XapiHostOptions { Name = host.Name, Url = host.Url, Username = host.Username, Password = host.Password },
+            TimeSpan.FromSeconds(10), CancellationToken.None);
+
+    /// <summary>The guest VMs on a host carrying this server id (snapshots excluded).</summary>
+    public static async Task<List<XapiVm>> VmsOfServerAsync(SimulatedHost host, string serverId)
+    {
+        await using var s = await OpenAsync(host);
+        return (await s.VmsAsync(CancellationToken.None)).Values
+            .Where(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(InventoryKeys.ServerId) == serverId).ToList();
+    }
+
+    /// <summary>Every VDI on the host that belongs to no VM (an orphan).</summary>
+    public static async Task<List<XapiVdi>> OrphanVdisAsync(SimulatedHost host)
+    {
+        await using var s = await OpenAsync(host);
+        var vdis = await s.VdisAsync(CancellationToken.None);
+        var used = (await s.VbdsAsync(CancellationToken.None)).Values.Where(b => b.IsDisk).Select(b => b.Vdi).ToHashSet();
+        return vdis.Values.Where(v => !used.Contains(v.Ref)).ToList();
+    }
+
+    /// <summary>VMs and snapshots a migration made and left behind (tagged, or named as its snapshots are).</summary>
+    public static async Task<List<XapiVm>> MigrationLeftoversAsync(SimulatedHost host)
+    {
+        await using var s = await OpenAsync(host);
+        return (await s.VmsAsync(CancellationToken.None)).Values
+            .Where(v => v.OtherConfig.ContainsKey(MigrationTag) || v.NameLabel.StartsWith("xenmigrate-", StringComparison.Ordinal))
+            .ToList();
+    }
+}
