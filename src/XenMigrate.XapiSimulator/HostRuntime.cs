@@ -14,6 +14,7 @@ internal sealed class HostRuntime : IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, bool> _guestAgents = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
 
     public HostRuntime(SimulatedHostOptions options, string storageDirectory)
     {
@@ -62,6 +63,11 @@ internal sealed class HostRuntime : IDisposable
     public string SrMountPath { get; set; } = string.Empty;
 
     public string Now() => XapiDateTime.Now(Clock);
+
+    /// <summary>Counts a call that reached the host (methods without <c>Async.</c>; transfers by their handler name).</summary>
+    public void CountCall(string method) => _calls.AddOrUpdate(method, 1, (_, n) => n + 1);
+
+    public int CallCount(string method) => _calls.GetValueOrDefault(method);
 
     /// <summary>What a fault hook is told about a call: which host, which method, whose session.</summary>
     public CallHookContext CallContext(string method, string? session)

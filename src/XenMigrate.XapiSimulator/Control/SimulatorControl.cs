@@ -55,6 +55,9 @@ public sealed class SimulatorControl
 
     public FaultInjector Faults => _host.Faults;
 
+    /// <summary>How many calls of a method (XAPI name without <c>Async.</c>, or a transfer handler) reached this host.</summary>
+    public int CallCount(string method) => _host.CallCount(method);
+
     /// <summary>Creates a VM with a disk holding <see cref="SeedVmSpec.DataBytes"/> of data and brings it to the asked power state.</summary>
     public async Task<SeededVm> SeedVmAsync(SeedVmSpec spec, CancellationToken cancellationToken = default)
     {

@@ -109,6 +109,7 @@ internal static class ExportRawVdiEndpoint
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"{vdiUuid}.{format}\"";
         HttpTransfer.UseCloseDelimitedBody(context);
         var progress = new ProgressReporter(host, taskRef, total);
+        host.CountCall(FaultInjector.ExportMethod);
         var hook = TransferHook.Take(host, FaultInjector.ExportMethod, session);
         var body = new MeteredStream(context.Response.Body, host.Faults, host.Faults.TakeExportCut(), hook.Wrap(progress.Report));
         try

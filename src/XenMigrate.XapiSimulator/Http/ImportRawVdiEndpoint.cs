@@ -92,6 +92,7 @@ internal static class ImportRawVdiEndpoint
             await context.Response.Body.FlushAsync(cancellation.Token);
             if (host.Faults.TakeFailure(FaultInjector.ImportMethod) is { } injected) throw injected;
             var progress = new ProgressReporter(host, taskRef, length);
+            host.CountCall(FaultInjector.ImportMethod);
             var hook = TransferHook.Take(host, FaultInjector.ImportMethod, session);
             var body = new MeteredStream(request.Body, host.Faults, progress: hook.Wrap(progress.Report));
             var (vdiRef, vdiUuid, size) = target.Value;

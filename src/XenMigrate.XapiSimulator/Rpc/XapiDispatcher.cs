@@ -38,6 +38,7 @@ internal sealed class XapiDispatcher
                 message.Parameters.Count.ToString(CultureInfo.InvariantCulture), parameters.Count.ToString(CultureInfo.InvariantCulture));
         }
 
+        _host.CountCall(name);
         var arguments = Unmarshal(message, parameters);
         var session = message.TakesSession ? arguments[0]!.GetValue<string>() : null;
         if (session is not null)
