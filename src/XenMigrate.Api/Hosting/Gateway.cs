@@ -9,6 +9,7 @@ using XenMigrate.Api.Nova.Flavors;
 using XenMigrate.Api.Nova.InstanceActions;
 using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Api.Nova.Microversions;
+using XenMigrate.Api.Nova.RateLimiting;
 using XenMigrate.Api.Nova.Servers;
 using XenMigrate.Api.Nova.Versions;
 using XenMigrate.Api.OpenApi;
@@ -58,6 +59,7 @@ public static class Gateway
         builder.Services.AddAuthentication(KeystoneAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, KeystoneAuthenticationHandler>(KeystoneAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
+        builder.Services.AddXenMigrateRateLimiting(builder.Configuration);
         builder.Services.AddXenMigrateOpenApi();
         builder.Services.AddValidatorsFromAssemblyContaining<ResizeRequestValidator>(ServiceLifetime.Singleton);
         configureServices?.Invoke(builder.Services);
@@ -93,6 +95,7 @@ public static class Gateway
         app.UseMiddleware<MicroversionMiddleware>();
         app.UseRouting();
         app.UseAuthentication();
+        app.UseXenMigrateRateLimiting();
         app.UseAuthorization();
 
         app.MapVersions();

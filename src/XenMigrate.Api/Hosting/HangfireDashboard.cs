@@ -1,7 +1,9 @@
 using System.Net;
 using Hangfire;
 using Hangfire.Dashboard;
+using Microsoft.AspNetCore.Http.Features;
 using XenMigrate.Api.Identity;
+using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Infrastructure.Identity;
 
 namespace XenMigrate.Api.Hosting;
@@ -17,6 +19,9 @@ public static class HangfireDashboard
 
     public static void MapHangfireDashboard(this WebApplication app)
     {
+        app.UseWhen(c => IsDashboard(c.Request.Path) || c.Request.Path.StartsWithSegments("/hangfire-login", StringComparison.OrdinalIgnoreCase),
+            branch => branch.Use(ReadFormFirstAsync));
+
         app.UseHangfireDashboard("/hangfire", new DashboardOptions
         {
             Authorization = [],
@@ -28,6 +33,8 @@ public static class HangfireDashboard
         app.MapGet("/hangfire-login", () => Results.Content(LoginPage(null), "text/html")).AllowAnonymous().ExcludeFromDescription();
         app.MapPost("/hangfire-login", async (HttpContext http, KeystoneIdentityService identity) =>
         {
+            if (!http.Request.HasFormContentType)
+                return Results.Content(LoginPage("Send the token from the form."), "text/html", statusCode: StatusCodes.Status415UnsupportedMediaType);
             var form = await http.Request.ReadFormAsync(http.RequestAborted);
             var token = form["token"].ToString().Trim();
             var caller = token.Length == 0 ? null : await identity.ValidateAsync(token, http.RequestAborted);
@@ -40,6 +47,36 @@ public static class HangfireDashboard
             });
             return Results.Redirect("/hangfire");
         }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+    }
+
+    private static bool IsDashboard(PathString path) => path.StartsWithSegments("/hangfire", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Hangfire reads a form on some routes (/stats, the job commands) without checking that the
+    /// request carries one, and neither it nor a handler expects a broken one: both throw. So a
+    /// form is read here first (a malformed one is a 400), and a dashboard request without one
+    /// reads as an empty form.
+    /// </summary>
+    private static async Task ReadFormFirstAsync(HttpContext context, RequestDelegate next)
+    {
+        if (context.Request.HasFormContentType)
+        {
+            try
+            {
+                await context.Request.ReadFormAsync(context.RequestAborted);
+            }
+            catch (Exception e) when (e is InvalidDataException || (e is IOException and not BadHttpRequestException && !context.RequestAborted.IsCancellationRequested))
+            {
+                await FaultWriter.WriteAsync(context, StatusCodes.Status400BadRequest, NovaMessages.MalformedBody);
+                return;
+            }
+        }
+        else if (IsDashboard(context.Request.Path))
+        {
+            context.Features.Set<IFormFeature>(new FormFeature(FormCollection.Empty));
+        }
+
+        await next(context);
     }
 
     private static string LoginPage(string? error) => $$"""

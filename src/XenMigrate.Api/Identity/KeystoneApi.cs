@@ -50,14 +50,22 @@ public static class KeystoneApi
     private static async Task<IResult> IssueToken(HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
     {
         var request = await ReadAuthRequestAsync(http, ct);
-        if (request is KeystoneError error) return error.Result;
+        if (request is KeystoneError error) return Answer(http, error);
         var (user, password, scope) = ((AuthRequest)request).Parts;
 
         var issued = await identity.IssueTokenAsync(user, password, scope, ct);
-        if (issued is null) return new KeystoneError(401, KeystoneMessages.AuthenticationRequired).Result;
+        if (issued is null) return Answer(http, new KeystoneError(401, KeystoneMessages.AuthenticationRequired));
 
         http.Response.Headers["X-Subject-Token"] = issued.Value.Token;
         return Results.Json(TokenBody(http, issued.Value.Caller), statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>Keystone sends its <c>WWW-Authenticate</c> challenge with every 401, a failed login included.</summary>
+    private static IResult Answer(HttpContext http, KeystoneError error)
+    {
+        if (error.Status == StatusCodes.Status401Unauthorized)
+            http.Response.Headers.WWWAuthenticate = $"Keystone uri=\"{PublicUrls.Base(http)}/identity\"";
+        return error.Result;
     }
 
     private static async Task<IResult> ValidateToken(HttpContext http, KeystoneIdentityService identity, CancellationToken ct)

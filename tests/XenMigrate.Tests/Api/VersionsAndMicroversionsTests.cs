@@ -77,6 +77,7 @@ public partial class VersionsAndMicroversionsTests : GatewayFixture
     [TestCase("2.0")]
     [TestCase("3.1")]
     [TestCase("1.1")]
+    [TestCase("2.99999999999999999999")] // well-formed (Nova's numbers are unbounded), merely unsupported
     public async Task OutOfRangeVersion_Is406ComputeFault(string version)
     {
         var r = await Gateway.GetAsync("/v2.1/flavors", DemoToken, version);
@@ -94,7 +95,6 @@ public partial class VersionsAndMicroversionsTests : GatewayFixture
     [TestCase("2.01")]
     [TestCase("2.1.1")]
     [TestCase("-2.1")]
-    [TestCase("2.99999999999999999999")]
     public async Task MalformedVersion_Is400(string version)
     {
         var r = await Gateway.GetAsync("/v2.1/flavors", DemoToken, version);

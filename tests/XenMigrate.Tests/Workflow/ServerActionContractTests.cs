@@ -64,7 +64,7 @@ public class ServerActionContractTests : WorkflowFixture
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/v2.1/servers/{_id}/action")
         {
-            Content = new StringContent("""{"confirmResize":null}""", Encoding.UTF8, "text/plain"),
+            Content = new StringContent("""{"confirmResize":null}""", Encoding.UTF8, "application/xml"),
         };
         request.Headers.Add("X-Auth-Token", Demo);
         var r = await Gateway.SendAsync(request);

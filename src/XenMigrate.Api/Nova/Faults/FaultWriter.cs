@@ -15,6 +15,7 @@ public static class FaultWriter
         response.Clear();
         response.StatusCode = statusCode;
         response.ContentType = "application/json";
+        if (retryAfterSeconds is { } seconds) response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         JsonObject body;
         if (IsIdentityPath(context.Request.Path))
@@ -32,11 +33,7 @@ public static class FaultWriter
         else
         {
             var fault = new JsonObject { ["code"] = statusCode, ["message"] = message };
-            if (retryAfterSeconds is { } retry)
-            {
-                fault["retryAfter"] = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                response.Headers.RetryAfter = fault["retryAfter"]!.GetValue<string>();
-            }
+            if (retryAfterSeconds is { } retry) fault["retryAfter"] = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
             body = new JsonObject { [FaultNames.For(statusCode)] = fault };
         }

@@ -17,11 +17,13 @@ public readonly partial record struct ApiVersion(int Major, int Minor) : ICompar
     public static bool TryParse(string text, out ApiVersion version)
     {
         var match = Format().Match(text);
-        version = match.Success
-            ? new ApiVersion(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture))
-            : default;
+        version = match.Success ? new ApiVersion(Number(match.Groups[1].Value), Number(match.Groups[2].Value)) : default;
         return match.Success;
     }
+
+    /// <summary>Well-formed but huge numbers are merely unsupported (406), as in Nova: saturate instead of failing.</summary>
+    private static int Number(string digits) =>
+        int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : int.MaxValue;
 
     public int CompareTo(ApiVersion other) => Major != other.Major ? Major.CompareTo(other.Major) : Minor.CompareTo(other.Minor);
 
@@ -36,6 +38,6 @@ public readonly partial record struct ApiVersion(int Major, int Minor) : ICompar
     public override string ToString() => $"{Major}.{Minor}";
 
     // microversion-parse's rule: no leading zeros, a minor of 0 allowed.
-    [GeneratedRegex(@"^([1-9]\d{0,8})\.([1-9]\d{0,8}|0)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^([1-9][0-9]*)\.([1-9][0-9]*|0)$", RegexOptions.CultureInvariant)]
     private static partial Regex Format();
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using FluentValidation;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Net.Http.Headers;
 using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
@@ -28,7 +29,7 @@ public static class ServerActionsApi
         IValidator<ResizeRequest> resizeValidator, IValidator<MigrateRequest> migrateValidator, CancellationToken ct)
     {
         var request = caller.Http.Request;
-        if (request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        if (!IsJsonForNova(request.ContentType))
             throw new NovaFaultException(StatusCodes.Status415UnsupportedMediaType, NovaMessages.UnsupportedContentType);
         var (outcome, json) = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
         if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
@@ -143,6 +144,20 @@ public static class ServerActionsApi
     }
 
     private sealed class ConflictRetry : Exception;
+
+    /// <summary>
+    /// Nova's <c>Request.get_content_type</c>: no type, an empty one or text/plain is read as JSON;
+    /// otherwise the media type (parameters aside) must be JSON or Nova's vendor type, not merely start like it.
+    /// </summary>
+    private static bool IsJsonForNova(string? contentType)
+    {
+        if (string.IsNullOrWhiteSpace(contentType)) return true;
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var parsed)) return false;
+        var media = parsed.MediaType.Value;
+        return string.Equals(media, "application/json", StringComparison.OrdinalIgnoreCase)
+               || string.Equals(media, "application/vnd.openstack.compute+json", StringComparison.OrdinalIgnoreCase)
+               || string.Equals(media, "text/plain", StringComparison.OrdinalIgnoreCase);
+    }
 
     private static MigrationStarter.Caller Of(NovaCaller caller) => new(caller.UserId, caller.ProjectId, caller.IsAdmin, caller.RequestId);
 

@@ -47,7 +47,9 @@ public static class ServersApi
     public static async Task<Server> FindVisibleAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct,
         bool tracked = false)
     {
-        if (!Guid.TryParse(serverId, out var id)) throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
+        // Only the canonical 8-4-4-4-12 form (either case) names a server, as in Nova's database: braces,
+        // bare hex or "urn:uuid:" are other strings, so they are 404 too, not another way in.
+        if (!Guid.TryParseExact(serverId, "D", out var id)) throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
         var servers = tracked ? db.Servers : db.Servers.AsNoTracking();
         var server = await servers.FirstOrDefaultAsync(s => s.Id == id, ct);
         if (server is null || (!caller.IsAdmin && server.ProjectId != caller.ProjectId))
