@@ -1,4 +1,4 @@
-using Hangfire;
+using XenMigrate.Infrastructure.Workflow;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,10 +10,10 @@ namespace XenMigrate.Infrastructure.Notifications;
 
 /// <summary>
 /// Publishes outbox rows in order through MassTransit and marks them published. One process at a
-/// time dispatches (a Hangfire distributed lock), so several gateways never publish a row twice;
+/// time dispatches (the outbox's worker lock), so several gateways never publish a row twice;
 /// a crash between publish and mark may repeat one (consumers see the same MessageId).
 /// </summary>
-public sealed partial class OutboxDispatcher(IServiceScopeFactory scopes, JobStorage storage, TimeProvider time, ILogger<OutboxDispatcher> logger)
+public sealed partial class OutboxDispatcher(IServiceScopeFactory scopes, WorkerLocks locks, TimeProvider time, ILogger<OutboxDispatcher> logger)
     : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
@@ -61,8 +61,8 @@ public sealed partial class OutboxDispatcher(IServiceScopeFactory scopes, JobSto
 
         if (!await db.Set<OutboxMessage>().AnyAsync(m => m.PublishedAt == null, ct)) return;
 
-        using var connection = storage.GetConnection();
-        using var dispatchLock = connection.AcquireDistributedLock("xenmigrate:outbox", TimeSpan.FromSeconds(5));
+        await using var dispatchLock = await locks.TryAcquireAsync(LockResource.Outbox, TimeSpan.Zero, ct);
+        if (dispatchLock is null) return; // another process is dispatching
         var batch = await db.Set<OutboxMessage>().Where(m => m.PublishedAt == null).OrderBy(m => m.Id).Take(100).ToListAsync(ct);
         var bus = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
         foreach (var message in batch)

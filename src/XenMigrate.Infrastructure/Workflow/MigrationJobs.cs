@@ -18,7 +18,7 @@ namespace XenMigrate.Infrastructure.Workflow;
 public sealed partial class MigrationJobs(
     IServiceScopeFactory scopes,
     IBackgroundJobClient jobs,
-    MigrationLocks locks,
+    WorkerLocks locks,
     ILogger<MigrationJobs> logger)
 {
     /// <summary>Retries after the first attempt; the rollback runs when the last one fails.</summary>
@@ -75,7 +75,7 @@ public sealed partial class MigrationJobs(
     private async Task RunAsync(int migrationId, PerformContext? context, Func<ResizeWorkflow, CancellationToken, Task> step, Action? next)
     {
         var ct = context?.CancellationToken.ShutdownToken ?? CancellationToken.None;
-        var held = await locks.TryAcquireAsync(migrationId, LockWait, ct);
+        var held = await locks.TryAcquireAsync(LockResource.Migration(migrationId), LockWait, ct);
         if (held is null)
         {
             // Another worker is on this migration (a duplicate delivery, or the reconciler's nudge):
@@ -152,7 +152,7 @@ public sealed partial class MigrationJobs(
 /// (its lock is free) and whose rows have not moved for <see cref="WorkflowOptions.ReconcileAfter"/>:
 /// a process killed mid-step, a crash between commit and enqueue, a lost job.
 /// </summary>
-public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobClient jobs, MigrationLocks locks,
+public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobClient jobs, WorkerLocks locks,
     IOptions<WorkflowOptions> options, TimeProvider time)
 {
     public const string RecurringJobId = "xenmigrate-reconcile";
@@ -173,7 +173,7 @@ public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobCl
         foreach (var id in stalled)
         {
             // A held lock means a live worker is on it (a long disk copy writes no rows for a while).
-            var probe = await locks.TryAcquireAsync(id, TimeSpan.Zero, CancellationToken.None);
+            var probe = await locks.TryAcquireAsync(LockResource.Migration(id), TimeSpan.Zero, CancellationToken.None);
             if (probe is null) continue;
             await probe.DisposeAsync();
             jobs.Enqueue<MigrationJobs>(j => j.Resume(id));

@@ -43,7 +43,7 @@ public static class WorkflowRegistration
             }, storage);
         }
 
-        services.AddSingleton(new MigrationLocks(database, connectionString));
+        services.AddSingleton(new WorkerLocks(database, connectionString));
 
         services.AddScoped<DestinationScheduler>();
         services.AddScoped<ResizeWorkflow>();

@@ -6,47 +6,55 @@ using XenMigrate.Infrastructure.Persistence;
 
 namespace XenMigrate.Infrastructure.Workflow;
 
+/// <summary>What a lock guards: a (class, id) pair, as PostgreSQL's two-key advisory locks take.</summary>
+public readonly record struct LockResource(int Class, int Id)
+{
+    /// <summary>One migration: no two workers ever run a step of it at once.</summary>
+    public static LockResource Migration(int migrationId) => new(0x584D, migrationId); // "XM"
+
+    /// <summary>The notification outbox: one dispatcher at a time keeps notifications in order.</summary>
+    public static LockResource Outbox { get; } = new(0x584E, 0);
+
+    public string Name => $"xenmigrate-{Class:x}-{Id}";
+}
+
 /// <summary>
-/// One lock per migration, so no two workers ever run a step of the same migration at once. Each
-/// lock dies with its holder — a process killed mid-step frees it at once — because it belongs to
+/// Locks between worker processes: one per migration, one for the outbox. Each lock dies with its holder — a process killed mid-step frees it at once — because it belongs to
 /// something the operating system or the database server cleans up: a PostgreSQL advisory lock or
 /// a SQL Server application lock on the holder's own connection, or (SQLite, one machine) an
 /// exclusive lock on a file. A lease with a timeout would have to outlive the longest disk copy,
 /// and a lease that expires under a live holder lets a second worker in.
 /// </summary>
-public sealed class MigrationLocks(DatabaseOptions database, string connectionString)
+public sealed class WorkerLocks(DatabaseOptions database, string connectionString)
 {
-    /// <summary>PostgreSQL advisory locks are (int, int) pairs: this first half marks ours ("XM").</summary>
-    private const int AdvisoryLockClass = 0x584D;
-
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Takes the migration's lock, waiting up to <paramref name="wait"/>; null when someone else holds it.</summary>
-    public async Task<IAsyncDisposable?> TryAcquireAsync(int migrationId, TimeSpan wait, CancellationToken ct)
+    /// <summary>Takes the lock, waiting up to <paramref name="wait"/>; null when someone else holds it.</summary>
+    public async Task<IAsyncDisposable?> TryAcquireAsync(LockResource resource, TimeSpan wait, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {
             var held = database.Provider switch
             {
-                DatabaseProvider.PostgreSql => await TryPostgreSqlAsync(migrationId, ct),
-                DatabaseProvider.SqlServer => await TrySqlServerAsync(migrationId, ct),
-                _ => TryFile(migrationId),
+                DatabaseProvider.PostgreSql => await TryPostgreSqlAsync(resource, ct),
+                DatabaseProvider.SqlServer => await TrySqlServerAsync(resource, ct),
+                _ => TryFile(resource),
             };
             if (held is not null || DateTime.UtcNow >= deadline) return held;
             await Task.Delay(RetryDelay, ct);
         }
     }
 
-    private async Task<IAsyncDisposable?> TryPostgreSqlAsync(int migrationId, CancellationToken ct)
+    private async Task<IAsyncDisposable?> TryPostgreSqlAsync(LockResource resource, CancellationToken ct)
     {
         var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         try
         {
             await connection.OpenAsync(ct);
             await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(@class, @id)", connection);
-            command.Parameters.AddWithValue("class", AdvisoryLockClass);
-            command.Parameters.AddWithValue("id", migrationId);
+            command.Parameters.AddWithValue("class", resource.Class);
+            command.Parameters.AddWithValue("id", resource.Id);
             if (await command.ExecuteScalarAsync(ct) is true) return new ConnectionLock(connection);
         }
         catch
@@ -59,14 +67,14 @@ public sealed class MigrationLocks(DatabaseOptions database, string connectionSt
         return null;
     }
 
-    private async Task<IAsyncDisposable?> TrySqlServerAsync(int migrationId, CancellationToken ct)
+    private async Task<IAsyncDisposable?> TrySqlServerAsync(LockResource resource, CancellationToken ct)
     {
         var connection = new SqlConnection(new SqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         try
         {
             await connection.OpenAsync(ct);
             await using var command = new SqlCommand("sp_getapplock", connection) { CommandType = CommandType.StoredProcedure };
-            command.Parameters.AddWithValue("@Resource", $"xenmigrate:migration:{migrationId}");
+            command.Parameters.AddWithValue("@Resource", resource.Name);
             command.Parameters.AddWithValue("@LockMode", "Exclusive");
             command.Parameters.AddWithValue("@LockOwner", "Session");
             command.Parameters.AddWithValue("@LockTimeout", 0);
@@ -85,11 +93,11 @@ public sealed class MigrationLocks(DatabaseOptions database, string connectionSt
         return null;
     }
 
-    private FileLock? TryFile(int migrationId)
+    private FileLock? TryFile(LockResource resource)
     {
         var directory = Path.ChangeExtension(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString).DataSource, ".locks");
         Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, $"migration-{migrationId}.lock");
+        var path = Path.Combine(directory, resource.Name + ".lock");
         try
         {
             // FileShare.None is an exclusive flock on Unix: the kernel drops it when the holder dies.
