@@ -37,18 +37,17 @@ internal static class XapiObjects
         var record = await s.VmAsync(vm, ct);
         if (record.PowerState is "Running" or "Paused" or "Suspended")
             await s.CallAsyncTaskAsync("VM.hard_shutdown", timeout, ct, vm);
-        var vdis = new List<string>();
+        // Disks first, the VM last: a fault in between leaves the VM to be found (with what is left) by the next try.
         if (withDisks)
         {
             foreach (var vbdRef in record.Vbds)
             {
                 var vbd = XapiVbd.From(vbdRef, await s.RecordAsync("VBD", vbdRef, ct));
-                if (vbd.IsDisk) vdis.Add(vbd.Vdi);
+                if (vbd.IsDisk) await s.DestroyVdiAsync(vbd.Vdi, ct);
             }
         }
 
         await s.CallAsyncTaskAsync("VM.destroy", timeout, ct, vm);
-        foreach (var vdi in vdis) await s.DestroyVdiAsync(vdi, ct);
     }
 
     public static async Task DestroyVdiAsync(this XapiSession s, string? vdiRef, CancellationToken ct)
