@@ -172,10 +172,13 @@ public sealed partial class ResizeWorkflow(
         var flavor = server.NewFlavor ?? server.Flavor;
         var tag = migration.Uuid.ToString();
 
-        var destVm = await dest.RefByUuidAsync("VM", checkpoint.DestinationVmUuid, ct)
-                     ?? (await dest.VmsAsync(ct)).Values.FirstOrDefault(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag)?.Ref;
+        var destVm = await dest.RefByUuidAsync("VM", checkpoint.DestinationVmUuid, ct);
         if (destVm is null)
         {
+            // A VM an earlier try made but never recorded may lack its disks or VIFs: build it again (its VDIs are the copies, kept).
+            foreach (var unfinished in (await dest.VmsAsync(ct)).Values.Where(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag))
+                await dest.DestroyVmAsync(unfinished.Uuid, withDisks: false, OpTimeout, ct);
+
             var root = checkpoint.Disks.OrderBy(d => d.Userdevice, StringComparer.Ordinal).First();
             var wantedRoot = flavor.RootGb * 1024L * 1024 * 1024;
             foreach (var disk in checkpoint.Disks)
