@@ -304,10 +304,10 @@ public sealed partial class ResizeWorkflow(
     /// <summary>Stop and destroy the destination copy (if any) first; only then unblock and restart the source.</summary>
     private async Task RestoreSourceAsync(Migration migration, MigrationCheckpoint checkpoint, CancellationToken ct)
     {
+        var tag = migration.Uuid.ToString();
         if (migration.DestCompute is not null)
         {
             await using var dest = await hosts.OpenAsync(migration.DestCompute, ct);
-            var tag = migration.Uuid.ToString();
             var destVm = checkpoint.DestinationVmUuid
                          ?? (await dest.VmsAsync(ct)).Values.FirstOrDefault(v => v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag)?.Uuid;
             await dest.DestroyVmAsync(destVm, withDisks: true, OpTimeout, ct);
@@ -325,7 +325,10 @@ public sealed partial class ResizeWorkflow(
                 await source.CallAsyncTaskAsync("VM.start", OpTimeout, ct, vm, false, false);
         }
 
-        await source.DestroyVmAsync(checkpoint.SnapshotVmUuid, withDisks: true, OpTimeout, ct);
+        // The snapshot by its tag too: a try that failed after taking it may not have recorded its uuid.
+        var snapshot = checkpoint.SnapshotVmUuid
+                       ?? (await source.VmsAsync(ct)).Values.FirstOrDefault(v => v.IsASnapshot && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag)?.Uuid;
+        await source.DestroyVmAsync(snapshot, withDisks: true, OpTimeout, ct);
     }
 
     private static async Task PlanDisksAsync(XapiSession source, XapiSession dest, MigrationCheckpoint checkpoint, XapiVm snapshot, string tag, CancellationToken ct)
