@@ -283,7 +283,7 @@ public sealed partial class ResizeWorkflow(
         {
             var open = action.Events.LastOrDefault(e => e.Result is null)?.EventName ?? EventPrep;
             action.StartEvent(open, migration.SourceCompute, Now);
-            action.FinishEvent(open, succeeded: false, traceback: reason, details: null, Now);
+            action.FinishEvent(open, succeeded: false, traceback: reason, details: reason, Now); // Nova's details: the failure's message
         }
 
         migration.TransitionTo(MigrationStatus.Error, Now);
