@@ -24,6 +24,7 @@ internal sealed class HostRuntime : IDisposable
         Database = new XapiDatabase(Model, Clock);
         Storage = new CowDiskStore(storageDirectory, options.StorageBytes);
         Faults = new FaultInjector();
+        Faults.SessionsExpired += (_, _) => ExpireSessions();
         Tasks = new TaskManager(this);
         Dispatcher = new XapiDispatcher(this);
         lock (Database.Sync) HostBootstrap.Populate(this);
@@ -129,6 +130,14 @@ internal sealed class HostRuntime : IDisposable
     }
 
     public void Stop() => _stopping.Cancel();
+
+    private void ExpireSessions()
+    {
+        lock (Database.Sync)
+        {
+            foreach (var session in Database.All("session").ToList()) Database.Destroy(session);
+        }
+    }
 
     public void Dispose()
     {

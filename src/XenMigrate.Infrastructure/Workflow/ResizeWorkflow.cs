@@ -288,7 +288,7 @@ public sealed partial class ResizeWorkflow(
         {
             var open = action.Events.LastOrDefault(e => e.Result is null)?.EventName ?? EventPrep;
             action.StartEvent(open, migration.SourceCompute, Now);
-            action.FinishEvent(open, succeeded: false, traceback: reason, details: null, Now);
+            action.FinishEvent(open, succeeded: false, traceback: reason, details: reason, Now); // Nova's details: the failure's message
         }
 
         migration.TransitionTo(MigrationStatus.Error, Now);
@@ -309,10 +309,10 @@ public sealed partial class ResizeWorkflow(
     /// <summary>Stop and destroy the destination copy (if any) first; only then unblock and restart the source.</summary>
     private async Task RestoreSourceAsync(Migration migration, MigrationCheckpoint checkpoint, CancellationToken ct)
     {
+        var tag = migration.Uuid.ToString();
         if (migration.DestCompute is not null)
         {
             await using var dest = await hosts.OpenAsync(migration.DestCompute, ct);
-            var tag = migration.Uuid.ToString();
             var destVm = checkpoint.DestinationVmUuid
                          ?? (await dest.VmsAsync(ct)).Values.FirstOrDefault(v => v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag)?.Uuid;
             await dest.DestroyVmAsync(destVm, withDisks: true, OpTimeout, ct);

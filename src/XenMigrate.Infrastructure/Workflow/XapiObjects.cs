@@ -7,9 +7,6 @@ namespace XenMigrate.Infrastructure.Workflow;
 internal static class XapiObjects
 {
     public const string MigrationTag = "xenmigrate_migration";
-
-    /// <summary>On a disk whose VM is being destroyed with it: destroy this disk too.</summary>
-    public const string DiscardTag = "xenmigrate_discard";
     public const string UserdeviceTag = "xenmigrate_userdevice";
 
     /// <summary>A ref from a uuid, or null when the object no longer exists.</summary>
@@ -36,36 +33,21 @@ internal static class XapiObjects
     /// <summary>Destroys a VM (halting it first) and, optionally, the VDIs behind its disks; absent is fine.</summary>
     public static async Task DestroyVmAsync(this XapiSession s, string? vmUuid, bool withDisks, TimeSpan timeout, CancellationToken ct)
     {
-        if (withDisks) await SweepDiscardedVdisAsync(s, ct);
         if (await s.RefByUuidAsync("VM", vmUuid, ct) is not { } vm) return;
         var record = await s.VmAsync(vm, ct);
         if (record.PowerState is "Running" or "Paused" or "Suspended")
             await s.CallAsyncTaskAsync("VM.hard_shutdown", timeout, ct, vm);
-        var vdis = new List<string>();
+        // Disks first, the VM last: a fault in between leaves the VM to be found (with what is left) by the next try.
         if (withDisks)
         {
             foreach (var vbdRef in record.Vbds)
             {
                 var vbd = XapiVbd.From(vbdRef, await s.RecordAsync("VBD", vbdRef, ct));
-                if (!vbd.IsDisk) continue;
-                vdis.Add(vbd.Vdi);
-                // Marked before the VM goes: a run that dies between VM.destroy and VDI.destroy
-                // leaves disks no VM names, and the next run finds them by this mark.
-                if (!XapiValues.Map((await s.RecordAsync("VDI", vbd.Vdi, ct))["other_config"]).ContainsKey(DiscardTag))
-                    await s.AddToOtherConfigAsync("VDI", vbd.Vdi, DiscardTag, "true", ct);
+                if (vbd.IsDisk) await s.DestroyVdiAsync(vbd.Vdi, ct);
             }
         }
 
         await s.CallAsyncTaskAsync("VM.destroy", timeout, ct, vm);
-        foreach (var vdi in vdis) await s.DestroyVdiAsync(vdi, ct);
-    }
-
-    /// <summary>Destroys disks marked for destruction whose VM is already gone (no VBD attaches them).</summary>
-    private static async Task SweepDiscardedVdisAsync(XapiSession s, CancellationToken ct)
-    {
-        var attached = (await s.VbdsAsync(ct)).Values.Select(b => b.Vdi).ToHashSet(StringComparer.Ordinal);
-        foreach (var vdi in (await s.VdisAsync(ct)).Values.Where(v => v.OtherConfig.ContainsKey(DiscardTag) && !attached.Contains(v.Ref)))
-            await s.DestroyVdiAsync(vdi.Ref, ct);
     }
 
     public static async Task DestroyVdiAsync(this XapiSession s, string? vdiRef, CancellationToken ct)

@@ -25,6 +25,9 @@ public sealed class FaultInjector
     /// <summary>Raised when the host goes down (true) or comes back (false).</summary>
     public event EventHandler<bool>? HostDownChanged;
 
+    /// <summary>Raised by <see cref="ExpireSessions"/>; the host destroys every session it holds.</summary>
+    internal event EventHandler? SessionsExpired;
+
     /// <summary>Transfer rate limit in MB/s (10^6 bytes), or null for full speed.</summary>
     public double? ThrottleMegabytesPerSecond
     {
@@ -135,6 +138,12 @@ public sealed class FaultInjector
         restore?.Dispose();
         HostDownChanged?.Invoke(this, false);
     }
+
+    /// <summary>
+    /// Ends every live session at once (as an xapi restart or session timeout does): the next call
+    /// with an old session ref fails with SESSION_INVALID, and transfers with it get 401.
+    /// </summary>
+    public void ExpireSessions() => SessionsExpired?.Invoke(this, EventArgs.Empty);
 
     /// <summary>Removes every injected fault and brings the host back up.</summary>
     public void Clear()
