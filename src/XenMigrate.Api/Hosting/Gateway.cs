@@ -1,4 +1,5 @@
 using FluentValidation;
+using Microsoft.AspNetCore.Routing;
 using Hangfire;
 using Microsoft.AspNetCore.Authentication;
 using XenMigrate.Api.Glance;
@@ -87,7 +88,7 @@ public static class Gateway
         // Re-enqueue steps of migrations nobody is working on (a killed process, a lost enqueue).
         app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MigrationReconciler>(
             MigrationReconciler.RecurringJobId, r => r.Run(), MigrationReconciler.Cron(workflow.ReconcileEvery));
-        app.MapHealthChecks("/healthz");
+        app.MapHealthChecks("/healthz").WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         if (!role.ServesApi) return; // a worker answers health checks only
 
         app.UseMiddleware<FaultMiddleware>();

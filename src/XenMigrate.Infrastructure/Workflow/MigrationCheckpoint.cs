@@ -35,6 +35,12 @@ public sealed class MigrationCheckpoint
     /// <summary>When the source VM was halted for the cut-over (downtime starts).</summary>
     public DateTime? SourceHaltedAt { get; set; }
 
+    /// <summary>
+    /// Set (to its cause) when a rollback begins, before it touches a host: a rollback cut short
+    /// (a host still down) is resumed as a rollback, not by retrying the step that failed.
+    /// </summary>
+    public string? RollbackReason { get; set; }
+
     public DateTime UpdatedAt { get; set; }
 }
 

@@ -51,6 +51,11 @@ public sealed partial class MigrationJobs(
     public Task Revert(int migrationId, PerformContext? context) =>
         RunAsync(migrationId, context, (w, ct) => w.RevertAsync(migrationId, ct), next: null);
 
+    /// <summary>Carries on a rollback that was cut short (enqueued by <see cref="Resume"/>).</summary>
+    [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+    public Task RollBack(int migrationId, PerformContext? context) =>
+        RunAsync(migrationId, context, (w, ct) => w.RollBackAsync(migrationId, reason: null, ct), next: null);
+
     /// <summary>Enqueues the step a stalled migration is waiting for (used by the reconciler).</summary>
     public async Task Resume(int migrationId)
     {
@@ -59,6 +64,12 @@ public sealed partial class MigrationJobs(
         var migration = await db.Migrations.AsNoTracking().SingleOrDefaultAsync(m => m.Id == migrationId);
         var checkpoint = await db.MigrationCheckpoints.AsNoTracking().SingleOrDefaultAsync(c => c.MigrationId == migrationId);
         if (migration is null || checkpoint is null) return;
+        if (checkpoint.RollbackReason is not null)
+        {
+            jobs.Enqueue<MigrationJobs>(j => j.RollBack(migrationId, null));
+            return;
+        }
+
         switch (migration.Status)
         {
             case MigrationStatus.PreMigrating when migration.DestCompute is null: jobs.Enqueue<MigrationJobs>(j => j.Prep(migrationId, null)); break;

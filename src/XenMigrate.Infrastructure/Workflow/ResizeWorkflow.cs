@@ -274,10 +274,23 @@ public sealed partial class ResizeWorkflow(
     /// A step kept failing: remove what the migration made on the destination, bring the source VM
     /// back as it was, and record the failure (migration error, server fault, action event Error).
     /// </summary>
-    public async Task RollBackAsync(int migrationId, string reason, CancellationToken ct)
+    public async Task RollBackAsync(int migrationId, string? reason, CancellationToken ct)
     {
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
         if (!migration.IsInProgress || migration.Status == MigrationStatus.Finished) return;
+
+        // A confirm is never undone: the server already runs on the destination and the source may
+        // be half destroyed. It stays confirming and the reconciler retries it until the source answers.
+        if (migration.Status == MigrationStatus.Confirming) return;
+
+        // Recorded first: if this rollback is cut short, the migration resumes it (the first cause stands).
+        if (checkpoint.RollbackReason is null)
+        {
+            checkpoint.RollbackReason = reason ?? "The migration was rolled back.";
+            await SaveAsync(checkpoint, ct);
+        }
+
+        reason = checkpoint.RollbackReason;
 
         if (migration.DestCompute is not null && checkpoint.SourceVmUuid is not null) await RestoreSourceAsync(migration, checkpoint, ct);
 

@@ -52,7 +52,7 @@ public sealed class MultiProcessTests
     {
         var (source, name, id) = await SeedAsync(0, "dup");
         var before = Counts();
-        source.Faults.Throttle(6); // a base copy of seconds, so the duplicates arrive while it runs
+        source.Faults.Throttle(2); // a base copy longer than a duplicate's wait for the lock, so some step aside
 
         // While the base copy runs, deliver its step four more times, as a redelivery or a reconciler would.
         using var client = new HangfireClient(_db.ConnectionString);
@@ -117,13 +117,13 @@ public sealed class MultiProcessTests
 
     private async Task AssertSettledAsync(string id, string name, string sha, string status)
     {
-        await Eventually.HoldsAsync(() => MigrationAsync(id), m => m["status"]!.GetValue<string>() == status, Settle, $"migration {status}");
+        var migration = await Eventually.HoldsAsync(() => MigrationAsync(id), m => m["status"]!.GetValue<string>() == status, Settle, $"migration {status}");
         var server = await WaitForAsync(id, s => Status(s) == "ACTIVE" && s["OS-EXT-STS:task_state"] is null, "ACTIVE");
         var holders = new List<SimulatedHost>();
         foreach (var host in _lab.Hosts)
         {
             if ((await LabInspector.VmsOfServerAsync(host, id)).Count > 0) holders.Add(host);
-            Assert.That(await LabInspector.MigrationLeftoversAsync(host), Is.Empty, $"{host.Name}: nothing left behind");
+            Assert.That(await LabInspector.MigrationLeftoversAsync(host, migration["uuid"]!.GetValue<string>()), Is.Empty, $"{host.Name}: nothing left behind");
             Assert.That(await LabInspector.OrphanVdisAsync(host), Is.Empty, $"{host.Name}: no orphan disk");
         }
 
@@ -144,7 +144,7 @@ public sealed class MultiProcessTests
         var name = $"{prefix}-{Guid.NewGuid():N}"[..16];
         await host.Control.SeedVmAsync(new SeedVmSpec
         {
-            Name = name, MemoryBytes = 1024L << 20, DiskBytes = 1L << 30, DataBytes = 24L << 20,
+            Name = name, MemoryBytes = 1024L << 20, DiskBytes = 1L << 30, DataBytes = 16L << 20,
             OtherConfig = new Dictionary<string, string> { [InventoryKeys.Project] = "demo" },
         });
         var server = await Eventually.HoldsAsync(async () =>

@@ -105,10 +105,10 @@ public class XenServerFaultTests : ReliabilityFixture
     /// <summary>
     /// The destination stays down past every retry: the rollback needs it too and fails, so the
     /// migration waits (the source VM keeps running, never lost) until the host is back and the
-    /// reconciler resumes it; it then ends with one VM.
+    /// reconciler resumes it — as the rollback it had begun, naming the first cause; it then ends with one VM.
     /// </summary>
     [Test]
-    public async Task DestinationDownTooLong_DuringCopyBase_WaitsWithTheSourceRunning_ThenResumes()
+    public async Task DestinationDownTooLong_DuringCopyBase_WaitsWithTheSourceRunning_ThenRollsBack()
     {
         Tried();
         var id = await SeedSmallAsync(0, "rel-down-long");
@@ -129,7 +129,7 @@ public class XenServerFaultTests : ReliabilityFixture
 
         Xs2.Faults.SetHostUp();
         await ResumeStalledAsync(id);
-        await ExpectCompletedAsync(id, request, Xs2, sha);
+        await ExpectRolledBackAsync(id, request, Xs1, sha, cause: "A XenServer host stopped answering (xs-2)");
         Survived();
     }
 
@@ -160,8 +160,8 @@ public class XenServerFaultTests : ReliabilityFixture
         var source = (await VmsOfServerAsync(Xs3, id)).Single();
         Assert.That(source.PowerState, Is.EqualTo("Halted"), "the source VM is there, stopped, while its rollback could not finish");
         await ResumeStalledAsync(id);
-        // The cause recorded is the last try's (its destination disk was already removed by the first rollback).
-        await ExpectRolledBackAsync(id, request, Xs3, sha, cause: "The migration failed");
+        // The resumed migration finishes the rollback it had begun, under its first cause.
+        await ExpectRolledBackAsync(id, request, Xs3, sha, cause: "A XenServer host stopped answering (xs-3)");
         Survived();
     }
 

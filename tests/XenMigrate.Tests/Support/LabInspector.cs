@@ -32,11 +32,13 @@ public static class LabInspector
     }
 
     /// <summary>VMs and snapshots a migration made and left behind (tagged, or named as its snapshots are).</summary>
-    public static async Task<List<XapiVm>> MigrationLeftoversAsync(SimulatedHost host)
+    public static async Task<List<XapiVm>> MigrationLeftoversAsync(SimulatedHost host, string? migrationUuid = null)
     {
+        var name = "xenmigrate-" + migrationUuid;
         await using var s = await OpenAsync(host);
         return (await s.VmsAsync(CancellationToken.None)).Values
-            .Where(v => v.OtherConfig.ContainsKey(MigrationTag) || v.NameLabel.StartsWith("xenmigrate-", StringComparison.Ordinal))
+            .Where(v => v.OtherConfig.TryGetValue(MigrationTag, out var tag) ? migrationUuid is null || tag == migrationUuid
+                : v.NameLabel.StartsWith(name, StringComparison.Ordinal))
             .ToList();
     }
 }

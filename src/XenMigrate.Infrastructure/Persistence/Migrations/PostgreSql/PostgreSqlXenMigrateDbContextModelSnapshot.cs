@@ -557,6 +557,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<string>("ResizeRequestId")
                         .HasColumnType("text");
 
+                    b.Property<string>("RollbackReason")
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)");
+
                     b.Property<string>("SnapshotVmUuid")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");

@@ -557,6 +557,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<string>("ResizeRequestId")
                         .HasColumnType("nvarchar(max)");
 
+                    b.Property<string>("RollbackReason")
+                        .HasMaxLength(1024)
+                        .HasColumnType("nvarchar(1024)");
+
                     b.Property<string>("SnapshotVmUuid")
                         .HasMaxLength(64)
                         .HasColumnType("nvarchar(64)");

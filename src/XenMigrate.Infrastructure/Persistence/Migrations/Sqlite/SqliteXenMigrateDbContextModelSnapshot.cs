@@ -542,6 +542,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<string>("ResizeRequestId")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("RollbackReason")
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("SnapshotVmUuid")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
