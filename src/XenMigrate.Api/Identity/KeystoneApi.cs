@@ -80,12 +80,16 @@ public static class KeystoneApi
         return problem is null ? Results.Ok() : Results.StatusCode(problem is IStatusCodeHttpResult s ? s.StatusCode ?? 404 : 404);
     }
 
-    /// <summary>Keystone checks the caller's own token, then the subject token (404 when it is not valid).</summary>
+    /// <summary>
+    /// Keystone checks the caller's own token, then the subject token (404 when it is not valid),
+    /// then identity:validate_token: only an admin or the token's own user may read it (403).
+    /// </summary>
     private static async Task<(AuthenticatedCaller? Caller, IResult? Problem)> SubjectAsync(
         HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
     {
         var own = http.Request.Headers[KeystoneAuthenticationHandler.TokenHeader].ToString();
-        if (own.Length == 0 || await identity.ValidateAsync(own, ct) is null)
+        var self = own.Length == 0 ? null : await identity.ValidateAsync(own, ct);
+        if (self is null)
         {
             http.Response.Headers.WWWAuthenticate = $"Keystone uri=\"{PublicUrls.Base(http)}/identity\"";
             return (null, new KeystoneError(401, KeystoneMessages.AuthenticationRequired).Result);
@@ -93,9 +97,10 @@ public static class KeystoneApi
 
         var subject = http.Request.Headers["X-Subject-Token"].ToString();
         var caller = subject.Length == 0 ? null : await identity.ValidateAsync(subject, ct);
-        return caller is null
-            ? (null, new KeystoneError(404, "Could not find token: " + Fingerprint(subject) + ".").Result)
-            : (caller, null);
+        if (caller is null) return (null, new KeystoneError(404, "Could not find token: " + Fingerprint(subject) + ".").Result);
+        if (!self.IsAdmin && self.User.Id != caller.User.Id)
+            return (null, new KeystoneError(403, "You are not authorized to perform the requested action: identity:validate_token.").Result);
+        return (caller, null);
     }
 
     /// <summary>The token body of openstack-clients.md §1: what OSC, the SDK and tempest read.</summary>

@@ -34,29 +34,37 @@ public static class FlavorsApi
 
     private static async Task<IResult> Show(string flavor_id, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
     {
-        var flavor = await Find(db, flavor_id, ct);
+        var flavor = await Find(caller, db, flavor_id, ct);
         return Results.Json(new JsonObject { ["flavor"] = FlavorView.Detail(flavor, caller) });
     }
 
     private static async Task<IResult> ListExtraSpecs(string flavor_id, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
     {
         caller.Authorize(NovaPolicy.FlavorExtraSpecsIndex);
-        var flavor = await Find(db, flavor_id, ct);
+        var flavor = await Find(caller, db, flavor_id, ct);
         return Results.Json(new JsonObject { ["extra_specs"] = FlavorView.ExtraSpecs(flavor.ExtraSpecs) });
     }
 
     private static async Task<IResult> ShowExtraSpec(string flavor_id, string key, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
     {
         caller.Authorize(NovaPolicy.FlavorExtraSpecsIndex);
-        var flavor = await Find(db, flavor_id, ct);
+        var flavor = await Find(caller, db, flavor_id, ct);
         if (!flavor.ExtraSpecs.TryGetValue(key, out var value))
             throw NovaFaultException.NotFound($"Flavor {flavor_id} has no extra specs with key {key}.");
         return Results.Json(new JsonObject { [key] = value });
     }
 
-    private static async Task<Flavor> Find(XenMigrateDbContext db, string flavorId, CancellationToken ct) =>
-        await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == flavorId, ct)
-        ?? throw NovaFaultException.NotFound(NovaMessages.FlavorNotFound(flavorId));
+    /// <summary>
+    /// Nova looks a flavor up as the caller: a non-admin finds public flavors (disabled ones too) and
+    /// private ones their project has access to; the gateway grants no such access, so a private
+    /// flavor is as missing to them as an unknown id.
+    /// </summary>
+    private static async Task<Flavor> Find(NovaCaller caller, XenMigrateDbContext db, string flavorId, CancellationToken ct)
+    {
+        var admin = caller.IsAdmin;
+        return await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == flavorId && (admin || f.IsPublic), ct)
+               ?? throw NovaFaultException.NotFound(NovaMessages.FlavorNotFound(flavorId));
+    }
 
     private static async Task<IResult> Page(NovaCaller caller, XenMigrateDbContext db, string path,
         Func<Flavor, NovaCaller, JsonObject> view, CancellationToken ct)

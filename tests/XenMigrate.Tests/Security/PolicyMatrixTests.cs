@@ -1,0 +1,249 @@
+using System.Text;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using XenMigrate.Domain.Flavors;
+using XenMigrate.Domain.InstanceActions;
+using XenMigrate.Domain.Migrations;
+using XenMigrate.Infrastructure.Identity;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Tests.Support;
+
+namespace XenMigrate.Tests.Security;
+
+/// <summary>
+/// Every route the running gateway maps × every kind of caller, over real HTTP, against one table of
+/// expected statuses (Nova's and Keystone's default policies). A route added without a row fails.
+/// </summary>
+public class PolicyMatrixTests : GatewayFixture
+{
+    private enum Caller { Admin, Owner, OtherProject, Reader, NoToken, Expired, Forged }
+
+    /// <summary>One route (and variant of its request) with the status each caller must get.</summary>
+    private sealed record Row(string Method, string Pattern, string Variant, int[] Expected)
+    {
+        public int For(Caller c) => Expected[(int)c];
+    }
+
+    private const string ProjectPrefix = "/v2.1/{project_id}/";
+
+    // The matrix. Columns: admin, owner (demo, member of the server's project), another project's
+    // member (mallory), the owning project's reader (auditor), no token, expired token, forged token.
+    // Another project's server is 404 (Nova loads it project-scoped before any policy check).
+    private static readonly Row[] Matrix =
+    [
+        //   method  pattern                                                   variant          adm  own  oth  rdr  none exp  forged
+        R("GET",  "/",                                                        "",              200, 200, 200, 200, 200, 200, 200),
+        R("GET",  "/v2.1",                                                    "",              200, 200, 200, 200, 200, 200, 200),
+        R("GET",  "/identity",                                                "",              300, 300, 300, 300, 300, 300, 300),
+        R("GET",  "/identity/v3",                                             "",              200, 200, 200, 200, 200, 200, 200),
+        R("POST", "/identity/v3/auth/tokens",                                 "login demo",    201, 201, 201, 201, 201, 201, 201),
+        // Keystone's identity:validate_token: admin or the token's own subject (here: demo's token).
+        R("GET",  "/identity/v3/auth/tokens",                                 "demo's token",  200, 200, 403, 403, 401, 401, 401),
+        R("HEAD", "/identity/v3/auth/tokens",                                 "demo's token",  200, 200, 403, 403, 401, 401, 401),
+        R("GET",  "/image",                                                   "",              300, 300, 300, 300, 300, 300, 300),
+        R("GET",  "/image/versions",                                          "",              200, 200, 200, 200, 200, 200, 200),
+        R("GET",  "/image/v2/images",                                         "",              200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/image/v2/images/{image_id}",                              "",              404, 404, 404, 404, 401, 401, 401),
+        R("GET",  "/openapi/v1.json",                                         "",              200, 200, 200, 200, 200, 200, 200),
+        R("GET",  "/hangfire-login",                                          "",              200, 200, 200, 200, 200, 200, 200),
+        R("POST", "/hangfire-login",                                          "own token",     302, 403, 403, 403, 403, 403, 403),
+        R("GET",  "/v2.1/servers",                                            "",              200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/servers/detail",                                     "",              200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/servers/{server_id}",                                "",              200, 200, 404, 200, 401, 401, 401),
+        // The target server has no host yet: an allowed action stops at Nova's 409 "not ready"
+        // (or invalid state), after policy, so the matrix never starts a migration.
+        R("POST", "/v2.1/servers/{server_id}/action",                         "resize",        409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "migrate",       409, 403, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "migrate host",  409, 403, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "confirmResize", 409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "revertResize",  409, 409, 404, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-migrations",                                      "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/servers/{server_id}/migrations",                     "",              200, 403, 404, 403, 401, 401, 401),
+        R("GET",  "/v2.1/servers/{server_id}/migrations/{migration_id}",      "",              200, 403, 404, 403, 401, 401, 401),
+        R("GET",  "/v2.1/servers/{server_id}/os-instance-actions",            "",              200, 200, 404, 200, 401, 401, 401),
+        R("GET",  "/v2.1/servers/{server_id}/os-instance-actions/{request_id}", "",            200, 200, 404, 200, 401, 401, 401),
+        R("GET",  "/v2.1/flavors",                                            "",              200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/flavors/detail",                                     "",              200, 200, 200, 200, 401, 401, 401),
+        // A private flavor is invisible to projects without access to it (nova: 404, as for a missing one).
+        R("GET",  "/v2.1/flavors/{flavor_id}",                                "public",        200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/flavors/{flavor_id}",                                "private",       200, 404, 404, 404, 401, 401, 401),
+        R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs",                 "public",        200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs",                 "private",       200, 404, 404, 404, 401, 401, 401),
+        R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",           "public",        200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",           "private",       200, 404, 404, 404, 401, 401, 401),
+    ];
+
+    // Served by middleware, not endpoints: checked too, but enumeration cannot find them.
+    private static readonly Row[] MiddlewareRoutes =
+    [
+        R("GET",  "/hangfire",                                                "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/swagger/index.html",                                      "",              200, 200, 200, 200, 200, 200, 200),
+    ];
+
+    private static Row R(string method, string pattern, string variant, params int[] expected) => new(method, pattern, variant, expected);
+
+    private readonly Dictionary<Caller, string?> _tokens = [];
+    private readonly Dictionary<Caller, string> _projects = [];
+    // No redirects and no cookies: each request stands alone and shows its own status.
+    private readonly HttpClient _http = new(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false });
+    private Guid _serverId;
+    private int _migrationId;
+    private string _requestId = null!;
+
+    protected override async Task SeedAsync()
+    {
+        var server = await Gateway.AddServerAsync("matrix-target", TestUsers.Demo, host: null);
+        _serverId = server.Id;
+        await using var scope = Gateway.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+        var live = new Migration(Guid.NewGuid(), server.Id, MigrationType.LiveMigration, "xs-sim-1", null, 1, 1, server.ProjectId, server.UserId, DateTime.UtcNow);
+        live.TransitionTo(MigrationStatus.Preparing, DateTime.UtcNow);
+        live.TransitionTo(MigrationStatus.Running, DateTime.UtcNow);
+        db.Migrations.Add(live);
+        _requestId = "req-" + Guid.NewGuid();
+        db.InstanceActions.Add(new InstanceAction(server.Id, "resize", _requestId, server.UserId, server.ProjectId, DateTime.UtcNow));
+        var open = new Flavor("sec-public", "s1.public", 512, 1, 1);
+        open.SetExtraSpec("hw:cpu_policy", "dedicated");
+        var hidden = new Flavor("sec-private", "s1.private", 512, 1, 1, isPublic: false);
+        hidden.SetExtraSpec("hw:cpu_policy", "dedicated");
+        db.Flavors.AddRange(open, hidden);
+        await db.SaveChangesAsync();
+        _migrationId = live.Id;
+
+        _tokens[Caller.Admin] = Tokens[TestUsers.Admin];
+        _tokens[Caller.Owner] = Tokens[TestUsers.Demo];
+        _tokens[Caller.OtherProject] = Tokens[TestUsers.Other];
+        _tokens[Caller.Reader] = Tokens[TestUsers.Reader];
+        _tokens[Caller.NoToken] = null;
+        // Both bad tokens stand for the admin: if either were accepted, the admin-only rows would show it.
+        _tokens[Caller.Expired] = await ExpiredAdminTokenAsync(db);
+        _tokens[Caller.Forged] = TokenBytes.Flip(Tokens[TestUsers.Admin], 20);
+
+        var admin = await Gateway.ProjectIdAsync("admin");
+        _projects[Caller.Admin] = admin;
+        _projects[Caller.Owner] = _projects[Caller.Reader] = await Gateway.ProjectIdAsync("demo");
+        _projects[Caller.OtherProject] = await Gateway.ProjectIdAsync("other");
+        _projects[Caller.NoToken] = _projects[Caller.Expired] = _projects[Caller.Forged] = admin;
+    }
+
+    [OneTimeTearDown]
+    public void DisposeClient() => _http.Dispose();
+
+    /// <summary>Sealed with the gateway's own key, so only the expiry check can refuse it.</summary>
+    private async Task<string> ExpiredAdminTokenAsync(XenMigrateDbContext db)
+    {
+        var user = await db.Users.SingleAsync(u => u.Name == TestUsers.Admin.Name);
+        var project = await db.Projects.SingleAsync(p => p.Name == TestUsers.Admin.Project);
+        var sealer = await Gateway.Services.GetRequiredService<TokenKeyProvider>().GetSealerAsync(CancellationToken.None);
+        var issued = DateTime.UtcNow.AddHours(-2);
+        return sealer.Seal(new TokenClaims(user.Id, project.Id, issued, issued.AddHours(1), "expired-audit-id"));
+    }
+
+    [Test]
+    public async Task EveryRoute_AnswersEveryCaller_AsThePolicyTableSays()
+    {
+        var endpoints = MappedRoutes();
+        var missing = endpoints.Where(e => !Matrix.Any(r => r.Method == e.Method && r.Pattern == Unprefixed(e.Pattern)))
+            .Select(e => $"{e.Method} {e.Pattern}").ToList();
+        var stale = Matrix.Where(r => !endpoints.Any(e => e.Method == r.Method && Unprefixed(e.Pattern) == r.Pattern))
+            .Select(r => $"{r.Method} {r.Pattern}").Distinct().ToList();
+        Assert.That(missing, Is.Empty, "routes without a row in the policy matrix");
+        Assert.That(stale, Is.Empty, "matrix rows for routes the gateway no longer maps");
+
+        var unexpected = new List<string>();
+        var checks = 0;
+        var targets = endpoints
+            .SelectMany(e => Matrix.Where(r => r.Method == e.Method && r.Pattern == Unprefixed(e.Pattern)).Select(r => (Row: r, e.Pattern)))
+            .Concat(MiddlewareRoutes.Select(r => (Row: r, r.Pattern)));
+        foreach (var (row, pattern) in targets)
+        {
+            foreach (var caller in Enum.GetValues<Caller>())
+            {
+                var status = await SendAsync(row, pattern, caller);
+                checks++;
+                if (status != row.For(caller))
+                    unexpected.Add($"{row.Method} {pattern} [{row.Variant}] as {caller}: {status}, expected {row.For(caller)}");
+            }
+        }
+
+        var routes = endpoints.Count + MiddlewareRoutes.Length;
+        var callers = Enum.GetValues<Caller>().Length;
+        await TestContext.Out.WriteLineAsync(
+            $"policy matrix: {routes} routes × {callers} callers = {checks} checks (action and flavor variants included), {unexpected.Count} unexpected");
+        Assert.That(unexpected, Is.Empty, string.Join(Environment.NewLine, unexpected));
+    }
+
+    private List<(string Method, string Pattern)> MappedRoutes() =>
+        Gateway.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["*"])
+                .Select(m => (m, Normalize(e.RoutePattern.RawText ?? "?"))))
+            .Distinct().ToList();
+
+    private static string Normalize(string pattern) => pattern.Length > 1 ? "/" + pattern.Trim('/') : "/";
+
+    /// <summary>Every compute route is also served under /v2.1/{project_id}: same policy, same row.</summary>
+    private static string Unprefixed(string pattern) =>
+        pattern.StartsWith(ProjectPrefix, StringComparison.Ordinal) ? "/v2.1/" + pattern[ProjectPrefix.Length..] : pattern;
+
+    private async Task<int> SendAsync(Row row, string pattern, Caller caller)
+    {
+        var path = pattern
+            .Replace("{project_id}", _projects[caller], StringComparison.Ordinal) // as a client does: its own project's catalog URL
+            .Replace("{server_id}", _serverId.ToString(), StringComparison.Ordinal)
+            .Replace("{migration_id}", _migrationId.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{request_id}", _requestId, StringComparison.Ordinal)
+            .Replace("{flavor_id}", row.Variant == "private" ? "sec-private" : "sec-public", StringComparison.Ordinal)
+            .Replace("{key}", Uri.EscapeDataString("hw:cpu_policy"), StringComparison.Ordinal)
+            .Replace("{image_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal);
+        Assert.That(path, Does.Not.Contain("{"), $"no value for a parameter of {pattern}");
+
+        using var request = new HttpRequestMessage(new HttpMethod(row.Method), Gateway.BaseUrl + path);
+        var token = _tokens[caller];
+        if (token is not null) request.Headers.Add("X-Auth-Token", token);
+        request.Headers.Add("OpenStack-API-Version", "compute 2.80");
+        request.Content = Body(row, token);
+        if (row.Pattern == "/identity/v3/auth/tokens" && row.Method != "POST") request.Headers.Add("X-Subject-Token", Tokens[TestUsers.Demo]);
+
+        using var response = await _http.SendAsync(request);
+        return (int)response.StatusCode;
+    }
+
+    private static HttpContent? Body(Row row, string? token) => (row.Method, row.Pattern, row.Variant) switch
+    {
+        ("POST", "/identity/v3/auth/tokens", _) => GatewayInstance.Json(
+            GatewayInstance.AuthBody(TestUsers.Demo.Name, TestUsers.Demo.Password, TestUsers.Demo.Project)),
+        ("POST", "/hangfire-login", _) => new FormUrlEncodedContent([new("token", token ?? string.Empty)]),
+        ("POST", _, "resize") => Json("""{"resize":{"flavorRef":"2"}}"""),
+        ("POST", _, "migrate") => Json("""{"migrate":null}"""),
+        ("POST", _, "migrate host") => Json("""{"migrate":{"host":"xs-sim-2"}}"""),
+        ("POST", _, "confirmResize") => Json("""{"confirmResize":null}"""),
+        ("POST", _, "revertResize") => Json("""{"revertResize":null}"""),
+        ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
+        _ => null,
+    };
+
+    private static StringContent Json(string text) => new(text, Encoding.UTF8, "application/json");
+}
+
+/// <summary>Byte-level edits of a base64url token.</summary>
+public static class TokenBytes
+{
+    public static byte[] Decode(string token)
+    {
+        var s = token.Replace('-', '+').Replace('_', '/');
+        s += (s.Length % 4) switch { 2 => "==", 3 => "=", _ => "" };
+        return Convert.FromBase64String(s);
+    }
+
+    public static string Encode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>The token with one bit of byte <paramref name="index"/> flipped.</summary>
+    public static string Flip(string token, int index)
+    {
+        var bytes = Decode(token);
+        bytes[index] ^= 0x01;
+        return Encode(bytes);
+    }
+}
