@@ -14,6 +14,9 @@ public static class XapiHttp
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(10),
+        // A redirect would resend a login (user, password) or a session ref to wherever it points;
+        // standalone hosts never redirect, so one is an error, not a hop.
+        AllowAutoRedirect = false,
         // Transfers run for as long as a disk takes; per-call timeouts are applied by the callers.
         SslOptions = new SslClientAuthenticationOptions
         {

@@ -76,6 +76,37 @@ public class CertificatePinningTests
         Assert.That(refused!.ToString(), Does.Not.Contain(Password));
     }
 
+    /// <summary>A host answering with a redirect must not make the client resend its login elsewhere.</summary>
+    [TestCase(307)]
+    [TestCase(308)]
+    public async Task Redirect_IsRefused_AndTheLoginGoesNowhereElse(int status)
+    {
+        var reachedTarget = 0;
+        await using var target = await PlainHostAsync(_ => Interlocked.Increment(ref reachedTarget));
+        await using var redirecting = await PlainHostAsync(http =>
+        {
+            http.Response.StatusCode = status;
+            http.Response.Headers.Location = target.Urls.Single() + "/jsonrpc";
+        });
+
+        var host = new XapiHostOptions { Name = "xs-redirect", Url = redirecting.Urls.Single(), Username = "root", Password = Password };
+        var refused = await Assert.ThrowsAsync<XapiTransportException>(() => XapiSession.OpenAsync(host, TimeSpan.FromSeconds(10), CancellationToken.None));
+        Assert.That(refused!.Message, Does.Contain(status.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.That(reachedTarget, Is.Zero, "the login was not resent to the redirect's target");
+        await redirecting.StopAsync();
+        await target.StopAsync();
+    }
+
+    private static async Task<WebApplication> PlainHostAsync(Action<HttpContext> answer)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        app.MapPost("/jsonrpc", answer);
+        await app.StartAsync();
+        return app;
+    }
+
     /// <summary>An HTTPS JSON-RPC endpoint that counts the requests (and passwords) reaching it.</summary>
     private sealed class CountingTlsHost(WebApplication app, string url) : IAsyncDisposable
     {
