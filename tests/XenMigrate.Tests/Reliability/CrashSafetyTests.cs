@@ -100,7 +100,7 @@ public abstract class CrashSafetyTests
         var sourceIndex = index % _lab.Hosts.Count;
         var source = _lab[sourceIndex];
         var name = $"crash-{Kind}-{++_seeded}";
-        var id = await SeedServerAsync(source, name);
+        var id = await LabInspector.SeedServerAsync(_gateway, _admin, source, name, 8L << 20);
         var sha = source.Control.GetVmDiskSha256(name);
 
         var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -191,22 +191,6 @@ public abstract class CrashSafetyTests
             "--Workflow:ReconcileAfter=00:00:02", "--Workflow:ReconcileEvery=00:00:01", "--Workflow:CleanShutdownTimeout=00:00:05",
             "--Workflow:InvisibilityTimeout=00:00:30", "--Logging:LogLevel:Default=Information",
         ]), $"crash-{Kind}");
-
-    private async Task<string> SeedServerAsync(SimulatedHost host, string name)
-    {
-        await host.Control.SeedVmAsync(new SeedVmSpec
-        {
-            Name = name, MemoryBytes = 1024L << 20, DiskBytes = 1L << 30, DataBytes = 8L << 20,
-            OtherConfig = new Dictionary<string, string> { [InventoryKeys.Project] = "demo" },
-        });
-        var server = await Eventually.HoldsAsync(async () =>
-            {
-                var list = (await _gateway.GetAsync("/v2.1/servers/detail?all_tenants=1", _admin, "2.47")).Json?["servers"]?.AsArray();
-                return list?.FirstOrDefault(s => s!["name"]!.GetValue<string>() == name);
-            },
-            s => s is not null && Status(s) == "ACTIVE", TimeSpan.FromSeconds(30), $"{name} listed as ACTIVE");
-        return server!["id"]!.GetValue<string>();
-    }
 
     private async Task<ApiResponse> ActionAsync(string id, string body)
     {

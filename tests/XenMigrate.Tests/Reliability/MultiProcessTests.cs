@@ -142,18 +142,8 @@ public sealed class MultiProcessTests
     {
         var host = _lab[hostIndex];
         var name = $"{prefix}-{Guid.NewGuid():N}"[..16];
-        await host.Control.SeedVmAsync(new SeedVmSpec
-        {
-            Name = name, MemoryBytes = 1024L << 20, DiskBytes = 1L << 30, DataBytes = 16L << 20,
-            OtherConfig = new Dictionary<string, string> { [InventoryKeys.Project] = "demo" },
-        });
-        var server = await Eventually.HoldsAsync(async () =>
-            {
-                var list = (await _api.GetAsync("/v2.1/servers/detail?all_tenants=1", _admin, "2.47")).Json?["servers"]?.AsArray();
-                return list?.FirstOrDefault(s => s!["name"]!.GetValue<string>() == name);
-            },
-            s => s is not null && Status(s) == "ACTIVE", TimeSpan.FromSeconds(30), $"{name} listed (by a worker's inventory) as ACTIVE");
-        return (host, name, server!["id"]!.GetValue<string>());
+        var id = await LabInspector.SeedServerAsync(_api, _admin, host, name, 16L << 20);
+        return (host, name, id);
     }
 
     private Dictionary<string, int> Counts()

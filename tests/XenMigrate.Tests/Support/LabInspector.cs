@@ -1,6 +1,7 @@
 using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Xapi;
 using XenMigrate.XapiSimulator;
+using XenMigrate.XapiSimulator.Control;
 
 namespace XenMigrate.Tests.Support;
 
@@ -40,5 +41,22 @@ public static class LabInspector
             .Where(v => v.OtherConfig.TryGetValue(MigrationTag, out var tag) ? migrationUuid is null || tag == migrationUuid
                 : v.NameLabel.StartsWith(name, StringComparison.Ordinal))
             .ToList();
+    }
+
+    /// <summary>Seeds a running VM owned by demo on a host and waits until the gateway lists it as ACTIVE; returns the server id.</summary>
+    public static async Task<string> SeedServerAsync(GatewayEndpoint gateway, string adminToken, SimulatedHost host, string name, long dataBytes)
+    {
+        await host.Control.SeedVmAsync(new SeedVmSpec
+        {
+            Name = name, MemoryBytes = 1024L << 20, DiskBytes = 1L << 30, DataBytes = dataBytes,
+            OtherConfig = new Dictionary<string, string> { [InventoryKeys.Project] = "demo" },
+        });
+        var server = await Eventually.HoldsAsync(async () =>
+            {
+                var list = (await gateway.GetAsync("/v2.1/servers/detail?all_tenants=1", adminToken, "2.47")).Json?["servers"]?.AsArray();
+                return list?.FirstOrDefault(s => s!["name"]!.GetValue<string>() == name);
+            },
+            s => s?["status"]?.GetValue<string>() == "ACTIVE", TimeSpan.FromSeconds(30), $"{name} listed as ACTIVE");
+        return server!["id"]!.GetValue<string>();
     }
 }

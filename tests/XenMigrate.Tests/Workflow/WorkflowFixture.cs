@@ -95,26 +95,13 @@ public abstract class WorkflowFixture
 
     protected SimulatedHost HostNamed(string name) => Lab.Hosts.Single(h => h.Name == name);
 
-    protected static async Task<XapiSession> OpenAsync(SimulatedHost host) =>
-        await XapiSession.OpenAsync(new XapiHostOptions { Name = host.Name, Url = host.Url, Username = host.Username, Password = host.Password },
-            TimeSpan.FromSeconds(10), CancellationToken.None);
+    protected static Task<XapiSession> OpenAsync(SimulatedHost host) => LabInspector.OpenAsync(host);
 
     /// <summary>The guest VMs on a host carrying this server id.</summary>
-    protected static async Task<List<XapiVm>> VmsOfServerAsync(SimulatedHost host, string serverId)
-    {
-        await using var s = await OpenAsync(host);
-        return (await s.VmsAsync(CancellationToken.None)).Values
-            .Where(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(InventoryKeys.ServerId) == serverId).ToList();
-    }
+    protected static Task<List<XapiVm>> VmsOfServerAsync(SimulatedHost host, string serverId) => LabInspector.VmsOfServerAsync(host, serverId);
 
     /// <summary>Every VDI on the host that belongs to no VM (an orphan).</summary>
-    protected static async Task<List<XapiVdi>> OrphanVdisAsync(SimulatedHost host)
-    {
-        await using var s = await OpenAsync(host);
-        var vdis = await s.VdisAsync(CancellationToken.None);
-        var used = (await s.VbdsAsync(CancellationToken.None)).Values.Where(b => b.IsDisk).Select(b => b.Vdi).ToHashSet();
-        return vdis.Values.Where(v => !used.Contains(v.Ref)).ToList();
-    }
+    protected static Task<List<XapiVdi>> OrphanVdisAsync(SimulatedHost host) => LabInspector.OrphanVdisAsync(host);
 
     protected static void AssertStatus(ApiResponse r, HttpStatusCode expected) =>
         Assert.That(r.Status, Is.EqualTo(expected), r.Text);
