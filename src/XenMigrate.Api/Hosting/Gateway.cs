@@ -48,8 +48,10 @@ public static class Gateway
 
         // With no XenServer hosts configured, the embedded default runs a simulated lab in-process.
         var xen = builder.Configuration.GetSection(XenServerOptions.Section).Get<XenServerOptions>() ?? new XenServerOptions();
+        // The lab lives in this process's memory, so only a process that is both API and worker may run it.
+        var role = builder.Configuration.GetSection(GatewayRoleOptions.Section).Get<GatewayRoleOptions>() ?? new GatewayRoleOptions();
         EmbeddedLab? lab = null;
-        if (!migrateOnly && xen.Hosts.Count == 0 && xen.EmbeddedLab)
+        if (!migrateOnly && xen.Hosts.Count == 0 && xen.EmbeddedLab && role.Role == ProcessRole.All)
         {
             lab = await EmbeddedLab.StartAsync(CancellationToken.None);
             builder.Services.AddSingleton<IXenServerHostSource>(_ => lab); // created by a factory: disposed with the app
@@ -83,11 +85,6 @@ public static class Gateway
     private static void MapPipeline(WebApplication app, EmbeddedLab? lab)
     {
         var role = app.Services.GetRequiredService<GatewayRoleOptions>();
-        var workflow = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<WorkflowOptions>>().Value;
-
-        // Re-enqueue steps of migrations nobody is working on (a killed process, a lost enqueue).
-        app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MigrationReconciler>(
-            MigrationReconciler.RecurringJobId, r => r.Run(), MigrationReconciler.Cron(workflow.ReconcileEvery));
         app.MapHealthChecks("/healthz").WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         if (!role.ServesApi) return; // a worker answers health checks only
 

@@ -44,6 +44,7 @@ public static class WorkflowRegistration
         }
 
         services.AddSingleton(new WorkerLocks(database, connectionString));
+        services.AddHostedService<ReconcilerSchedule>();
 
         services.AddScoped<DestinationScheduler>();
         services.AddScoped<ResizeWorkflow>();
@@ -68,7 +69,9 @@ public static class WorkflowRegistration
                 QueuePollInterval = options.QueuePollInterval,
                 InvisibilityTimeout = options.InvisibilityTimeout,
                 UseSlidingInvisibilityTimeout = true, // a heartbeat keeps a running job invisible; a dead worker's returns
-                DistributedLockTimeout = TimeSpan.FromSeconds(30),
+                // Hangfire's own locks are held for milliseconds; one left by a killed process is
+                // taken as dead after this long (ours are in WorkerLocks and die with their holder).
+                DistributedLockTimeout = TimeSpan.FromSeconds(10),
                 PrepareSchemaIfNecessary = true,
             }),
         DatabaseProvider.SqlServer => new SqlServerStorage(connectionString, new SqlServerStorageOptions

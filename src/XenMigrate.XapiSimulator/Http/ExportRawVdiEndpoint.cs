@@ -123,6 +123,9 @@ internal static class ExportRawVdiEndpoint
         catch (Exception e)
         {
             host.Tasks.Fail(taskRef, e);
+            // An injected cut lets the bytes already written leave first: a reset discards what
+            // the kernel still holds, and the cut is meant to happen after exactly that many bytes.
+            if (e is TransferCutException) await Task.Delay(TimeSpan.FromMilliseconds(200), CancellationToken.None);
             // The body has no length: dropping the connection is how a broken export shows.
             context.Abort();
         }

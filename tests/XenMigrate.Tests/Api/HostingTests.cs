@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using XenMigrate.Api.Hosting;
 using XenMigrate.Infrastructure.Identity;
 using XenMigrate.Tests.Support;
@@ -45,6 +46,37 @@ public class HostingTests
             "--Identity:Users:0:Roles:0:Project=admin", "--Identity:Users:0:Roles:0:Role=admin",
         ]);
         Assert.That(app, Is.Not.Null);
+    }
+
+    /// <summary>The simulated lab lives in one process's memory: split roles never start one each.</summary>
+    [TestCase("Api")]
+    [TestCase("Worker")]
+    public async Task SplitRoles_StartNoEmbeddedLab(string role)
+    {
+        await using var db = TestDatabase.Create(DatabaseKind.Sqlite);
+        await using var app = await Gateway.BuildAsync(
+        [
+            "--urls=http://127.0.0.1:0", $"--contentRoot={Path.GetTempPath()}", $"--Database:ConnectionString={db.ConnectionString}",
+            $"--Gateway:Role={role}",
+        ]);
+        Assert.That(app.Services.GetRequiredService<XenMigrate.Infrastructure.Inventory.IXenServerHostSource>(), Is.Not.InstanceOf<EmbeddedLab>());
+    }
+
+    [TestCase("Api", HttpStatusCode.OK)]
+    [TestCase("Worker", HttpStatusCode.NotFound)]
+    public async Task Worker_ServesHealthOnly(string role, HttpStatusCode versions)
+    {
+        await using var db = TestDatabase.Create(DatabaseKind.Sqlite);
+        await using var app = await Gateway.BuildAsync(
+        [
+            "--urls=http://127.0.0.1:0", $"--contentRoot={Path.GetTempPath()}", $"--Database:ConnectionString={db.ConnectionString}",
+            $"--Gateway:Role={role}", "--XenServer:EmbeddedLab=false",
+        ]);
+        await app.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+        using (var health = await http.GetAsync("/healthz")) Assert.That(health.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        using (var root = await http.GetAsync("/")) Assert.That(root.StatusCode, Is.EqualTo(versions));
+        await app.StopAsync();
     }
 
     [Test]

@@ -46,6 +46,9 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/image/versions",                                          "",              200, 200, 200, 200, 200, 200, 200),
         R("GET",  "/image/v2/images",                                         "",              200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/image/v2/images/{image_id}",                              "",              404, 404, 404, 404, 401, 401, 401),
+        // Health is for load balancers and orchestrators: anonymous, and it says nothing but the state.
+        R("GET",  "/healthz",                                                 "",              200, 200, 200, 200, 200, 200, 200),
+        R("HEAD", "/healthz",                                                 "",              200, 200, 200, 200, 200, 200, 200),
         R("GET",  "/openapi/v1.json",                                         "",              200, 200, 200, 200, 200, 200, 200),
         R("GET",  "/hangfire-login",                                          "",              200, 200, 200, 200, 200, 200, 200),
         R("POST", "/hangfire-login",                                          "own token",     302, 403, 403, 403, 403, 403, 403),
