@@ -97,13 +97,11 @@ public sealed partial class ResizeWorkflow(
         // The snapshot: found when an earlier run already took it — by its tag, or by its name when
         // that run died between VM.snapshot and tagging it (a snapshot cannot be tagged as it is made).
         var vms = await source.VmsAsync(ct);
-        var snapshotName = $"xenmigrate-{tag}";
-        var snapshot = vms.Values.FirstOrDefault(v => v.IsASnapshot && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag)
-                       ?? vms.Values.FirstOrDefault(v => v.IsASnapshot && v.NameLabel == snapshotName);
+        var snapshot = vms.Values.FirstOrDefault(v => XapiObjects.IsSnapshotOf(v, tag));
         if (snapshot is null)
         {
             var sourceVm = vms.Values.Single(v => v.Uuid == checkpoint.SourceVmUuid);
-            snapshot = await source.VmAsync(await source.CallAsyncTaskAsync("VM.snapshot", OpTimeout, ct, sourceVm.Ref, snapshotName), ct);
+            snapshot = await source.VmAsync(await source.CallAsyncTaskAsync("VM.snapshot", OpTimeout, ct, sourceVm.Ref, XapiObjects.SnapshotName(tag)), ct);
         }
 
         if (!snapshot.OtherConfig.ContainsKey(XapiObjects.MigrationTag))
@@ -235,7 +233,7 @@ public sealed partial class ResizeWorkflow(
 
         await using (var source = await hosts.OpenAsync(migration.SourceCompute!, ct))
         {
-            await DestroySnapshotsAsync(source, migration.Uuid.ToString(), checkpoint, ct);
+            await DestroySnapshotsAsync(source, migration.Uuid.ToString(), ct);
             await source.DestroyVmAsync(checkpoint.SourceVmUuid, withDisks: true, OpTimeout, ct);
         }
 
@@ -343,16 +341,17 @@ public sealed partial class ResizeWorkflow(
                 await source.CallAsyncTaskAsync("VM.start", OpTimeout, ct, vm, false, false);
         }
 
-        await DestroySnapshotsAsync(source, migration.Uuid.ToString(), checkpoint, ct);
+        await DestroySnapshotsAsync(source, migration.Uuid.ToString(), ct);
     }
 
-    /// <summary>The migration's snapshot on the source, also one a dead run took but never recorded.</summary>
-    private async Task DestroySnapshotsAsync(XapiSession source, string tag, MigrationCheckpoint checkpoint, CancellationToken ct)
+    /// <summary>
+    /// The migration's snapshot on the source, found as CopyBase finds it (the recorded one is tagged
+    /// before it is recorded), so one a dead run took but never recorded goes too.
+    /// </summary>
+    private async Task DestroySnapshotsAsync(XapiSession source, string tag, CancellationToken ct)
     {
-        await source.DestroyVmAsync(checkpoint.SnapshotVmUuid, withDisks: true, OpTimeout, ct);
-        foreach (var stray in (await source.VmsAsync(ct)).Values.Where(v => v.IsASnapshot
-                     && (v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag || v.NameLabel == $"xenmigrate-{tag}")))
-            await source.DestroyVmAsync(stray.Uuid, withDisks: true, OpTimeout, ct);
+        foreach (var snapshot in (await source.VmsAsync(ct)).Values.Where(v => XapiObjects.IsSnapshotOf(v, tag)))
+            await source.DestroyVmAsync(snapshot.Uuid, withDisks: true, OpTimeout, ct);
     }
 
     private static async Task PlanDisksAsync(XapiSession source, XapiSession dest, MigrationCheckpoint checkpoint, XapiVm snapshot, string tag, CancellationToken ct)

@@ -29,7 +29,8 @@ public sealed class WorkflowOptions
     /// <summary>
     /// How long a job fetched by a worker stays invisible to the others. PostgreSQL and SQL Server
     /// slide it with a heartbeat while the job runs, so a dead worker's job is taken over after
-    /// this long; SQLite's storage cannot slide, so there it must outlast the longest step.
+    /// this long. SQLite's storage cannot slide: it uses <see cref="TransferTimeout"/> (the longest
+    /// a step may run) and leaves a killed process's step to the reconciler.
     /// </summary>
     public TimeSpan InvisibilityTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -61,7 +61,9 @@ public static class WorkflowRegistration
         DatabaseProvider.Sqlite => new SQLiteStorage(SqliteHangfirePath(connectionString), new SQLiteStorageOptions
         {
             QueuePollInterval = options.QueuePollInterval,
-            InvisibilityTimeout = options.InvisibilityTimeout, // not sliding: a longer step is delivered twice and the copy steps aside
+            // Not sliding: a shorter timeout would deliver every long disk copy again and again. SQLite
+            // is one machine, so a killed process's step is resumed by the reconciler, not redelivery.
+            InvisibilityTimeout = options.TransferTimeout,
             DistributedLockLifetime = TimeSpan.FromSeconds(30),
         }),
         DatabaseProvider.PostgreSql => PostgreSql(connectionString, new PostgreSqlStorageOptions

@@ -7,6 +7,13 @@ namespace XenMigrate.Infrastructure.Workflow;
 internal static class XapiObjects
 {
     public const string MigrationTag = "xenmigrate_migration";
+
+    /// <summary>The name a migration gives its snapshot: how a snapshot taken but not yet tagged is found.</summary>
+    public static string SnapshotName(string tag) => $"xenmigrate-{tag}";
+
+    /// <summary>A snapshot the migration took, tagged or (a run that died before tagging it) only named.</summary>
+    public static bool IsSnapshotOf(XapiVm vm, string tag) =>
+        vm.IsASnapshot && (vm.OtherConfig.GetValueOrDefault(MigrationTag) == tag || vm.NameLabel == SnapshotName(tag));
     public const string UserdeviceTag = "xenmigrate_userdevice";
 
     /// <summary>A ref from a uuid, or null when the object no longer exists.</summary>

@@ -192,15 +192,7 @@ public abstract class CrashSafetyTests
             "--Workflow:InvisibilityTimeout=00:00:30", "--Logging:LogLevel:Default=Information",
         ]), $"crash-{Kind}");
 
-    private async Task<ApiResponse> ActionAsync(string id, string body)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v2.1/servers/{id}/action")
-        {
-            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("X-Auth-Token", _admin);
-        return await _gateway.SendAsync(request);
-    }
+    private Task<ApiResponse> ActionAsync(string id, string body) => _gateway.ActionAsync(id, _admin, body);
 
     private async Task<JsonNode> WaitForAsync(string id, Func<JsonNode, bool> condition, string what)
     {

@@ -157,15 +157,7 @@ public sealed class MultiProcessTests
     private static int CountOf(string text, string what) =>
         text.Split('\n').Count(line => line.Contains(what, StringComparison.Ordinal));
 
-    private async Task<ApiResponse> ActionAsync(string id, string body)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v2.1/servers/{id}/action")
-        {
-            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("X-Auth-Token", _admin);
-        return await _api.SendAsync(request);
-    }
+    private Task<ApiResponse> ActionAsync(string id, string body) => _api.ActionAsync(id, _admin, body);
 
     private async Task<JsonNode> MigrationAsync(string id) =>
         (await _api.GetAsync($"/v2.1/os-migrations?instance_uuid={id}", _admin, "2.80")).Json!["migrations"]![0]!;

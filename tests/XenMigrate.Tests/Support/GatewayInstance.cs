@@ -142,6 +142,18 @@ public abstract class GatewayEndpoint
         return await SendAsync(request);
     }
 
+    /// <summary>POST /v2.1/servers/{id}/action with a JSON body, a token and (optionally) a microversion.</summary>
+    public async Task<ApiResponse> ActionAsync(string serverId, string token, string body, string? microversion = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v2.1/servers/{serverId}/action")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Auth-Token", token);
+        if (microversion is not null) request.Headers.Add("X-OpenStack-Nova-API-Version", microversion);
+        return await SendAsync(request);
+    }
+
     public async Task<ApiResponse> SendAsync(HttpRequestMessage request)
     {
         using var response = await Http.SendAsync(request);

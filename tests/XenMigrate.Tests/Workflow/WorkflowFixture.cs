@@ -73,16 +73,8 @@ public abstract class WorkflowFixture
     protected async Task<JsonNode> ServerAsync(string id) =>
         (await Gateway.GetAsync($"/v2.1/servers/{id}", Admin, "2.47")).Json!["server"]!;
 
-    protected async Task<ApiResponse> ActionAsync(string id, string token, string body, string? microversion = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v2.1/servers/{id}/action")
-        {
-            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("X-Auth-Token", token);
-        if (microversion is not null) request.Headers.Add("X-OpenStack-Nova-API-Version", microversion);
-        return await Gateway.SendAsync(request);
-    }
+    protected Task<ApiResponse> ActionAsync(string id, string token, string body, string? microversion = null) =>
+        Gateway.ActionAsync(id, token, body, microversion);
 
     /// <summary>Waits for a status with task_state null (as tempest's waiter does).</summary>
     protected async Task<JsonNode> WaitForStatusAsync(string id, string status, int seconds = 60) =>
