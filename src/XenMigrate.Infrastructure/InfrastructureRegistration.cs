@@ -33,6 +33,7 @@ public static class InfrastructureRegistration
 
         services.AddOptions<XenServerOptions>().Bind(configuration.GetSection(XenServerOptions.Section));
         services.AddScoped<HostInventorySync>();
+        services.AddScoped<HypervisorUsageReader>();
         services.TryAddSingleton<IXenServerHostSource, ConfiguredHostSource>();
         if (role.RunsWorker) services.AddHostedService<HostInventoryService>();
 

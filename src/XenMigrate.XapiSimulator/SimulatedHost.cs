@@ -29,6 +29,9 @@ public sealed class SimulatedHost : IAsyncDisposable
 
     public string Name => _runtime.Options.Name;
 
+    /// <summary>What the host was started with (memory, storage, versions).</summary>
+    public SimulatedHostOptions Options => _runtime.Options;
+
     /// <summary>Base URL, e.g. <c>http://127.0.0.1:9401</c>; XAPI is at <c>{Url}/jsonrpc</c>.</summary>
     public string Url => $"http://127.0.0.1:{Port}";
 

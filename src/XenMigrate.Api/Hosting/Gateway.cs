@@ -2,16 +2,19 @@ using FluentValidation;
 using Microsoft.AspNetCore.Routing;
 using Hangfire;
 using Microsoft.AspNetCore.Authentication;
+using XenMigrate.Api.Admin;
 using XenMigrate.Api.Glance;
 using XenMigrate.Api.Identity;
 using XenMigrate.Api.Nova;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Flavors;
+using XenMigrate.Api.Nova.Hypervisors;
 using XenMigrate.Api.Nova.InstanceActions;
 using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Api.Nova.Microversions;
 using XenMigrate.Api.Nova.RateLimiting;
 using XenMigrate.Api.Nova.Servers;
+using XenMigrate.Api.Nova.Services;
 using XenMigrate.Api.Nova.Versions;
 using XenMigrate.Api.OpenApi;
 using XenMigrate.Infrastructure;
@@ -108,8 +111,11 @@ public static class Gateway
             compute.MapMigrations();
             compute.MapInstanceActions();
             compute.MapFlavors();
+            compute.MapServices();
+            compute.MapHypervisors();
         }
 
+        app.MapHostDrains();
         app.UseXenMigrateSwaggerUi();
         app.MapHangfireDashboard();
         StartupBanner.PrintWhenListening(app, app.Services.GetRequiredService<DatabaseOptions>().Provider.ToString(), lab?.Describe());

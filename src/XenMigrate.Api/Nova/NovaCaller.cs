@@ -107,6 +107,12 @@ public static class NovaPolicy
     public static readonly Rule InstanceActionsShow = new("os_compute_api:os-instance-actions:show", Check.ReaderOrAdmin);
     public static readonly Rule InstanceActionEvents = new("os_compute_api:os-instance-actions:events", Check.Admin);
     public static readonly Rule FlavorExtraSpecsIndex = new("os_compute_api:os-flavor-extra-specs:index", Check.ReaderOrAdmin);
+    public static readonly Rule ServicesList = new("os_compute_api:os-services:list", Check.Admin);
+    public static readonly Rule ServicesUpdate = new("os_compute_api:os-services:update", Check.Admin);
+    public static readonly Rule HypervisorsList = new("os_compute_api:os-hypervisors:list", Check.Admin);
+    public static readonly Rule HypervisorsListDetail = new("os_compute_api:os-hypervisors:list-detail", Check.Admin);
+    public static readonly Rule HypervisorsShow = new("os_compute_api:os-hypervisors:show", Check.Admin);
+    public static readonly Rule HypervisorsStatistics = new("os_compute_api:os-hypervisors:statistics", Check.Admin);
 
     public static bool Allows(Rule rule, NovaCaller caller, string? targetProjectId)
     {

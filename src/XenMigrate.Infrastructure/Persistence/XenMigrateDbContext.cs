@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using XenMigrate.Domain.Drains;
 using XenMigrate.Domain.Flavors;
 using XenMigrate.Domain.Hosts;
 using XenMigrate.Domain.Identity;
@@ -29,6 +30,7 @@ public abstract class XenMigrateDbContext(DbContextOptions options) : DbContext(
     public DbSet<RoleAssignment> RoleAssignments => Set<RoleAssignment>();
     public DbSet<TokenSigningKey> TokenSigningKeys => Set<TokenSigningKey>();
     public DbSet<MigrationCheckpoint> MigrationCheckpoints => Set<MigrationCheckpoint>();
+    public DbSet<HostDrain> HostDrains => Set<HostDrain>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(XenMigrateDbContext).Assembly);

@@ -15,11 +15,14 @@ public readonly record struct LockResource(int Class, int Id)
     /// <summary>The notification outbox: one dispatcher at a time keeps notifications in order.</summary>
     public static LockResource Outbox { get; } = new(0x584E, 0);
 
+    /// <summary>One host drain: one worker advances it at a time.</summary>
+    public static LockResource Drain(int drainId) => new(0x584F, drainId);
+
     public string Name => $"xenmigrate-{Class:x}-{Id}";
 }
 
 /// <summary>
-/// Locks between worker processes: one per migration, one for the outbox. Each lock dies with its holder — a process killed mid-step frees it at once — because it belongs to
+/// Locks between worker processes: one per migration, one per host drain, one for the outbox. Each lock dies with its holder — a process killed mid-step frees it at once — because it belongs to
 /// something the operating system or the database server cleans up: a PostgreSQL advisory lock or
 /// a SQL Server application lock on the holder's own connection, or (SQLite, one machine) an
 /// exclusive lock on a file. A lease with a timeout would have to outlive the longest disk copy,

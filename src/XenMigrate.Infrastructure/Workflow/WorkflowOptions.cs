@@ -35,6 +35,12 @@ public sealed class WorkflowOptions
     public TimeSpan InvisibilityTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often workers look for new jobs (Hangfire's default, seconds, would dominate a resize).</summary>
+    /// <summary>
+    /// Nova's resize_confirm_window: how long a finished resize or cold migration may wait in
+    /// VERIFY_RESIZE before the gateway confirms it. Zero (the default) never confirms on its own.
+    /// </summary>
+    public TimeSpan ResizeConfirmWindow { get; set; } = TimeSpan.Zero;
+
     public TimeSpan QueuePollInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
     public int WorkerCount { get; set; } = 8;

@@ -4,6 +4,7 @@ using Hangfire.SqlServer;
 using Hangfire.Storage.SQLite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using XenMigrate.Infrastructure.Drains;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Transfer;
 
@@ -45,6 +46,13 @@ public static class WorkflowRegistration
 
         services.AddSingleton(new WorkerLocks(database, connectionString));
         services.AddHostedService<ReconcilerSchedule>();
+        services.AddOptions<HostDrainOptions>().Bind(configuration.GetSection(HostDrainOptions.Section));
+        services.AddScoped<HostDrainCoordinator>();
+        if (role.RunsWorker)
+        {
+            services.AddHostedService<HostDrainService>();
+            services.AddHostedService<ResizeAutoConfirmer>();
+        }
 
         services.AddScoped<DestinationScheduler>();
         services.AddScoped<ResizeWorkflow>();

@@ -6,12 +6,13 @@ namespace XenMigrate.Infrastructure.Xapi;
 // Each keeps the JSON it came from, so a VM can later be re-created from its own record.
 
 public sealed record XapiHost(string Ref, string Uuid, string NameLabel, string Address, bool Enabled,
-    long ApiVersionMajor, long ApiVersionMinor, IReadOnlyDictionary<string, string> SoftwareVersion, string ControlDomain)
+    long ApiVersionMajor, long ApiVersionMinor, IReadOnlyDictionary<string, string> SoftwareVersion, string ControlDomain,
+    string Metrics, IReadOnlyDictionary<string, string> CpuInfo)
 {
     public static XapiHost From(string reference, JsonObject r) => new(reference,
         XapiValues.String(r["uuid"]), XapiValues.String(r["name_label"]), XapiValues.String(r["address"]), XapiValues.Bool(r["enabled"]),
         XapiValues.Int(r["API_version_major"]), XapiValues.Int(r["API_version_minor"]), XapiValues.Map(r["software_version"]),
-        XapiValues.String(r["control_domain"]));
+        XapiValues.String(r["control_domain"]), XapiValues.String(r["metrics"]), XapiValues.Map(r["cpu_info"]));
 }
 
 public sealed record XapiVm(string Ref, string Uuid, string NameLabel, string PowerState, long MemoryStaticMax,

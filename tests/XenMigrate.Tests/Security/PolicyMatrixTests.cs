@@ -76,6 +76,18 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs",                 "private",       200, 404, 404, 404, 401, 401, 401),
         R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",           "public",        200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",           "private",       200, 404, 404, 404, 401, 401, 401),
+        // Services and hypervisors are admin-only; an unknown service or hypervisor uuid is 404 after the policy check.
+        R("GET",  "/v2.1/os-services",                                        "",              200, 403, 403, 403, 401, 401, 401),
+        R("PUT",  "/v2.1/os-services/{service_id}",                           "enable",        404, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hypervisors",                                     "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hypervisors/detail",                              "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hypervisors/statistics",                          "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hypervisors/{hypervisor_id}",                     "",              404, 403, 403, 403, 401, 401, 401),
+        // XenMigrate's host-drain extension: admin only (an unknown host is 400, an unknown drain 404).
+        R("POST", "/xenmigrate/v1/host-drains",                               "drain",         400, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/xenmigrate/v1/host-drains",                               "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/xenmigrate/v1/host-drains/{drain_id}",                    "",              404, 403, 403, 403, 401, 401, 401),
+        R("POST", "/xenmigrate/v1/host-drains/{drain_id}/cancel",             "",              404, 403, 403, 403, 401, 401, 401),
     ];
 
     // Served by middleware, not endpoints: checked too, but enumeration cannot find them.
@@ -199,7 +211,10 @@ public class PolicyMatrixTests : GatewayFixture
             .Replace("{request_id}", _requestId, StringComparison.Ordinal)
             .Replace("{flavor_id}", row.Variant == "private" ? "sec-private" : "sec-public", StringComparison.Ordinal)
             .Replace("{key}", Uri.EscapeDataString("hw:cpu_policy"), StringComparison.Ordinal)
-            .Replace("{image_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal);
+            .Replace("{image_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
+            .Replace("{service_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
+            .Replace("{hypervisor_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
+            .Replace("{drain_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal);
         Assert.That(path, Does.Not.Contain("{"), $"no value for a parameter of {pattern}");
 
         using var request = new HttpRequestMessage(new HttpMethod(row.Method), Gateway.BaseUrl + path);
@@ -223,6 +238,9 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", _, "migrate host") => Json("""{"migrate":{"host":"xs-sim-2"}}"""),
         ("POST", _, "confirmResize") => Json("""{"confirmResize":null}"""),
         ("POST", _, "revertResize") => Json("""{"revertResize":null}"""),
+        ("PUT", _, "enable") => Json("""{"status":"enabled"}"""),
+        ("POST", _, "drain") => Json("""{"drain":{"host":"no-such-host"}}"""),
+        ("POST", "/xenmigrate/v1/host-drains/{drain_id}/cancel", _) => null,
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,
     };

@@ -143,13 +143,15 @@ public abstract class GatewayEndpoint
     }
 
     /// <summary>POST /v2.1/servers/{id}/action with a JSON body, a token and (optionally) a microversion.</summary>
-    public async Task<ApiResponse> ActionAsync(string serverId, string token, string body, string? microversion = null)
+    public Task<ApiResponse> ActionAsync(string serverId, string token, string body, string? microversion = null) =>
+        SendJsonAsync(HttpMethod.Post, $"/v2.1/servers/{serverId}/action", token, body, microversion);
+
+    /// <summary>Any method with an optional JSON body, a token and (optionally) a microversion.</summary>
+    public async Task<ApiResponse> SendJsonAsync(HttpMethod method, string path, string? token, string? body, string? microversion = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v2.1/servers/{serverId}/action")
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("X-Auth-Token", token);
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        if (token is not null) request.Headers.Add("X-Auth-Token", token);
         if (microversion is not null) request.Headers.Add("X-OpenStack-Nova-API-Version", microversion);
         return await SendAsync(request);
     }

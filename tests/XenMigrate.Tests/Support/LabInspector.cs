@@ -29,6 +29,8 @@ public static class LabInspector
         await using var s = await OpenAsync(host);
         var vdis = await s.VdisAsync(CancellationToken.None);
         var used = (await s.VbdsAsync(CancellationToken.None)).Values.Where(b => b.IsDisk).Select(b => b.Vdi).ToHashSet();
+        // A suspended VM's memory image belongs to it through VM.suspend_VDI, not a VBD.
+        used.UnionWith((await s.VmsAsync(CancellationToken.None)).Values.Select(vm => XapiValues.String(vm.Record["suspend_VDI"])));
         return vdis.Values.Where(v => !used.Contains(v.Ref)).ToList();
     }
 

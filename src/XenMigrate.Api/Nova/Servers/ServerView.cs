@@ -134,7 +134,7 @@ public static partial class ServerView
     private static string? Usage(DateTime? t) =>
         t?.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
 
-    private static string InstanceName(Server s) => "instance-" + s.Id.ToString("N")[..8];
+    public static string InstanceName(Server s) => "instance-" + s.Id.ToString("N")[..8];
 
     private static string ReservationId(Server s) => "r-" + s.Id.ToString("N")[^8..];
 

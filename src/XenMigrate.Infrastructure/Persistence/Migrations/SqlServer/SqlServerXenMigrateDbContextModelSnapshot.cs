@@ -22,6 +22,72 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
 
             SqlServerModelBuilderExtensions.UseIdentityColumns(modelBuilder);
 
+            modelBuilder.Entity("XenMigrate.Domain.Drains.HostDrain", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("int");
+
+                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<int>("Id"));
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("Host")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<int>("MaxConcurrent")
+                        .HasColumnType("int");
+
+                    b.Property<string>("ProjectId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("nvarchar(32)");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<Guid>("Uuid")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("int");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Host");
+
+                    b.HasIndex("Uuid")
+                        .IsUnique();
+
+                    b.ToTable("HostDrains", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Flavors.Flavor", b =>
                 {
                     b.Property<int>("InternalId")
@@ -582,6 +648,73 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.HasKey("MigrationId");
 
                     b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Drains.HostDrain", b =>
+                {
+                    b.OwnsMany("XenMigrate.Domain.Drains.HostDrainItem", "Items", b1 =>
+                        {
+                            b1.Property<int>("Id")
+                                .ValueGeneratedOnAdd()
+                                .HasColumnType("int");
+
+                            SqlServerPropertyBuilderExtensions.UseIdentityColumn(b1.Property<int>("Id"));
+
+                            b1.Property<int>("Attempts")
+                                .HasColumnType("int");
+
+                            b1.Property<string>("DestinationHost")
+                                .HasMaxLength(255)
+                                .HasColumnType("nvarchar(255)");
+
+                            b1.Property<string>("Error")
+                                .HasMaxLength(1024)
+                                .HasColumnType("nvarchar(1024)");
+
+                            b1.Property<DateTime?>("FinishedAt")
+                                .HasColumnType("datetime2");
+
+                            b1.Property<int>("HostDrainId")
+                                .HasColumnType("int");
+
+                            b1.Property<string>("Method")
+                                .IsRequired()
+                                .HasMaxLength(16)
+                                .HasColumnType("nvarchar(16)");
+
+                            b1.Property<Guid?>("MigrationUuid")
+                                .HasColumnType("uniqueidentifier");
+
+                            b1.Property<Guid>("ServerId")
+                                .HasColumnType("uniqueidentifier");
+
+                            b1.Property<string>("ServerName")
+                                .IsRequired()
+                                .HasMaxLength(255)
+                                .HasColumnType("nvarchar(255)");
+
+                            b1.Property<DateTime?>("StartedAt")
+                                .HasColumnType("datetime2");
+
+                            b1.Property<string>("Status")
+                                .IsRequired()
+                                .HasMaxLength(16)
+                                .HasColumnType("nvarchar(16)");
+
+                            b1.Property<DateTime>("UpdatedAt")
+                                .HasColumnType("datetime2");
+
+                            b1.HasKey("Id");
+
+                            b1.HasIndex("HostDrainId");
+
+                            b1.ToTable("HostDrainItems", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("HostDrainId");
+                        });
+
+                    b.Navigation("Items");
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>

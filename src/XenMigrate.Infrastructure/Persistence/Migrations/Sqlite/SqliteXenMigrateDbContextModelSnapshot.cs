@@ -17,6 +17,70 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("XenMigrate.Domain.Drains.HostDrain", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Host")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("MaxConcurrent")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ProjectId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("Uuid")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Host");
+
+                    b.HasIndex("Uuid")
+                        .IsUnique();
+
+                    b.ToTable("HostDrains", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Flavors.Flavor", b =>
                 {
                     b.Property<int>("InternalId")
@@ -567,6 +631,71 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.HasKey("MigrationId");
 
                     b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Drains.HostDrain", b =>
+                {
+                    b.OwnsMany("XenMigrate.Domain.Drains.HostDrainItem", "Items", b1 =>
+                        {
+                            b1.Property<int>("Id")
+                                .ValueGeneratedOnAdd()
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<int>("Attempts")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<string>("DestinationHost")
+                                .HasMaxLength(255)
+                                .HasColumnType("TEXT");
+
+                            b1.Property<string>("Error")
+                                .HasMaxLength(1024)
+                                .HasColumnType("TEXT");
+
+                            b1.Property<DateTime?>("FinishedAt")
+                                .HasColumnType("TEXT");
+
+                            b1.Property<int>("HostDrainId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<string>("Method")
+                                .IsRequired()
+                                .HasMaxLength(16)
+                                .HasColumnType("TEXT");
+
+                            b1.Property<Guid?>("MigrationUuid")
+                                .HasColumnType("TEXT");
+
+                            b1.Property<Guid>("ServerId")
+                                .HasColumnType("TEXT");
+
+                            b1.Property<string>("ServerName")
+                                .IsRequired()
+                                .HasMaxLength(255)
+                                .HasColumnType("TEXT");
+
+                            b1.Property<DateTime?>("StartedAt")
+                                .HasColumnType("TEXT");
+
+                            b1.Property<string>("Status")
+                                .IsRequired()
+                                .HasMaxLength(16)
+                                .HasColumnType("TEXT");
+
+                            b1.Property<DateTime>("UpdatedAt")
+                                .HasColumnType("TEXT");
+
+                            b1.HasKey("Id");
+
+                            b1.HasIndex("HostDrainId");
+
+                            b1.ToTable("HostDrainItems", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("HostDrainId");
+                        });
+
+                    b.Navigation("Items");
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>
