@@ -166,23 +166,24 @@ public sealed class HostDrainItem
     public void Moved(string destinationHost, DateTime now)
     {
         DestinationHost = destinationHost;
-        Status = DrainItemStatus.Moved;
-        FinishedAt = now;
-        UpdatedAt = now;
+        Settle(DrainItemStatus.Moved, now);
     }
 
     public void Fail(string error, DateTime now)
     {
         Error = error;
-        Status = DrainItemStatus.Failed;
-        FinishedAt = now;
-        UpdatedAt = now;
+        Settle(DrainItemStatus.Failed, now);
     }
 
     public void Skip(string why, DateTime now)
     {
         Error = why;
-        Status = DrainItemStatus.Skipped;
+        Settle(DrainItemStatus.Skipped, now);
+    }
+
+    private void Settle(DrainItemStatus outcome, DateTime now)
+    {
+        Status = outcome;
         FinishedAt = now;
         UpdatedAt = now;
     }
