@@ -84,6 +84,7 @@ public static class NovaPolicy
         ReaderOrAdmin,
         MemberOrAdmin,
         ManagerOrAdmin,
+        Anyone,
     }
 
     public sealed record Rule(string Name, Check Check);
@@ -107,6 +108,12 @@ public static class NovaPolicy
     public static readonly Rule InstanceActionsShow = new("os_compute_api:os-instance-actions:show", Check.ReaderOrAdmin);
     public static readonly Rule InstanceActionEvents = new("os_compute_api:os-instance-actions:events", Check.Admin);
     public static readonly Rule FlavorExtraSpecsIndex = new("os_compute_api:os-flavor-extra-specs:index", Check.ReaderOrAdmin);
+    public static readonly Rule ServersCreate = new("os_compute_api:servers:create", Check.MemberOrAdmin);
+    public static readonly Rule ServersDelete = new("os_compute_api:servers:delete", Check.MemberOrAdmin);
+    public static readonly Rule QuotaSetsShow = new("os_compute_api:os-quota-sets:show", Check.ReaderOrAdmin);
+    public static readonly Rule QuotaSetsDetail = new("os_compute_api:os-quota-sets:detail", Check.ReaderOrAdmin);
+    public static readonly Rule QuotaSetsDefaults = new("os_compute_api:os-quota-sets:defaults", Check.Anyone);
+    public static readonly Rule QuotaSetsUpdate = new("os_compute_api:os-quota-sets:update", Check.Admin);
 
     public static bool Allows(Rule rule, NovaCaller caller, string? targetProjectId)
     {
@@ -119,6 +126,7 @@ public static class NovaPolicy
             Check.ReaderOrAdmin => sameProject && caller.Roles.Contains(Roles.Reader),
             Check.MemberOrAdmin => sameProject && caller.Roles.Contains(Roles.Member),
             Check.ManagerOrAdmin => sameProject && caller.Roles.Contains("manager"),
+            Check.Anyone => true,
             _ => false,
         };
     }

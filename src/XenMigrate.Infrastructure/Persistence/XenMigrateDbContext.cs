@@ -29,6 +29,7 @@ public abstract class XenMigrateDbContext(DbContextOptions options) : DbContext(
     public DbSet<RoleAssignment> RoleAssignments => Set<RoleAssignment>();
     public DbSet<TokenSigningKey> TokenSigningKeys => Set<TokenSigningKey>();
     public DbSet<MigrationCheckpoint> MigrationCheckpoints => Set<MigrationCheckpoint>();
+    public DbSet<Quotas.QuotaLimit> QuotaLimits => Set<Quotas.QuotaLimit>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(XenMigrateDbContext).Assembly);
