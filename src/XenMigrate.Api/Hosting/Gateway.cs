@@ -12,6 +12,7 @@ using XenMigrate.Api.Nova.Hypervisors;
 using XenMigrate.Api.Nova.InstanceActions;
 using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Api.Nova.Microversions;
+using XenMigrate.Api.Nova.Quotas;
 using XenMigrate.Api.Nova.RateLimiting;
 using XenMigrate.Api.Nova.Servers;
 using XenMigrate.Api.Nova.Services;
@@ -107,6 +108,8 @@ public static class Gateway
             var compute = app.MapGroup(prefix).RequireAuthorization();
             if (prefix.Contains('{', StringComparison.Ordinal)) compute.ExcludeFromDescription(); // the same routes, project-prefixed
             compute.MapServers();
+            compute.MapServerLifecycle();
+            compute.MapQuotaSets();
             compute.MapServerActions();
             compute.MapMigrations();
             compute.MapInstanceActions();

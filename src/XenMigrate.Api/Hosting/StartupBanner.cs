@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using XenMigrate.Infrastructure.Identity;
+using XenMigrate.Infrastructure.Images;
 
 namespace XenMigrate.Api.Hosting;
 
@@ -12,7 +13,7 @@ namespace XenMigrate.Api.Hosting;
 public static class StartupBanner
 {
     public static string Render(string baseUrl, IEnumerable<ConfiguredUser> demoUsers, string databaseDescription,
-        IEnumerable<string>? labHosts = null)
+        IEnumerable<string>? labHosts = null, IEnumerable<TemplateImage>? images = null)
     {
         var users = demoUsers.ToList();
         var text = new StringBuilder();
@@ -27,6 +28,15 @@ public static class StartupBanner
             text.AppendLine();
             text.AppendLine("Simulated XenServer lab (XAPI JSON-RPC, loopback only):");
             foreach (var line in labHosts) text.AppendLine(line);
+        }
+
+        var imageList = images?.ToList() ?? [];
+        if (imageList.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("Images (XenServer templates; the id is the same on every host and every start):");
+            foreach (var image in imageList) text.AppendLine($"  {image.Id}  {image.Name}");
+            text.AppendLine($"  e.g. openstack server create --image {imageList[0].Id} --flavor m1.tiny vm9 --wait");
         }
 
         if (users.Count == 0) return text.ToString();
@@ -60,14 +70,28 @@ public static class StartupBanner
         return text.ToString();
     }
 
+    /// <summary>The images the hosts offer now (a host slow to answer delays the banner by at most a few seconds).</summary>
+    private static async Task<IReadOnlyList<TemplateImage>> ImagesAsync(WebApplication app)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            return await app.Services.GetRequiredService<TemplateImages>().ListAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return [];
+        }
+    }
+
     public static void PrintWhenListening(WebApplication app, string databaseDescription, IEnumerable<string>? labHosts)
     {
-        app.Lifetime.ApplicationStarted.Register(() =>
+        app.Lifetime.ApplicationStarted.Register(() => _ = Task.Run(async () =>
         {
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
             var baseUrl = addresses?.FirstOrDefault()?.TrimEnd('/') ?? "http://127.0.0.1:8774";
             var options = app.Configuration.GetSection(KeystoneOptions.Section).Get<KeystoneOptions>() ?? new KeystoneOptions();
-            Console.WriteLine(Render(baseUrl, options.Users.Where(DemoCredentials.IsDemo), databaseDescription, labHosts));
-        });
+            Console.WriteLine(Render(baseUrl, options.Users.Where(DemoCredentials.IsDemo), databaseDescription, labHosts, await ImagesAsync(app)));
+        }));
     }
 }

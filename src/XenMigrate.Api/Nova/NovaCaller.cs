@@ -84,6 +84,7 @@ public static class NovaPolicy
         ReaderOrAdmin,
         MemberOrAdmin,
         ManagerOrAdmin,
+        Anyone,
     }
 
     public sealed record Rule(string Name, Check Check);
@@ -113,6 +114,12 @@ public static class NovaPolicy
     public static readonly Rule HypervisorsListDetail = new("os_compute_api:os-hypervisors:list-detail", Check.Admin);
     public static readonly Rule HypervisorsShow = new("os_compute_api:os-hypervisors:show", Check.Admin);
     public static readonly Rule HypervisorsStatistics = new("os_compute_api:os-hypervisors:statistics", Check.Admin);
+    public static readonly Rule ServersCreate = new("os_compute_api:servers:create", Check.MemberOrAdmin);
+    public static readonly Rule ServersDelete = new("os_compute_api:servers:delete", Check.MemberOrAdmin);
+    public static readonly Rule QuotaSetsShow = new("os_compute_api:os-quota-sets:show", Check.ReaderOrAdmin);
+    public static readonly Rule QuotaSetsDetail = new("os_compute_api:os-quota-sets:detail", Check.ReaderOrAdmin);
+    public static readonly Rule QuotaSetsDefaults = new("os_compute_api:os-quota-sets:defaults", Check.Anyone);
+    public static readonly Rule QuotaSetsUpdate = new("os_compute_api:os-quota-sets:update", Check.Admin);
 
     public static bool Allows(Rule rule, NovaCaller caller, string? targetProjectId)
     {
@@ -125,6 +132,7 @@ public static class NovaPolicy
             Check.ReaderOrAdmin => sameProject && caller.Roles.Contains(Roles.Reader),
             Check.MemberOrAdmin => sameProject && caller.Roles.Contains(Roles.Member),
             Check.ManagerOrAdmin => sameProject && caller.Roles.Contains("manager"),
+            Check.Anyone => true,
             _ => false,
         };
     }

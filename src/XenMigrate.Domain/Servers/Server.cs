@@ -82,6 +82,12 @@ public sealed class Server
 
     public string Status => ServerStatus.From(VmState, TaskState);
 
+    /// <summary>The image (a XenServer template published as one) the server was booted from; null for discovered VMs.</summary>
+    public string? ImageId { get; private set; }
+
+    /// <summary>Nova's server metadata (key/value pairs given at create).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; private set; } = new Dictionary<string, string>();
+
     public void Rename(string name, DateTime now)
     {
         if (string.IsNullOrWhiteSpace(name)) throw new InvalidServerException("A server's name cannot be empty.");
@@ -294,6 +300,94 @@ public sealed class Server
         if (!allowed.Contains(VmState)) throw new InvalidServerStateException(action, Id, "vm_state", VmState.ToNovaName());
         if (TaskState is { } task) throw new InvalidServerStateException(action, Id, "task_state", task.ToNovaName());
         if (LaunchedAt is null) throw new InvalidServerStateException(action, Id, "launched_at", "None");
+    }
+
+    // ---- Build and delete (nova/compute/api.py create, delete) ----
+
+    /// <summary>A server Nova has accepted but not yet placed: BUILD, task_state scheduling, on no host.</summary>
+    public static Server ForBuild(Guid id, string name, string projectId, string userId, FlavorSnapshot flavor, string imageId,
+        IReadOnlyDictionary<string, string> metadata, DateTime now) =>
+        new(id, name, projectId, userId, flavor, host: null, node: null, VmState.Building, PowerState.NoState, now)
+        {
+            ImageId = imageId,
+            Metadata = metadata,
+            TaskState = Servers.TaskState.Scheduling,
+        };
+
+    /// <summary>The build still runs (placed or not) and nobody asked to delete the server meanwhile.</summary>
+    public bool IsBuilding => VmState == VmState.Building && TaskState is Servers.TaskState.Scheduling or Servers.TaskState.Spawning;
+
+    /// <summary>The scheduler picked a host: the build spawns there (committed before anything is made on it).</summary>
+    public void BeginSpawn(string host, string? node, DateTime now)
+    {
+        if (!IsBuilding) throw new InvalidServerStateException("create", Id, "task_state", TaskState?.ToNovaName() ?? "None");
+        Host = host;
+        Node = node;
+        TaskState = Servers.TaskState.Spawning;
+        UpdatedAt = now;
+    }
+
+    /// <summary>The VM runs: ACTIVE, task_state null, launched now.</summary>
+    public void FinishBuild(PowerState powerState, DateTime now)
+    {
+        if (!IsBuilding) throw new InvalidServerStateException("create", Id, "task_state", TaskState?.ToNovaName() ?? "None");
+        VmState = StableStateFor(powerState);
+        PowerState = powerState;
+        TaskState = null;
+        LaunchedAt = now;
+        UpdatedAt = now;
+    }
+
+    /// <summary>
+    /// The build failed (Nova: vm_state error with a fault). When nothing is left on the host the
+    /// server is on no host any more, so a delete needs no host to answer.
+    /// </summary>
+    public void FailBuild(ServerFault fault, bool hostCleaned, DateTime now)
+    {
+        VmState = VmState.Error;
+        TaskState = null;
+        PowerState = PowerState.NoState;
+        Fault = fault;
+        if (hostCleaned)
+        {
+            Host = null;
+            Node = null;
+        }
+
+        UpdatedAt = now;
+    }
+
+    /// <summary>
+    /// Nova's delete: allowed in any vm_state (VERIFY_RESIZE and ERROR included) and while building;
+    /// refused (409) while another task owns the VM (a migration step, a power action), whose job
+    /// would otherwise race the destruction. A locked server refuses non-admins.
+    /// </summary>
+    public void BeginDelete(bool callerIsAdmin, DateTime now)
+    {
+        if (Locked && !callerIsAdmin) throw new ServerLockedException(Id);
+        if (TaskState is { } task && task is not (Servers.TaskState.Scheduling or Servers.TaskState.Spawning or Servers.TaskState.Deleting))
+            throw new InvalidServerStateException("delete", Id, "task_state", task.ToNovaName());
+        TaskState = Servers.TaskState.Deleting;
+        UpdatedAt = now;
+    }
+
+    /// <summary>Gone: Nova's soft-deleted row (vm_state deleted, terminated_at) that only history still points at.</summary>
+    public void MarkDeleted(DateTime now)
+    {
+        VmState = VmState.Deleted;
+        PowerState = PowerState.NoState;
+        ClearResize();
+        TerminatedAt = now;
+        UpdatedAt = now;
+    }
+
+    /// <summary>The VM could not be destroyed (a host kept failing): ERROR with the cause; a later delete tries again.</summary>
+    public void FailDelete(ServerFault fault, DateTime now)
+    {
+        VmState = VmState.Error;
+        TaskState = null;
+        Fault = fault;
+        UpdatedAt = now;
     }
 
     public void RecordFault(int code, string message, string? details, DateTime now)

@@ -31,6 +31,7 @@ public abstract class XenMigrateDbContext(DbContextOptions options) : DbContext(
     public DbSet<TokenSigningKey> TokenSigningKeys => Set<TokenSigningKey>();
     public DbSet<MigrationCheckpoint> MigrationCheckpoints => Set<MigrationCheckpoint>();
     public DbSet<HostDrain> HostDrains => Set<HostDrain>();
+    public DbSet<Quotas.QuotaLimit> QuotaLimits => Set<Quotas.QuotaLimit>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(XenMigrateDbContext).Assembly);

@@ -116,7 +116,7 @@ public sealed partial class MigrationJobs(
                     throw;
                 }
 
-                await RollBackAsync(migrationId, StepFailure(e), ct);
+                await RollBackAsync(migrationId, Describe(e), ct);
                 return;
             }
         }
@@ -140,12 +140,12 @@ public sealed partial class MigrationJobs(
     }
 
     /// <summary>What a user may read in the server's fault: the XAPI error code, not a stack trace.</summary>
-    private static string StepFailure(Exception e) => e switch
+    internal static string Describe(Exception e, string what = "The migration") => e switch
     {
         Xapi.XapiException x => $"XenServer refused {x.Method}: {x.Code}",
         Xapi.XapiTransportException t => $"A XenServer host stopped answering ({t.Host}).",
         TimeoutException => "A XenServer operation timed out.",
-        _ => "The migration failed: " + e.Message,
+        _ => $"{what} failed: " + e.Message,
     };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Migration {MigrationId}: attempt {Attempt} of its step failed ({Reason}); Hangfire retries it")]
@@ -164,7 +164,7 @@ public sealed partial class MigrationJobs(
 /// a process killed mid-step, a crash between commit and enqueue, a lost job.
 /// </summary>
 public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobClient jobs, WorkerLocks locks,
-    IOptions<WorkflowOptions> options, TimeProvider time)
+    ServerLifecycleWorkflow servers, IOptions<WorkflowOptions> options, TimeProvider time)
 {
     public const string RecurringJobId = "xenmigrate-reconcile";
 
@@ -188,6 +188,16 @@ public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobCl
             if (probe is null) continue;
             await probe.DisposeAsync();
             jobs.Enqueue<MigrationJobs>(j => j.Resume(id));
+        }
+
+        // Builds and deletes no worker carries on (their process was killed, or the job was lost).
+        foreach (var (serverId, deleting) in await servers.StalledAsync(cutoff, CancellationToken.None))
+        {
+            var probe = await locks.TryAcquireAsync(LockResource.Server(serverId), TimeSpan.Zero, CancellationToken.None);
+            if (probe is null) continue;
+            await probe.DisposeAsync();
+            if (deleting) jobs.Enqueue<ServerJobs>(j => j.Delete(serverId, null));
+            else jobs.Enqueue<ServerJobs>(j => j.Build(serverId, null));
         }
     }
 

@@ -12,6 +12,9 @@ public readonly record struct LockResource(int Class, int Id)
     /// <summary>One migration: no two workers ever run a step of it at once.</summary>
     public static LockResource Migration(int migrationId) => new(0x584D, migrationId); // "XM"
 
+    /// <summary>One server's build or delete (the id folded to 32 bits: a rare collision only serialises two servers).</summary>
+    public static LockResource Server(Guid serverId) => new(0x5853, serverId.GetHashCode()); // "XS"
+
     /// <summary>The notification outbox: one dispatcher at a time keeps notifications in order.</summary>
     public static LockResource Outbox { get; } = new(0x584E, 0);
 

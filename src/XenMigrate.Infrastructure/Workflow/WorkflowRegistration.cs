@@ -59,6 +59,12 @@ public static class WorkflowRegistration
         services.AddScoped<MigrationStarter>();
         services.AddScoped<MigrationReconciler>();
         services.AddTransient<MigrationJobs>();
+        services.AddScoped<ServerLifecycleWorkflow>();
+        services.AddScoped<ServerStarter>();
+        services.AddTransient<ServerJobs>();
+        services.AddSingleton<Images.TemplateImages>();
+        services.AddScoped<Quotas.QuotaService>();
+        services.AddOptions<Quotas.QuotaOptions>().Bind(configuration.GetSection(Quotas.QuotaOptions.Section));
         services.AddSingleton<XenServerHosts>();
         services.AddSingleton(sp => new VdiTransfer(logger: sp.GetService<Microsoft.Extensions.Logging.ILogger<VdiTransfer>>()));
         return services;

@@ -36,6 +36,17 @@ public static class NovaMessages
     public static string VersionMalformed(string requested) =>
         $"API Version String {requested} is of invalid format. Must be of format MajorNum.MinorNum.";
 
+    public const string InvalidFlavorRef = "Invalid flavorRef provided.";
+    public const string MissingImageRef = "Missing imageRef attribute";
+    public static string ImageNotFound(string id) => $"Image {id} could not be found.";
+
+    /// <summary>Nova's InvalidName, raised by the 'name' format check of server names.</summary>
+    public const string InvalidServerName =
+        "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.";
+
+    public static string QuotaBelowUsage(int limit, string resource, int minimum) =>
+        $"Quota limit {limit} for {resource} must be greater than or equal to already used and reserved {minimum}.";
+
     public static string InvalidQuery(string name, string value, string detail) =>
         $"Invalid input for query parameters {name}. Value: {value}. {detail}";
 }

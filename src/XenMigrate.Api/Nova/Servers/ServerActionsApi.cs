@@ -6,6 +6,7 @@ using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Quotas;
 using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Api.Nova.Servers;
@@ -26,7 +27,7 @@ public static class ServerActionsApi
             .WithDescription("""The body has exactly one key, e.g. {"resize":{"flavorRef":"3"}}, {"confirmResize":null}, {"revertResize":null}, {"migrate":null}.""");
 
     private static async Task<IResult> Dispatch(string server_id, NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter,
-        IValidator<ResizeRequest> resizeValidator, IValidator<MigrateRequest> migrateValidator, CancellationToken ct)
+        QuotaService quotas, IValidator<ResizeRequest> resizeValidator, IValidator<MigrateRequest> migrateValidator, CancellationToken ct)
     {
         var request = caller.Http.Request;
         if (!IsJsonForNova(request.ContentType))
@@ -39,7 +40,7 @@ public static class ServerActionsApi
         var (action, value) = body.Single();
         return action switch
         {
-            "resize" => await RetryOnConflictAsync(server_id, action, db, () => ResizeAsync(server_id, new ResizeRequest(value), resizeValidator, caller, db, starter, ct), ct),
+            "resize" => await RetryOnConflictAsync(server_id, action, db, () => ResizeAsync(server_id, new ResizeRequest(value), resizeValidator, caller, db, starter, quotas, ct), ct),
             "migrate" => await RetryOnConflictAsync(server_id, action, db, () => MigrateAsync(server_id, new MigrateRequest(value), migrateValidator, caller, db, starter, ct), ct),
             "confirmResize" => await RetryOnConflictAsync(server_id, action, db, () => ConfirmAsync(server_id, caller, db, starter, ct), ct),
             "revertResize" => await RetryOnConflictAsync(server_id, action, db, () => RevertAsync(server_id, caller, db, starter, ct), ct),
@@ -48,7 +49,7 @@ public static class ServerActionsApi
     }
 
     private static async Task<IResult> ResizeAsync(string serverId, ResizeRequest request, IValidator<ResizeRequest> validator,
-        NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
+        NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, QuotaService quotas, CancellationToken ct)
     {
         Validate(validator, request);
         var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
@@ -59,6 +60,7 @@ public static class ServerActionsApi
         var flavor = await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == request.FlavorRef, ct);
         if (flavor is null || flavor.Disabled) throw NovaFaultException.BadRequest(NovaMessages.FlavorNotFound(request.FlavorRef));
         server.EnsureFlavorChanges(flavor.Snapshot());
+        await Quotas.QuotaSetsApi.EnforceAsync(() => quotas.EnsureRoomForResizeAsync(server.ProjectId, server.Flavor, flavor.Snapshot(), ct));
 
         await CommitAsync(db, () => starter.StartAsync(server, flavor.Snapshot(), "resize", null, Of(caller), ct));
         return Results.Accepted();
@@ -149,7 +151,7 @@ public static class ServerActionsApi
     /// Nova's <c>Request.get_content_type</c>: no type, an empty one or text/plain is read as JSON;
     /// otherwise the media type (parameters aside) must be JSON or Nova's vendor type, not merely start like it.
     /// </summary>
-    private static bool IsJsonForNova(string? contentType)
+    internal static bool IsJsonForNova(string? contentType)
     {
         if (string.IsNullOrWhiteSpace(contentType)) return true;
         if (!MediaTypeHeaderValue.TryParse(contentType, out var parsed)) return false;
@@ -159,7 +161,7 @@ public static class ServerActionsApi
                || string.Equals(media, "text/plain", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static MigrationStarter.Caller Of(NovaCaller caller) => new(caller.UserId, caller.ProjectId, caller.IsAdmin, caller.RequestId);
+    internal static MigrationStarter.Caller Of(NovaCaller caller) => new(caller.UserId, caller.ProjectId, caller.IsAdmin, caller.RequestId);
 
     private static void Validate<T>(IValidator<T> validator, T request)
     {

@@ -33,9 +33,9 @@ public static partial class ServerView
             ["status"] = status,
             ["tenant_id"] = s.ProjectId,
             ["user_id"] = s.UserId,
-            ["metadata"] = new JsonObject(),
+            ["metadata"] = new JsonObject(s.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
             ["hostId"] = HostIds.For(s.ProjectId, s.Host),
-            ["image"] = string.Empty, // a XenServer VM was not booted from a Glance image
+            ["image"] = Image(s, caller), // "" for a discovered VM: it was not booted from an image
             ["flavor"] = Flavor(s.Flavor, caller),
             ["created"] = Iso(s.CreatedAt),
             ["updated"] = Iso(s.UpdatedAt),
@@ -120,6 +120,15 @@ public static partial class ServerView
         if (caller.Can(NovaPolicy.FlavorExtraSpecsIndex)) body["extra_specs"] = Flavors.FlavorView.ExtraSpecs(f.ExtraSpecs);
         return body;
     }
+
+    /// <summary>The image a server was booted from as <c>{id, links}</c> (Nova's bookmark to /images/{id}), or "".</summary>
+    private static JsonNode Image(Server s, NovaCaller caller) => s.ImageId is { } id
+        ? new JsonObject
+        {
+            ["id"] = id,
+            ["links"] = new JsonArray(new JsonObject { ["href"] = caller.BookmarkLink("images", id), ["rel"] = "bookmark" }),
+        }
+        : JsonValue.Create(string.Empty);
 
     private static JsonArray Links(Server s, NovaCaller caller) =>
     [

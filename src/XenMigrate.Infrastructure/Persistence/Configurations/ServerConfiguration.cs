@@ -32,6 +32,12 @@ internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
         MapJson(b.Property(s => s.OldFlavor));
         MapJson(b.Property(s => s.NewFlavor));
         MapJson(b.Property(s => s.Fault));
+        b.Property(s => s.ImageId).HasMaxLength(64);
+        MapJson(b.Property(s => s.Metadata)).IsRequired(); // the ServerLifecycle migrations fill existing rows with "{}"
+
+        // Nova's soft delete: a deleted server keeps its row (instance actions and migrations point
+        // at it) but no query sees it unless it asks for deleted rows explicitly.
+        b.HasQueryFilter(s => s.VmState != VmState.Deleted);
 
         b.Ignore(s => s.Status);
         b.Property<int>(XenMigrateDbContext.ConcurrencyVersion).IsConcurrencyToken();

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using XenMigrate.Api.Http;
+using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Api.Nova.Servers;
+using XenMigrate.Infrastructure.Quotas;
+
+namespace XenMigrate.Api.Nova.Quotas;
+
+/// <summary>
+/// Nova's <c>os-quota-sets</c>: a project's limits, the defaults, limits with usage (detail), and
+/// an admin's update. Limits are Nova's defaults (<c>Quota:*</c> settings) unless a project has its
+/// own; usage is counted from the project's servers.
+/// </summary>
+public static class QuotaSetsApi
+{
+    /// <summary>Removed from the body at 2.36 (network proxies) and 2.57 (injected files).</summary>
+    private static readonly string[] NetworkProxies = ["fixed_ips", "floating_ips", "security_group_rules", "security_groups"];
+    private static readonly string[] InjectedFiles = ["injected_file_content_bytes", "injected_file_path_bytes", "injected_files"];
+
+    public static void MapQuotaSets(this RouteGroupBuilder compute)
+    {
+        var quotas = compute.MapGroup("/os-quota-sets/{tenant_id}").WithTags("Quota sets");
+        quotas.MapGet("", Show).WithSummary("Show a project's quota limits");
+        quotas.MapGet("/defaults", Defaults).WithSummary("Show the default quota limits");
+        quotas.MapGet("/detail", Detail).WithSummary("Show a project's quota limits with usage");
+        quotas.MapPut("", Update).WithSummary("Set a project's quota limits (admin)");
+    }
+
+    /// <summary>Runs a quota check; a request beyond it is Nova's 403 "Quota exceeded for …".</summary>
+    public static async Task EnforceAsync(Func<Task> check)
+    {
+        try
+        {
+            await check();
+        }
+        catch (QuotaExceededException e)
+        {
+            throw NovaFaultException.Forbidden(e.Message);
+        }
+    }
+
+    private static async Task<IResult> Show(string tenant_id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
+    {
+        caller.Authorize(NovaPolicy.QuotaSetsShow, tenant_id);
+        return Body(tenant_id, caller, await quotas.LimitsAsync(tenant_id, ct), withId: true);
+    }
+
+    private static IResult Defaults(string tenant_id, NovaCaller caller, Microsoft.Extensions.Options.IOptions<QuotaOptions> options)
+    {
+        caller.Authorize(NovaPolicy.QuotaSetsDefaults, tenant_id);
+        return Body(tenant_id, caller, QuotaResources.Defaults(options.Value), withId: true);
+    }
+
+    private static async Task<IResult> Detail(string tenant_id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
+    {
+        caller.Authorize(NovaPolicy.QuotaSetsDetail, tenant_id);
+        var usage = await quotas.UsageAsync(tenant_id, ct);
+        var limits = await quotas.LimitsAsync(tenant_id, ct);
+        var detail = limits.ToDictionary(p => p.Key, p => (JsonNode)new JsonObject
+        {
+            ["in_use"] = usage.GetValueOrDefault(p.Key), ["limit"] = p.Value, ["reserved"] = 0,
+        });
+        return Results.Json(new JsonObject { ["quota_set"] = Shape(tenant_id, caller, detail, withId: true, legacy => new JsonObject { ["in_use"] = 0, ["limit"] = legacy, ["reserved"] = 0 }) });
+    }
+
+    private static async Task<IResult> Update(string tenant_id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
+    {
+        caller.Authorize(NovaPolicy.QuotaSetsUpdate, tenant_id);
+        if (!ServerActionsApi.IsJsonForNova(caller.Http.Request.ContentType))
+            throw new NovaFaultException(StatusCodes.Status415UnsupportedMediaType, NovaMessages.UnsupportedContentType);
+        var (outcome, json) = await JsonBody.ReadAsync(caller.Http.Request, 65_536, ct);
+        if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
+        if (outcome == JsonBody.Outcome.Malformed) throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
+
+        var known = (await quotas.LimitsAsync(tenant_id, ct)).Keys.ToHashSet();
+        if (json is not JsonObject body || body.Count != 1 || body["quota_set"] is not JsonObject set)
+            throw NovaFaultException.BadRequest(json is JsonObject o && o.ContainsKey("quota_set")
+                ? NovaMessages.InvalidInput("quota_set", ResizeRequestValidator.Show(o["quota_set"]), $"{ResizeRequestValidator.Show(o["quota_set"])} is not of type 'object'")
+                : "'quota_set' is a required property");
+        var wanted = new Dictionary<string, int>();
+        foreach (var (key, value) in set)
+        {
+            if (key == "force") continue;
+            if (!known.Contains(key))
+                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("quota_set", ResizeRequestValidator.Show(set), $"Additional properties are not allowed ('{key}' was unexpected)"));
+            if (value is not JsonValue v || !(v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var limit)
+                                              || v.GetValueKind() == JsonValueKind.String && int.TryParse(v.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture, out limit))
+                || limit < -1)
+                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, ResizeRequestValidator.Show(value), $"{ResizeRequestValidator.Show(value)} is not valid under any of the given schemas"));
+            wanted[key] = limit;
+        }
+
+        var force = set["force"] is JsonValue f && f.GetValueKind() is JsonValueKind.True;
+        if (!force)
+        {
+            var usage = await quotas.UsageAsync(tenant_id, ct);
+            foreach (var (resource, limit) in wanted)
+                if (limit != -1 && usage.GetValueOrDefault(resource) > limit)
+                    throw NovaFaultException.BadRequest(NovaMessages.QuotaBelowUsage(limit, resource, usage[resource]));
+        }
+
+        await quotas.SetLimitsAsync(tenant_id, wanted, ct);
+        return Body(tenant_id, caller, await quotas.LimitsAsync(tenant_id, ct), withId: false);
+    }
+
+    private static IResult Body(string project, NovaCaller caller, IReadOnlyDictionary<string, int> limits, bool withId) =>
+        Results.Json(new JsonObject
+        {
+            ["quota_set"] = Shape(project, caller, limits.ToDictionary(p => p.Key, p => (JsonNode)JsonValue.Create(p.Value)), withId, legacy => legacy),
+        });
+
+    /// <summary>The quota_set as Nova shows it at the caller's microversion (the network proxies are -1: not Nova's to count here).</summary>
+    private static JsonObject Shape(string project, NovaCaller caller, Dictionary<string, JsonNode> values, bool withId, Func<int, JsonNode> legacy)
+    {
+        var body = new JsonObject();
+        if (withId) body["id"] = project;
+        if (!caller.Version.AtLeast(36))
+            foreach (var name in NetworkProxies) values[name] = legacy(-1);
+        if (caller.Version.AtLeast(57))
+            foreach (var name in InjectedFiles) values.Remove(name);
+        foreach (var (key, value) in values.OrderBy(p => p.Key, StringComparer.Ordinal)) body[key] = value;
+        return body;
+    }
+}

@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Api.Http;
+using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Api.Nova.Quotas;
+using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Images;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Quotas;
+using XenMigrate.Infrastructure.Workflow;
+
+namespace XenMigrate.Api.Nova.Servers;
+
+/// <summary>
+/// <c>POST /servers</c> and <c>DELETE /servers/{id}</c>. Create checks in Nova's order: the body's
+/// schema (400), policy (403), the flavor (400 "Invalid flavorRef provided."), the image (400),
+/// the quota (403); it answers 202 with the server in BUILD once the row is committed, and a job
+/// boots it. Delete answers 204 with task_state deleting committed (or the server already gone
+/// when it was on no host), and a job destroys the VMs.
+/// </summary>
+public static class ServerLifecycleApi
+{
+    private const int MaxBodyBytes = 114_688;
+
+    /// <summary>The server keys Nova's create schema knows; those XenMigrate has no use for (networks, key_name, …) are accepted and ignored.</summary>
+    private static readonly HashSet<string> ServerKeys =
+    [
+        "name", "imageRef", "flavorRef", "adminPass", "metadata", "networks", "OS-DCF:diskConfig", "availability_zone", "key_name",
+        "user_data", "security_groups", "min_count", "max_count", "return_reservation_id", "config_drive", "block_device_mapping",
+        "block_device_mapping_v2", "description", "tags", "trusted_image_certificates", "host", "hypervisor_hostname", "hostname",
+        "accessIPv4", "accessIPv6", "personality",
+    ];
+
+    private static readonly HashSet<string> TopKeys = ["server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"];
+
+    public static void MapServerLifecycle(this RouteGroupBuilder compute)
+    {
+        compute.MapPost("/servers", Create).WithTags("Servers").WithSummary("Create (boot) a server from an image (a XenServer template)")
+            .WithDescription("""{"server":{"name":"vm1","imageRef":"<image id from GET /image/v2/images>","flavorRef":"1"}}""");
+        compute.MapDelete("/servers/{server_id}", Delete).WithTags("Servers").WithSummary("Delete a server");
+    }
+
+    private static async Task<IResult> Create(NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, TemplateImages images,
+        QuotaService quotas, TimeProvider time, CancellationToken ct)
+    {
+        var request = caller.Http.Request;
+        if (!ServerActionsApi.IsJsonForNova(request.ContentType))
+            throw new NovaFaultException(StatusCodes.Status415UnsupportedMediaType, NovaMessages.UnsupportedContentType);
+        var (outcome, json) = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
+        if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
+        if (outcome == JsonBody.Outcome.Malformed) throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
+        var server = ValidateSchema(json);
+
+        caller.Authorize(NovaPolicy.ServersCreate);
+        var name = server["name"]!.GetValue<string>();
+        var flavorRef = server["flavorRef"] is JsonValue f ? f.ToString() : string.Empty;
+        var flavor = await db.Flavors.AsNoTracking().FirstOrDefaultAsync(x => x.FlavorId == flavorRef, ct);
+        if (flavor is null || flavor.Disabled || (!flavor.IsPublic && !caller.IsAdmin))
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidFlavorRef);
+
+        var imageRef = server["imageRef"]?.GetValue<string>() ?? string.Empty;
+        if (imageRef.Length == 0) throw NovaFaultException.BadRequest(NovaMessages.MissingImageRef);
+        var image = await images.FindAsync(Guid.Parse(imageRef), ct) ?? throw NovaFaultException.BadRequest(NovaMessages.ImageNotFound(imageRef));
+
+        await QuotaSetsApi.EnforceAsync(() => quotas.EnsureRoomForServerAsync(caller.ProjectId, flavor.Snapshot(), ct));
+        var metadata = server["metadata"] is JsonObject m ? m.ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()) : [];
+        var created = Server.ForBuild(Guid.NewGuid(), name, caller.ProjectId, caller.UserId, flavor.Snapshot(), image.Id.ToString(), metadata,
+            time.GetUtcNow().UtcDateTime);
+        await starter.CreateAsync(created, ServerActionsApi.Of(caller), ct);
+
+        // Nova returns the password it set; XenMigrate has no guest agent to set it with, so it is only reported.
+        var adminPass = server["adminPass"]?.GetValue<string>() ?? GeneratePassword();
+        var id = created.Id.ToString();
+        var self = caller.SelfLink("servers", id);
+        caller.Http.Response.Headers.Location = self;
+        return Results.Json(new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["id"] = id,
+                ["links"] = new JsonArray(
+                    new JsonObject { ["href"] = self, ["rel"] = "self" },
+                    new JsonObject { ["href"] = caller.BookmarkLink("servers", id), ["rel"] = "bookmark" }),
+                ["OS-DCF:diskConfig"] = "MANUAL",
+                ["security_groups"] = new JsonArray(new JsonObject { ["name"] = "default" }),
+                ["adminPass"] = adminPass,
+            },
+        }, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> Delete(string server_id, NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct, tracked: true);
+            caller.Authorize(NovaPolicy.ServersDelete, server.ProjectId);
+            try
+            {
+                await starter.DeleteAsync(server, ServerActionsApi.Of(caller), ct);
+                return Results.NoContent();
+            }
+            catch (DbUpdateConcurrencyException) when (attempt < 3)
+            {
+                db.ChangeTracker.Clear(); // another writer (the build placing it, the inventory) got there first: look again
+            }
+        }
+    }
+
+    /// <summary>Nova's server_create schema (compute/schemas/servers.py), with its messages.</summary>
+    private static JsonObject ValidateSchema(JsonNode? json)
+    {
+        if (json is not JsonObject body) throw Invalid("", json, $"{Show(json)} is not of type 'object'", topLevel: true);
+        if (body.FirstOrDefault(p => !TopKeys.Contains(p.Key)) is { Key: { } extra })
+            throw Invalid("", body, $"Additional properties are not allowed ('{extra}' was unexpected)", topLevel: true);
+        if (!body.ContainsKey("server")) throw Invalid("", body, "'server' is a required property", topLevel: true);
+        if (body["server"] is not JsonObject server) throw Invalid("server", body["server"], $"{Show(body["server"])} is not of type 'object'");
+        if (server.FirstOrDefault(p => !ServerKeys.Contains(p.Key)) is { Key: { } unexpected })
+            throw Invalid("server", server, $"Additional properties are not allowed ('{unexpected}' was unexpected)");
+        foreach (var required in new[] { "name", "flavorRef" })
+            if (!server.ContainsKey(required)) throw Invalid("server", server, $"'{required}' is a required property");
+
+        var name = server["name"];
+        if (!IsString(name)) throw Invalid("name", name, $"{Show(name)} is not of type 'string'");
+        var text = name!.GetValue<string>();
+        if (text.Length == 0) throw Invalid("name", name, $"{Show(name)} is too short");
+        if (text.Length > 255) throw Invalid("name", name, $"{Show(name)} is too long");
+        if (!IsPrintableName(text)) throw NovaFaultException.BadRequest(NovaMessages.InvalidServerName);
+
+        var flavorRef = server["flavorRef"];
+        var flavorOk = flavorRef is JsonValue fv && fv.GetValueKind() switch
+        {
+            JsonValueKind.String => fv.GetValue<string>().Length > 0,
+            JsonValueKind.Number => fv.TryGetValue<long>(out _),
+            _ => false,
+        };
+        if (!flavorOk) throw Invalid("flavorRef", flavorRef, $"{Show(flavorRef)} is not valid under any of the given schemas");
+
+        if (server.TryGetPropertyValue("imageRef", out var imageRef)
+            && !(IsString(imageRef) && imageRef!.GetValue<string>() is var i && (i.Length == 0 || Guid.TryParseExact(i, "D", out _))))
+            throw Invalid("imageRef", imageRef, $"{Show(imageRef)} is not valid under any of the given schemas");
+        if (server.TryGetPropertyValue("adminPass", out var pass) && !IsString(pass))
+            throw Invalid("adminPass", pass, $"{Show(pass)} is not of type 'string'");
+        if (server.TryGetPropertyValue("metadata", out var metadata))
+        {
+            if (metadata is not JsonObject items) throw Invalid("metadata", metadata, $"{Show(metadata)} is not of type 'object'");
+            foreach (var (key, value) in items)
+            {
+                if (key.Length is 0 or > 255 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is ' ' or '-' or '_' or '.' or ':'))
+                    throw Invalid("metadata", metadata, $"Additional properties are not allowed ('{key}' was unexpected)");
+                if (!IsString(value)) throw Invalid(key, value, $"{Show(value)} is not of type 'string'");
+                if (value!.GetValue<string>().Length > 255) throw Invalid(key, value, $"{Show(value)} is too long");
+            }
+        }
+
+        if (server.TryGetPropertyValue("OS-DCF:diskConfig", out var disk)
+            && !(IsString(disk) && disk!.GetValue<string>() is "AUTO" or "MANUAL"))
+            throw Invalid("OS-DCF:diskConfig", disk, $"{Show(disk)} is not one of ['AUTO', 'MANUAL']");
+        return server;
+    }
+
+    /// <summary>Nova's validation error: with a field path "Invalid input for field/attribute …", at the top the bare message.</summary>
+    private static NovaFaultException Invalid(string field, JsonNode? value, string detail, bool topLevel = false) =>
+        NovaFaultException.BadRequest(topLevel ? detail : NovaMessages.InvalidInput(field, Show(value), detail));
+
+    private static bool IsString(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String;
+
+    private static string Show(JsonNode? node) => ResizeRequestValidator.Show(node);
+
+    /// <summary>Nova's valid_name_regex: printable characters (no control, format, unassigned or line separators), no whitespace at either end.</summary>
+    private static bool IsPrintableName(string name) =>
+        !char.IsWhiteSpace(name[0]) && !char.IsWhiteSpace(name[^1])
+        && name.EnumerateRunes().All(r => System.Text.Rune.GetUnicodeCategory(r) is not (UnicodeCategory.Control or UnicodeCategory.Format
+            or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned
+            or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator));
+
+    /// <summary>Nova's generate_password: 12 characters from an alphabet without look-alikes.</summary>
+    private static string GeneratePassword() =>
+        RandomNumberGenerator.GetString("23456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ", 12);
+}

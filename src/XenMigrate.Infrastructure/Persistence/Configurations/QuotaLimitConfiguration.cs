@@ -1,0 +1,18 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using XenMigrate.Infrastructure.Quotas;
+
+namespace XenMigrate.Infrastructure.Persistence.Configurations;
+
+internal sealed class QuotaLimitConfiguration : IEntityTypeConfiguration<QuotaLimit>
+{
+    public void Configure(EntityTypeBuilder<QuotaLimit> b)
+    {
+        b.ToTable("QuotaLimits");
+        b.HasKey(q => q.Id);
+        b.Property(q => q.Id).ValueGeneratedOnAdd();
+        b.Property(q => q.ProjectId).HasMaxLength(64).IsRequired();
+        b.Property(q => q.Resource).HasMaxLength(64).IsRequired();
+        b.HasIndex(q => new { q.ProjectId, q.Resource }).IsUnique();
+    }
+}

@@ -1,0 +1,119 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using XenMigrate.Domain.Flavors;
+using XenMigrate.Infrastructure.Persistence;
+
+namespace XenMigrate.Infrastructure.Quotas;
+
+/// <summary>Nova's default quota limits (the [quota] options); -1 is unlimited.</summary>
+public sealed class QuotaOptions
+{
+    public const string Section = "Quota";
+
+    public int Instances { get; set; } = 10;
+    public int Cores { get; set; } = 20;
+    public int Ram { get; set; } = 51200;
+    public int MetadataItems { get; set; } = 128;
+    public int InjectedFiles { get; set; } = 5;
+    public int InjectedFileContentBytes { get; set; } = 10240;
+    public int InjectedFilePathLength { get; set; } = 255;
+    public int KeyPairs { get; set; } = 100;
+    public int ServerGroups { get; set; } = 10;
+    public int ServerGroupMembers { get; set; } = 10;
+}
+
+/// <summary>Nova's quota resources by their API names, with the defaults from <see cref="QuotaOptions"/>.</summary>
+public static class QuotaResources
+{
+    public const string Instances = "instances";
+    public const string Cores = "cores";
+    public const string Ram = "ram";
+
+    public static IReadOnlyDictionary<string, int> Defaults(QuotaOptions o) => new SortedDictionary<string, int>(StringComparer.Ordinal)
+    {
+        ["cores"] = o.Cores,
+        ["injected_file_content_bytes"] = o.InjectedFileContentBytes,
+        ["injected_file_path_bytes"] = o.InjectedFilePathLength,
+        ["injected_files"] = o.InjectedFiles,
+        ["instances"] = o.Instances,
+        ["key_pairs"] = o.KeyPairs,
+        ["metadata_items"] = o.MetadataItems,
+        ["ram"] = o.Ram,
+        ["server_group_members"] = o.ServerGroupMembers,
+        ["server_groups"] = o.ServerGroups,
+    };
+}
+
+/// <summary>A request beyond a quota (Nova's OverQuota/TooManyInstances, answered 403).</summary>
+public sealed class QuotaExceededException(string message) : Exception(message);
+
+/// <summary>
+/// Limits (defaults, or a project's own) and usage counted from the servers themselves, as Nova
+/// counts them since Pike: instances, their vCPUs and RAM. A server with a resize open counts with
+/// the larger of its two flavors, as Nova holds the upsize until confirm or revert.
+/// </summary>
+public sealed class QuotaService(XenMigrateDbContext db, IOptions<QuotaOptions> options)
+{
+    public async Task<IReadOnlyDictionary<string, int>> LimitsAsync(string projectId, CancellationToken ct)
+    {
+        var limits = new SortedDictionary<string, int>(QuotaResources.Defaults(options.Value).ToDictionary(), StringComparer.Ordinal);
+        foreach (var own in await db.QuotaLimits.AsNoTracking().Where(q => q.ProjectId == projectId).ToListAsync(ct))
+            if (limits.ContainsKey(own.Resource)) limits[own.Resource] = own.HardLimit;
+        return limits;
+    }
+
+    public async Task<IReadOnlyDictionary<string, int>> UsageAsync(string projectId, CancellationToken ct)
+    {
+        var servers = await db.Servers.AsNoTracking().Where(s => s.ProjectId == projectId).ToListAsync(ct);
+        var flavors = servers.Select(s => s.NewFlavor is { } n && n.MemoryMb + n.Vcpus > s.Flavor.MemoryMb + s.Flavor.Vcpus ? n : s.Flavor).ToList();
+        return new Dictionary<string, int>
+        {
+            [QuotaResources.Instances] = servers.Count,
+            [QuotaResources.Cores] = servers.Select(s => Math.Max(s.Flavor.Vcpus, s.NewFlavor?.Vcpus ?? 0)).Sum(),
+            [QuotaResources.Ram] = servers.Select(s => Math.Max(s.Flavor.MemoryMb, s.NewFlavor?.MemoryMb ?? 0)).Sum(),
+        };
+    }
+
+    /// <summary>Room for one more server of this flavor, or Nova's "Quota exceeded for …".</summary>
+    public Task EnsureRoomForServerAsync(string projectId, FlavorSnapshot flavor, CancellationToken ct) =>
+        EnsureRoomAsync(projectId, new Dictionary<string, int>
+        {
+            [QuotaResources.Instances] = 1, [QuotaResources.Cores] = flavor.Vcpus, [QuotaResources.Ram] = flavor.MemoryMb,
+        }, ct);
+
+    /// <summary>Room for a resize: only what grows counts (Nova's upsize_quota_delta).</summary>
+    public Task EnsureRoomForResizeAsync(string projectId, FlavorSnapshot current, FlavorSnapshot wanted, CancellationToken ct)
+    {
+        var deltas = new Dictionary<string, int>();
+        if (wanted.Vcpus > current.Vcpus) deltas[QuotaResources.Cores] = wanted.Vcpus - current.Vcpus;
+        if (wanted.MemoryMb > current.MemoryMb) deltas[QuotaResources.Ram] = wanted.MemoryMb - current.MemoryMb;
+        return deltas.Count == 0 ? Task.CompletedTask : EnsureRoomAsync(projectId, deltas, ct);
+    }
+
+    /// <summary>Sets a project's own limits (Nova's quota-set update, admin only).</summary>
+    public async Task SetLimitsAsync(string projectId, IReadOnlyDictionary<string, int> limits, CancellationToken ct)
+    {
+        var existing = await db.QuotaLimits.Where(q => q.ProjectId == projectId).ToListAsync(ct);
+        foreach (var (resource, limit) in limits)
+        {
+            if (existing.FirstOrDefault(q => q.Resource == resource) is { } row) row.HardLimit = limit;
+            else db.QuotaLimits.Add(new QuotaLimit { ProjectId = projectId, Resource = resource, HardLimit = limit });
+        }
+
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Nova's get_over_quota_detail: every resource over, in order, joined with ", ".</summary>
+    private async Task EnsureRoomAsync(string projectId, Dictionary<string, int> deltas, CancellationToken ct)
+    {
+        var limits = await LimitsAsync(projectId, ct);
+        var usage = await UsageAsync(projectId, ct);
+        var overs = deltas.Keys.Order(StringComparer.Ordinal)
+            .Where(r => limits[r] >= 0 && usage[r] + deltas[r] > limits[r]).ToList();
+        if (overs.Count == 0) return;
+        string Join(Func<string, int> value) => string.Join(", ", overs.Select(r => value(r).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var names = string.Join(", ", overs);
+        throw new QuotaExceededException(
+            $"Quota exceeded for {names}: Requested {Join(r => deltas[r])}, but already used {Join(r => usage[r])} of {Join(r => limits[r])} {names}");
+    }
+}

@@ -1,0 +1,43 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Domain.InstanceActions;
+using XenMigrate.Domain.Migrations;
+using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Persistence;
+
+namespace XenMigrate.Infrastructure.Workflow;
+
+/// <summary>
+/// What the API does for create and delete: commit the server's new state and the instance action
+/// before the answer, then enqueue the job that does the work on XenServer.
+/// </summary>
+public sealed class ServerStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, TimeProvider time)
+{
+    private DateTime Now => time.GetUtcNow().UtcDateTime;
+
+    /// <summary>Records the new server (BUILD/scheduling) and its create action, then enqueues the boot.</summary>
+    public async Task CreateAsync(Server server, MigrationStarter.Caller caller, CancellationToken ct)
+    {
+        db.Servers.Add(server);
+        db.InstanceActions.Add(new InstanceAction(server.Id, ServerLifecycleWorkflow.CreateAction, caller.RequestId, caller.UserId, caller.ProjectId, Now));
+        await db.SaveChangesAsync(ct);
+        jobs.Enqueue<ServerJobs>(j => j.Build(server.Id, null));
+    }
+
+    /// <summary>
+    /// Deletes a server: task_state deleting and the action committed, then the job destroys the
+    /// VMs. A server on no host has nothing on XenServer and is deleted at once (Nova's local delete).
+    /// An earlier delete still running is left to finish (the answer is the same 204).
+    /// </summary>
+    public async Task DeleteAsync(Server server, MigrationStarter.Caller caller, CancellationToken ct)
+    {
+        if (server.TaskState == TaskState.Deleting && !(server.Locked && !caller.IsAdmin)) return;
+        server.BeginDelete(caller.IsAdmin, Now);
+        db.InstanceActions.Add(new InstanceAction(server.Id, ServerLifecycleWorkflow.DeleteAction, caller.RequestId, caller.UserId, caller.ProjectId, Now));
+        var placed = server.Host is not null
+                     || await db.Migrations.AnyAsync(m => m.InstanceUuid == server.Id && m.Status == MigrationStatus.Finished, ct);
+        if (!placed) server.MarkDeleted(Now);
+        await db.SaveChangesAsync(ct);
+        if (placed) jobs.Enqueue<ServerJobs>(j => j.Delete(server.Id, null));
+    }
+}

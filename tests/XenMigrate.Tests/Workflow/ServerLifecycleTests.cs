@@ -1,0 +1,276 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using XenMigrate.Domain.Flavors;
+using XenMigrate.Infrastructure.Images;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Xapi;
+using XenMigrate.Tests.Support;
+
+namespace XenMigrate.Tests.Workflow;
+
+/// <summary>
+/// Server create and delete end to end (real HTTP, Hangfire, XAPI on three simulated hosts):
+/// templates as images, boot onto a host with the flavor's size, delete leaving nothing behind
+/// (in VERIFY_RESIZE on both hosts), quotas, and Nova's refusals.
+/// </summary>
+[NonParallelizable]
+public class ServerLifecycleTests : WorkflowFixture
+{
+    private static readonly string Debian = TemplateImages.IdForName("Debian Bookworm 12").ToString();
+
+    [Test]
+    public async Task Images_AreTheTemplates_WithTheSameIdOnEveryHost()
+    {
+        var list = await Gateway.GetAsync("/image/v2/images", Demo);
+        AssertStatus(list, HttpStatusCode.OK);
+        var images = list.Json!["images"]!.AsArray();
+        Assert.That(images.Select(i => i!["name"]!.GetValue<string>()), Is.EqualTo(new[] { "Debian Bookworm 12", "Other install media" }));
+        var debian = images.Single(i => i!["name"]!.GetValue<string>() == "Debian Bookworm 12")!;
+        Assert.That(debian["id"]!.GetValue<string>(), Is.EqualTo(Debian), "a name-based id: the same across restarts");
+        Assert.That(debian["xenserver_hosts"]!.GetValue<string>(), Is.EqualTo("xs-1,xs-2,xs-3"), "one image for the template on three hosts");
+        Assert.That(debian["status"]!.GetValue<string>(), Is.EqualTo("active"));
+
+        var show = await Gateway.GetAsync($"/image/v2/images/{Debian}", Demo);
+        AssertStatus(show, HttpStatusCode.OK);
+        Assert.That(show.Json!["name"]!.GetValue<string>(), Is.EqualTo("Debian Bookworm 12"));
+        AssertStatus(await Gateway.GetAsync($"/image/v2/images/{Guid.NewGuid()}", Demo), HttpStatusCode.NotFound);
+    }
+
+    [Test]
+    public async Task Create_BootsTheTemplateOnAHost_WithTheFlavorsSize_ThenDeleteLeavesNothing()
+    {
+        var created = await CreateAsync(Demo, "lc-boot", "w1", metadata: new JsonObject { ["role"] = "web" });
+        AssertStatus(created, HttpStatusCode.Accepted);
+        var body = created.Json!["server"]!;
+        var id = body["id"]!.GetValue<string>();
+        Assert.That(body["adminPass"]!.GetValue<string>(), Has.Length.EqualTo(12), "a password is generated when none is given");
+        Assert.That(body["security_groups"]![0]!["name"]!.GetValue<string>(), Is.EqualTo("default"));
+        Assert.That(body["OS-DCF:diskConfig"]!.GetValue<string>(), Is.EqualTo("MANUAL"));
+        Assert.That(created.Header("Location"), Does.EndWith($"/v2.1/servers/{id}"));
+        var first = await ServerAsync(id);
+        Assert.That(first["status"]!.GetValue<string>(), Is.EqualTo("BUILD"), "BUILD before the 202 went out");
+
+        var active = await WaitForStatusAsync(id, "ACTIVE");
+        var hostName = active["OS-EXT-SRV-ATTR:host"]!.GetValue<string>();
+        Assert.That(active["image"]!["id"]!.GetValue<string>(), Is.EqualTo(Debian));
+        Assert.That(active["metadata"]!["role"]!.GetValue<string>(), Is.EqualTo("web"));
+        Assert.That(active["OS-SRV-USG:launched_at"], Is.Not.Null);
+
+        var host = HostNamed(hostName);
+        var vm = (await VmsOfServerAsync(host, id)).Single();
+        Assert.That((vm.NameLabel, vm.PowerState, vm.MemoryStaticMax, vm.VcpusMax), Is.EqualTo(("lc-boot", "Running", 1024L << 20, 1L)));
+        Assert.That(vm.OtherConfig.ContainsKey("default_template"), Is.False);
+        await using (var s = await OpenAsync(host))
+        {
+            var vbd = (await s.VbdsAsync(CancellationToken.None)).Values.Single(b => b.Vm == vm.Ref && b.IsDisk);
+            Assert.That((await s.VdisAsync(CancellationToken.None))[vbd.Vdi].VirtualSize, Is.EqualTo(1L << 30), "a root disk of the flavor's size");
+        }
+
+        foreach (var other in Lab.Hosts.Where(h => h.Name != hostName)) Assert.That(await VmsOfServerAsync(other, id), Is.Empty);
+        var actions = (await Gateway.GetAsync($"/v2.1/servers/{id}/os-instance-actions", Demo)).Json!["instanceActions"]!.AsArray();
+        Assert.That(actions.Select(a => a!["action"]!.GetValue<string>()), Does.Contain("create"));
+
+        var deleted = await DeleteAsync(Demo, id);
+        AssertStatus(deleted, HttpStatusCode.NoContent);
+        await WaitGoneAsync(id);
+        Assert.That(await VmsOfServerAsync(host, id), Is.Empty, "the VM is destroyed");
+        Assert.That(await OrphanVdisAsync(host), Is.Empty, "and its disk with it");
+        var list = (await Gateway.GetAsync("/v2.1/servers", Demo)).Json!["servers"]!.AsArray();
+        Assert.That(list.Select(s => s!["id"]!.GetValue<string>()), Does.Not.Contain(id));
+    }
+
+    [Test]
+    public async Task Delete_InVerifyResize_CleansBothHosts()
+    {
+        var id = await SeedServerAsync(0, "lc-verify", memoryMb: 1024, diskGb: 1, dataMib: 4);
+        AssertStatus(await ActionAsync(id, Demo, """{"resize":{"flavorRef":"w2"}}"""), HttpStatusCode.Accepted);
+        var resized = await WaitForStatusAsync(id, "VERIFY_RESIZE");
+        var dest = HostNamed(resized["OS-EXT-SRV-ATTR:host"]!.GetValue<string>());
+        Assert.That(await VmsOfServerAsync(Lab[0], id), Has.Count.EqualTo(1), "the source waits for confirm or revert");
+
+        AssertStatus(await DeleteAsync(Demo, id), HttpStatusCode.NoContent);
+        await WaitGoneAsync(id);
+        foreach (var host in new[] { Lab[0], dest })
+        {
+            Assert.That(await VmsOfServerAsync(host, id), Is.Empty, $"no VM of the server on {host.Name}");
+            Assert.That(await LabInspector.MigrationLeftoversAsync(host), Is.Empty, $"no snapshot or copy left on {host.Name}");
+            Assert.That(await OrphanVdisAsync(host), Is.Empty, $"no orphan disk on {host.Name}");
+        }
+
+        var migration = await MigrationAsync(id);
+        Assert.That(migration["status"]!.GetValue<string>(), Is.EqualTo("confirmed"), "Nova confirms a resize whose server is deleted");
+    }
+
+    [Test]
+    public async Task Create_WithNoHostBigEnough_EndsInError_WithNothingLeft_AndDeletesAtOnce()
+    {
+        await AddFlavorAsync(new Flavor("lc-huge", "lc.huge", 40 * 1024, 2, 1));
+        var created = await CreateAsync(Demo, "lc-huge", "lc-huge");
+        AssertStatus(created, HttpStatusCode.Accepted);
+        var id = created.Json!["server"]!["id"]!.GetValue<string>();
+
+        var failed = await WaitForStatusAsync(id, "ERROR");
+        Assert.That(failed["fault"]!["message"]!.GetValue<string>(), Does.StartWith("No valid host was found."));
+        Assert.That(failed["OS-EXT-SRV-ATTR:host"]?.GetValue<string>(), Is.Null);
+        foreach (var host in Lab.Hosts) Assert.That(await VmsOfServerAsync(host, id), Is.Empty);
+
+        AssertStatus(await DeleteAsync(Demo, id), HttpStatusCode.NoContent);
+        AssertStatus(await Gateway.GetAsync($"/v2.1/servers/{id}", Demo), HttpStatusCode.NotFound);
+    }
+
+    [Test]
+    public async Task Create_ThatFailsHalfWay_IsCarriedOnByTheRetry_WithOneVmAndNoOrphans()
+    {
+        // Every host refuses the first VM.start: the retry finds the half-built VM by its tag and finishes it.
+        foreach (var host in Lab.Hosts) host.Faults.FailNext("VM.start", "INTERNAL_ERROR", ["injected"]);
+        try
+        {
+            var created = await CreateAsync(Demo, "lc-retry", "w1");
+            var id = created.Json!["server"]!["id"]!.GetValue<string>();
+            var active = await WaitForStatusAsync(id, "ACTIVE");
+            var host = HostNamed(active["OS-EXT-SRV-ATTR:host"]!.GetValue<string>());
+            Assert.That(await VmsOfServerAsync(host, id), Has.Count.EqualTo(1));
+            await using var s = await OpenAsync(host);
+            var templates = (await s.VmsAsync(CancellationToken.None)).Values.Where(v => v.IsATemplate && !v.IsASnapshot).ToList();
+            Assert.That(templates, Has.Count.EqualTo(2), "no half-built clone left as a template");
+            Assert.That(await OrphanVdisAsync(host), Is.Empty);
+            AssertStatus(await DeleteAsync(Demo, id), HttpStatusCode.NoContent);
+            await WaitGoneAsync(id);
+        }
+        finally
+        {
+            foreach (var host in Lab.Hosts) host.Faults.Clear();
+        }
+    }
+
+    [Test]
+    public async Task Quota_RefusesCreateAndResizeBeyondIt_With403()
+    {
+        var demoProject = await Gateway.ProjectIdAsync("demo");
+        var quota = await Gateway.GetAsync($"/v2.1/os-quota-sets/{demoProject}", Demo);
+        AssertStatus(quota, HttpStatusCode.OK);
+        Assert.That((quota.Json!["quota_set"]!["instances"]!.GetValue<int>(), quota.Json["quota_set"]!["cores"]!.GetValue<int>(),
+            quota.Json["quota_set"]!["ram"]!.GetValue<int>()), Is.EqualTo((10, 20, 51200)), "Nova's defaults");
+
+        var id = await SeedServerAsync(1, "lc-quota", memoryMb: 1024, diskGb: 1, dataMib: 1);
+        var used = (await Gateway.GetAsync($"/v2.1/os-quota-sets/{demoProject}/detail", Demo)).Json!["quota_set"]!["ram"]!["in_use"]!.GetValue<int>();
+        AssertStatus(await PutQuotaAsync(demoProject, $$$"""{"quota_set":{"ram":{{{used + 512}}}}}"""), HttpStatusCode.OK);
+        try
+        {
+            var create = await CreateAsync(Demo, "lc-over", "w1");
+            AssertStatus(create, HttpStatusCode.Forbidden);
+            Assert.That(create.Json!["forbidden"]!["message"]!.GetValue<string>(),
+                Is.EqualTo($"Quota exceeded for ram: Requested 1024, but already used {used} of {used + 512} ram"));
+
+            var resize = await ActionAsync(id, Demo, """{"resize":{"flavorRef":"w2"}}""");
+            AssertStatus(resize, HttpStatusCode.Forbidden);
+            Assert.That(resize.Json!["forbidden"]!["message"]!.GetValue<string>(),
+                Is.EqualTo($"Quota exceeded for ram: Requested 1024, but already used {used} of {used + 512} ram"), "only what grows counts");
+            Assert.That((await ServerAsync(id))["status"]!.GetValue<string>(), Is.EqualTo("ACTIVE"), "nothing started");
+
+            AssertStatus(await PutQuotaAsync(demoProject, """{"quota_set":{"ram":1}}"""), HttpStatusCode.BadRequest);
+            var members = await PutQuotaAsync(demoProject, """{"quota_set":{"ram":1}}""", Demo);
+            AssertStatus(members, HttpStatusCode.Forbidden);
+        }
+        finally
+        {
+            AssertStatus(await PutQuotaAsync(demoProject, """{"quota_set":{"ram":51200}}"""), HttpStatusCode.OK);
+        }
+    }
+
+    [Test]
+    public async Task Create_RefusesBadInput_AsNovaDoes()
+    {
+        async Task<(HttpStatusCode, string)> Post(string body, string? token = null)
+        {
+            var r = await PostServersAsync(token ?? Demo, body);
+            return (r.Status, r.Json?.AsObject().First().Value?["message"]?.GetValue<string>() ?? r.Text);
+        }
+
+        var image = Debian;
+        Assert.That(await Post($$$"""{"server":{"imageRef":"{{{image}}}","flavorRef":"w1"}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, $$$"""Invalid input for field/attribute server. Value: {"imageRef":"{{{image}}}","flavorRef":"w1"}. 'name' is a required property""")));
+        Assert.That(await Post($$$"""{"server":{"name":" x","imageRef":"{{{image}}}","flavorRef":"w1"}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.")));
+        Assert.That(await Post("""{"server":{"name":"x","imageRef":"not-a-uuid","flavorRef":"w1"}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute imageRef. Value: \"not-a-uuid\". \"not-a-uuid\" is not valid under any of the given schemas")));
+        Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{image}}}","flavorRef":""}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute flavorRef. Value: \"\". \"\" is not valid under any of the given schemas")));
+        Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{image}}}","flavorRef":"nope"}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid flavorRef provided.")));
+        var unknown = Guid.NewGuid();
+        Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{unknown}}}","flavorRef":"w1"}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, $"Image {unknown} could not be found.")));
+        Assert.That(await Post("""{"server":{"name":"x","flavorRef":"w1"}}"""), Is.EqualTo((HttpStatusCode.BadRequest, "Missing imageRef attribute")));
+        Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{image}}}","flavorRef":"w1","bogus":1}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, $$$"""Invalid input for field/attribute server. Value: {"name":"x","imageRef":"{{{image}}}","flavorRef":"w1","bogus":1}. Additional properties are not allowed ('bogus' was unexpected)""")));
+        Assert.That(await Post("""{"servers":{}}"""), Is.EqualTo((HttpStatusCode.BadRequest, "Additional properties are not allowed ('servers' was unexpected)")));
+
+        var reader = await Gateway.TokenAsync(TestUsers.Reader);
+        Assert.That((await Post($$$"""{"server":{"name":"x","imageRef":"{{{image}}}","flavorRef":"w1"}}""", reader)).Item1, Is.EqualTo(HttpStatusCode.Forbidden));
+        AssertStatus(await DeleteAsync(Demo, Guid.NewGuid().ToString()), HttpStatusCode.NotFound);
+    }
+
+    [Test]
+    public async Task Delete_OfALockedServer_Is409ForItsOwner_AndWorksForAnAdmin()
+    {
+        var created = await CreateAsync(Demo, "lc-locked", "w1");
+        var id = created.Json!["server"]!["id"]!.GetValue<string>();
+        await WaitForStatusAsync(id, "ACTIVE");
+        await using (var scope = Gateway.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+            var server = db.Servers.Single(s => s.Id == Guid.Parse(id));
+            server.Lock("test", DateTime.UtcNow);
+            await db.SaveChangesAsync();
+        }
+
+        var refused = await DeleteAsync(Demo, id);
+        AssertStatus(refused, HttpStatusCode.Conflict);
+        Assert.That(refused.Json!["conflictingRequest"]!["message"]!.GetValue<string>(), Is.EqualTo($"Instance {id} is locked"));
+        AssertStatus(await DeleteAsync(Admin, id), HttpStatusCode.NoContent);
+        await WaitGoneAsync(id);
+    }
+
+    private Task<ApiResponse> CreateAsync(string token, string name, string flavorRef, JsonObject? metadata = null)
+    {
+        var server = new JsonObject { ["name"] = name, ["imageRef"] = Debian, ["flavorRef"] = flavorRef };
+        if (metadata is not null) server["metadata"] = metadata;
+        return PostServersAsync(token, new JsonObject { ["server"] = server }.ToJsonString());
+    }
+
+    private async Task<ApiResponse> PostServersAsync(string token, string body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2.1/servers") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Auth-Token", token);
+        return await Gateway.SendAsync(request);
+    }
+
+    private async Task<ApiResponse> DeleteAsync(string token, string id)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, $"/v2.1/servers/{id}");
+        request.Headers.Add("X-Auth-Token", token);
+        return await Gateway.SendAsync(request);
+    }
+
+    private async Task<ApiResponse> PutQuotaAsync(string project, string body, string? token = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/v2.1/os-quota-sets/{project}") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Auth-Token", token ?? Admin);
+        return await Gateway.SendAsync(request);
+    }
+
+    private async Task WaitGoneAsync(string id) =>
+        await Eventually.HoldsAsync(() => Gateway.GetAsync($"/v2.1/servers/{id}", Admin), r => r.Status == HttpStatusCode.NotFound,
+            TimeSpan.FromSeconds(60), $"server {id} gone");
+
+    private async Task AddFlavorAsync(Flavor flavor)
+    {
+        await using var scope = Gateway.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+        db.Flavors.Add(flavor);
+        await db.SaveChangesAsync();
+    }
+}
