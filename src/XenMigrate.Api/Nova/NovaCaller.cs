@@ -107,6 +107,12 @@ public static class NovaPolicy
     public static readonly Rule InstanceActionsShow = new("os_compute_api:os-instance-actions:show", Check.ReaderOrAdmin);
     public static readonly Rule InstanceActionEvents = new("os_compute_api:os-instance-actions:events", Check.Admin);
     public static readonly Rule FlavorExtraSpecsIndex = new("os_compute_api:os-flavor-extra-specs:index", Check.ReaderOrAdmin);
+    public static readonly Rule ServersStop = new("os_compute_api:servers:stop", Check.MemberOrAdmin);
+    public static readonly Rule ServersStart = new("os_compute_api:servers:start", Check.MemberOrAdmin);
+    public static readonly Rule PauseServer = new("os_compute_api:os-pause-server:pause", Check.MemberOrAdmin);
+    public static readonly Rule UnpauseServer = new("os_compute_api:os-pause-server:unpause", Check.MemberOrAdmin);
+    public static readonly Rule SuspendServer = new("os_compute_api:os-suspend-server:suspend", Check.MemberOrAdmin);
+    public static readonly Rule ResumeServer = new("os_compute_api:os-suspend-server:resume", Check.MemberOrAdmin);
 
     public static bool Allows(Rule rule, NovaCaller caller, string? targetProjectId)
     {

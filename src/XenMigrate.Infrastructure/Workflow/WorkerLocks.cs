@@ -12,6 +12,9 @@ public readonly record struct LockResource(int Class, int Id)
     /// <summary>One migration: no two workers ever run a step of it at once.</summary>
     public static LockResource Migration(int migrationId) => new(0x584D, migrationId); // "XM"
 
+    /// <summary>One power action (by its instance action id): no two workers run it at once.</summary>
+    public static LockResource PowerAction(int instanceActionId) => new(0x5850, instanceActionId); // "XP"
+
     /// <summary>The notification outbox: one dispatcher at a time keeps notifications in order.</summary>
     public static LockResource Outbox { get; } = new(0x584E, 0);
 

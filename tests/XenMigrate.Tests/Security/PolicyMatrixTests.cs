@@ -62,6 +62,13 @@ public class PolicyMatrixTests : GatewayFixture
         R("POST", "/v2.1/servers/{server_id}/action",                         "migrate host",  409, 403, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "confirmResize", 409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "revertResize",  409, 409, 404, 403, 401, 401, 401),
+        // Power actions: owner or admin; on this host-less server they stop at Nova's 409 after policy.
+        R("POST", "/v2.1/servers/{server_id}/action",                         "os-stop",       409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "os-start",      409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "pause",         409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "unpause",       409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "suspend",       409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "resume",        409, 409, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/os-migrations",                                      "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations",                     "",              200, 403, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations/{migration_id}",      "",              200, 403, 404, 403, 401, 401, 401),
@@ -223,6 +230,7 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", _, "migrate host") => Json("""{"migrate":{"host":"xs-sim-2"}}"""),
         ("POST", _, "confirmResize") => Json("""{"confirmResize":null}"""),
         ("POST", _, "revertResize") => Json("""{"revertResize":null}"""),
+        ("POST", _, "os-stop" or "os-start" or "pause" or "unpause" or "suspend" or "resume") => Json($$$"""{"{{{row.Variant}}}":null}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,
     };
