@@ -113,6 +113,12 @@ public static class NovaPolicy
     public static readonly Rule UnpauseServer = new("os_compute_api:os-pause-server:unpause", Check.MemberOrAdmin);
     public static readonly Rule SuspendServer = new("os_compute_api:os-suspend-server:suspend", Check.MemberOrAdmin);
     public static readonly Rule ResumeServer = new("os_compute_api:os-suspend-server:resume", Check.MemberOrAdmin);
+    public static readonly Rule FlavorCreate = new("os_compute_api:os-flavor-manage:create", Check.Admin);
+    public static readonly Rule FlavorUpdate = new("os_compute_api:os-flavor-manage:update", Check.Admin);
+    public static readonly Rule FlavorDelete = new("os_compute_api:os-flavor-manage:delete", Check.Admin);
+    public static readonly Rule FlavorExtraSpecsCreate = new("os_compute_api:os-flavor-extra-specs:create", Check.Admin);
+    public static readonly Rule FlavorExtraSpecsUpdate = new("os_compute_api:os-flavor-extra-specs:update", Check.Admin);
+    public static readonly Rule FlavorExtraSpecsDelete = new("os_compute_api:os-flavor-extra-specs:delete", Check.Admin);
 
     public static bool Allows(Rule rule, NovaCaller caller, string? targetProjectId)
     {
