@@ -12,7 +12,7 @@ namespace XenMigrate.Tests.Workflow;
 /// reconciler, which runs every second here; the inventory leaves the task alone meanwhile.
 /// </summary>
 [NonParallelizable]
-public class PowerActionReconcilerTests : WorkflowFixture
+public abstract class PowerActionReconcilerTests : WorkflowFixture
 {
     protected override IEnumerable<string> ExtraGatewayArgs => ["--Workflow:ReconcileAfter=00:00:02", "--Workflow:ReconcileEvery=00:00:01"];
 
@@ -49,4 +49,15 @@ public class PowerActionReconcilerTests : WorkflowFixture
         change(server, db);
         await db.SaveChangesAsync();
     }
+}
+
+public sealed class SqlitePowerActionReconcilerTests : PowerActionReconcilerTests
+{
+    protected override DatabaseKind Kind => DatabaseKind.Sqlite;
+}
+
+/// <summary>The same on PostgreSQL: advisory locks, and the reconciler's query on its provider.</summary>
+public sealed class PostgreSqlPowerActionReconcilerTests : PowerActionReconcilerTests
+{
+    protected override DatabaseKind Kind => DatabaseKind.PostgreSql;
 }

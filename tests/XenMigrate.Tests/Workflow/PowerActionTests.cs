@@ -13,7 +13,7 @@ namespace XenMigrate.Tests.Workflow;
 /// before the 202, the Hangfire job driving XAPI on the simulated host, Nova's 409s and policy.
 /// </summary>
 [NonParallelizable]
-public class PowerActionTests : WorkflowFixture
+public abstract class PowerActionTests : WorkflowFixture
 {
     private static readonly (string Body, string Action, string Task, string Status, int Power, string Xapi)[] Cycle =
     [
@@ -195,4 +195,15 @@ public class PowerActionTests : WorkflowFixture
     }
 
     private Task ChangeServerAsync(string id, Action<Server> change) => PowerActionReconcilerTests.ChangeServerAsync(Gateway, id, (s, _) => change(s));
+}
+
+public sealed class SqlitePowerActionTests : PowerActionTests
+{
+    protected override DatabaseKind Kind => DatabaseKind.Sqlite;
+}
+
+/// <summary>The power actions on PostgreSQL (advisory locks, its concurrency tokens).</summary>
+public sealed class PostgreSqlPowerActionTests : PowerActionTests
+{
+    protected override DatabaseKind Kind => DatabaseKind.PostgreSql;
 }
