@@ -120,6 +120,18 @@ public static class NovaPolicy
     public static readonly Rule QuotaSetsDetail = new("os_compute_api:os-quota-sets:detail", Check.ReaderOrAdmin);
     public static readonly Rule QuotaSetsDefaults = new("os_compute_api:os-quota-sets:defaults", Check.Anyone);
     public static readonly Rule QuotaSetsUpdate = new("os_compute_api:os-quota-sets:update", Check.Admin);
+    public static readonly Rule ServersStop = new("os_compute_api:servers:stop", Check.MemberOrAdmin);
+    public static readonly Rule ServersStart = new("os_compute_api:servers:start", Check.MemberOrAdmin);
+    public static readonly Rule PauseServer = new("os_compute_api:os-pause-server:pause", Check.MemberOrAdmin);
+    public static readonly Rule UnpauseServer = new("os_compute_api:os-pause-server:unpause", Check.MemberOrAdmin);
+    public static readonly Rule SuspendServer = new("os_compute_api:os-suspend-server:suspend", Check.MemberOrAdmin);
+    public static readonly Rule ResumeServer = new("os_compute_api:os-suspend-server:resume", Check.MemberOrAdmin);
+    public static readonly Rule FlavorCreate = new("os_compute_api:os-flavor-manage:create", Check.Admin);
+    public static readonly Rule FlavorUpdate = new("os_compute_api:os-flavor-manage:update", Check.Admin);
+    public static readonly Rule FlavorDelete = new("os_compute_api:os-flavor-manage:delete", Check.Admin);
+    public static readonly Rule FlavorExtraSpecsCreate = new("os_compute_api:os-flavor-extra-specs:create", Check.Admin);
+    public static readonly Rule FlavorExtraSpecsUpdate = new("os_compute_api:os-flavor-extra-specs:update", Check.Admin);
+    public static readonly Rule FlavorExtraSpecsDelete = new("os_compute_api:os-flavor-extra-specs:delete", Check.Admin);
 
     public static bool Allows(Rule rule, NovaCaller caller, string? targetProjectId)
     {

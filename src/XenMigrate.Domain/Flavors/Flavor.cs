@@ -14,13 +14,14 @@ public sealed class Flavor
     }
 
     public Flavor(string flavorId, string name, int memoryMb, int vcpus, int rootGb,
-        int ephemeralGb = 0, int swapMb = 0, bool isPublic = true, string? description = null)
+        int ephemeralGb = 0, int swapMb = 0, bool isPublic = true, string? description = null, double rxtxFactor = 1.0)
     {
         if (string.IsNullOrWhiteSpace(flavorId)) throw new InvalidFlavorException("A flavor needs an id.");
         if (string.IsNullOrWhiteSpace(name)) throw new InvalidFlavorException("A flavor needs a name.");
         if (memoryMb < 1) throw new InvalidFlavorException("A flavor's ram must be at least 1 MB.");
         if (vcpus < 1) throw new InvalidFlavorException("A flavor's vcpus must be at least 1.");
         if (rootGb < 0 || ephemeralGb < 0 || swapMb < 0) throw new InvalidFlavorException("Disk sizes cannot be negative.");
+        if (!(rxtxFactor > 0)) throw new InvalidFlavorException("A flavor's rxtx_factor must be positive.");
 
         FlavorId = flavorId;
         Name = name;
@@ -31,6 +32,7 @@ public sealed class Flavor
         SwapMb = swapMb;
         IsPublic = isPublic;
         Description = description;
+        RxtxFactor = rxtxFactor;
     }
 
     /// <summary>Nova's internal integer id (instance_type id), used by migration records.</summary>
@@ -66,6 +68,9 @@ public sealed class Flavor
     }
 
     public void Disable() => Disabled = true;
+
+    /// <summary>The one attribute Nova lets change after creation (2.55).</summary>
+    public void Describe(string? description) => Description = description;
 
     public FlavorSnapshot Snapshot() =>
         new(InternalId, FlavorId, Name, MemoryMb, Vcpus, RootGb, EphemeralGb, SwapMb,

@@ -293,6 +293,53 @@ public sealed class Server
         Progress = 0;
     }
 
+    // ---- Power actions (nova/compute/api.py stop, start, pause, unpause, suspend, resume) ----
+
+    /// <summary>
+    /// Starts a power action: its task_state is set before the API answers. Nova's order: lock, then
+    /// (stop and start) a host, then vm_state, task_state and launched_at. Every action needs a host
+    /// here, as XAPI runs it on the VM's host.
+    /// </summary>
+    public void BeginPowerAction(PowerAction action, bool callerIsAdmin, DateTime now)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        if (Locked && !callerIsAdmin) throw new ServerLockedException(Id);
+        if (action.ChecksHost && string.IsNullOrEmpty(Host)) throw new ServerNotReadyException(Id);
+        Guard(action.Name, callerIsAdmin, action.AllowedFrom);
+        if (string.IsNullOrEmpty(Host)) throw new ServerNotReadyException(Id);
+        TaskState = action.Task;
+        if (action == PowerAction.Stop) Progress = 0; // as Nova's force_stop
+        UpdatedAt = now;
+    }
+
+    /// <summary>The hypervisor did it: the action's vm_state, the power state XAPI reports, no task.</summary>
+    public void FinishPowerAction(PowerAction action, PowerState powerState, DateTime now)
+    {
+        if (TaskState != action.Task) throw new InvalidServerStateException(action.Name, Id, "task_state", TaskState?.ToNovaName() ?? "None");
+        VmState = action.Result;
+        PowerState = powerState;
+        TaskState = null;
+        UpdatedAt = now;
+    }
+
+    /// <summary>
+    /// The action failed for good: the task is dropped (Nova's reverts_task_state) and the fault kept;
+    /// when the VM's real power state is known, vm_state follows it as the power-state sync would.
+    /// </summary>
+    public void FailPowerAction(PowerAction action, ServerFault fault, PowerState? observed, DateTime now)
+    {
+        if (TaskState != action.Task) return;
+        TaskState = null;
+        Fault = fault;
+        if (observed is { } power)
+        {
+            PowerState = PowerState.NoState; // makes ObservePowerState apply even when the row already said so
+            ObservePowerState(power, now);
+        }
+
+        UpdatedAt = now;
+    }
+
     /// <summary>Nova's check_instance_lock, check_instance_state(vm_state=…, task_state=[None]) and launched_at.</summary>
     private void Guard(string action, bool callerIsAdmin, params VmState[] allowed)
     {

@@ -199,6 +199,30 @@ public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobCl
             if (deleting) jobs.Enqueue<ServerJobs>(j => j.Delete(serverId, null));
             else jobs.Enqueue<ServerJobs>(j => j.Build(serverId, null));
         }
+
+        await ResumePowerActionsAsync(cutoff);
+    }
+
+    /// <summary>
+    /// A power action whose server has shown its task for a while and whose lock is free lost its job
+    /// (a crash between commit and enqueue, a killed worker): its job runs again and finds what was done.
+    /// </summary>
+    private async Task ResumePowerActionsAsync(DateTime cutoff)
+    {
+        // Few rows carry a task at once; the task filter runs here so no provider must translate the converted enum.
+        var busy = await db.Servers.AsNoTracking().Where(s => s.TaskState != null && s.UpdatedAt < cutoff)
+            .Select(s => new { s.Id, s.TaskState }).ToListAsync();
+        foreach (var server in busy)
+        {
+            if (Domain.Servers.PowerAction.ForTask(server.TaskState) is not { } action) continue;
+            var actionId = await db.InstanceActions.AsNoTracking().Where(a => a.ServerId == server.Id && a.Action == action.Name)
+                .OrderByDescending(a => a.Id).Select(a => (int?)a.Id).FirstOrDefaultAsync();
+            if (actionId is not { } id) continue;
+            var probe = await locks.TryAcquireAsync(LockResource.PowerAction(id), TimeSpan.Zero, CancellationToken.None);
+            if (probe is null) continue;
+            await probe.DisposeAsync();
+            jobs.Enqueue<PowerJobs>(j => j.Run(id, null));
+        }
     }
 
     /// <summary>Hangfire's cron for <see cref="WorkflowOptions.ReconcileEvery"/> (six fields: seconds first).</summary>

@@ -6,7 +6,6 @@ using Microsoft.Extensions.Options;
 using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Domain.Migrations;
 using XenMigrate.Domain.Servers;
-using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Transfer;
@@ -61,7 +60,7 @@ public sealed partial class ResizeWorkflow(
 
         await using (var source = await hosts.OpenAsync(migration.SourceCompute!, ct))
         {
-            var vm = await FindServerVmAsync(source, server.Id, ct)
+            var vm = await source.FindServerVmAsync(server.Id, ct)
                      ?? throw new InvalidOperationException($"Server {server.Id} has no VM on {migration.SourceCompute}.");
             checkpoint.SourceVmUuid = vm.Uuid;
             checkpoint.SourcePowerState = vm.PowerState;
@@ -389,26 +388,8 @@ public sealed partial class ResizeWorkflow(
         checkpoint.Disks = disks;
     }
 
-    private async Task ShutDownAsync(XapiSession source, string vm, CancellationToken ct)
-    {
-        var state = (await source.VmAsync(vm, ct)).PowerState;
-        if (state == "Halted") return;
-        if (state == "Running")
-        {
-            try
-            {
-                await source.CallAsyncTaskAsync("VM.clean_shutdown", options.Value.CleanShutdownTimeout, ct, vm);
-                return;
-            }
-            catch (Exception e) when (e is XapiException or TimeoutException)
-            {
-                LogHardShutdown(logger, vm, e.Message); // no PV drivers, or the guest ignored the request
-            }
-        }
-
-        if ((await source.VmAsync(vm, ct)).PowerState != "Halted")
-            await source.CallAsyncTaskAsync("VM.hard_shutdown", OpTimeout, ct, vm);
-    }
+    private Task ShutDownAsync(XapiSession source, string vm, CancellationToken ct) =>
+        source.ShutDownAsync(vm, options.Value.CleanShutdownTimeout, OpTimeout, reason => LogHardShutdown(logger, vm, reason), ct);
 
     private static async Task BlockStartAsync(XapiSession source, string vm, Guid migration, CancellationToken ct)
     {
@@ -471,11 +452,6 @@ public sealed partial class ResizeWorkflow(
 
     private static async Task RemoveTagAsync(XapiSession s, string vm, CancellationToken ct) =>
         await s.RemoveFromOtherConfigAsync("VM", vm, XapiObjects.MigrationTag, ct);
-
-    /// <summary>The guest VM that carries this server's id (never a snapshot or the destination copy).</summary>
-    private static async Task<XapiVm?> FindServerVmAsync(XapiSession s, Guid serverId, CancellationToken ct) =>
-        (await s.VmsAsync(ct)).Values.FirstOrDefault(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(InventoryKeys.ServerId) == serverId.ToString()
-                                                          && !v.OtherConfig.ContainsKey(XapiObjects.MigrationTag));
 
     private async Task<(Migration, Server, MigrationCheckpoint)> LoadAsync(int migrationId, CancellationToken ct)
     {

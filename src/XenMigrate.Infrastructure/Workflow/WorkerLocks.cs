@@ -14,6 +14,8 @@ public readonly record struct LockResource(int Class, int Id)
 
     /// <summary>One server's build or delete (the id folded to 32 bits: a rare collision only serialises two servers).</summary>
     public static LockResource Server(Guid serverId) => new(0x5853, serverId.GetHashCode()); // "XS"
+    /// <summary>One power action (by its instance action id): no two workers run it at once.</summary>
+    public static LockResource PowerAction(int instanceActionId) => new(0x5850, instanceActionId); // "XP"
 
     /// <summary>The notification outbox: one dispatcher at a time keeps notifications in order.</summary>
     public static LockResource Outbox { get; } = new(0x584E, 0);

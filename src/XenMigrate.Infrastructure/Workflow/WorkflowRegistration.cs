@@ -65,6 +65,9 @@ public static class WorkflowRegistration
         services.AddSingleton<Images.TemplateImages>();
         services.AddScoped<Quotas.QuotaService>();
         services.AddOptions<Quotas.QuotaOptions>().Bind(configuration.GetSection(Quotas.QuotaOptions.Section));
+        services.AddScoped<PowerWorkflow>();
+        services.AddScoped<PowerActionStarter>();
+        services.AddTransient<PowerJobs>();
         services.AddSingleton<XenServerHosts>();
         services.AddSingleton(sp => new VdiTransfer(logger: sp.GetService<Microsoft.Extensions.Logging.ILogger<VdiTransfer>>()));
         return services;

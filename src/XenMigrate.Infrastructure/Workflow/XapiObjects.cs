@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Xapi;
 
 namespace XenMigrate.Infrastructure.Workflow;
@@ -36,6 +37,36 @@ internal static class XapiObjects
     public static async Task<JsonObject> RecordAsync(this XapiSession s, string cls, string reference, CancellationToken ct) =>
         await s.CallAsync($"{cls}.get_record", ct, reference) as JsonObject
         ?? throw new XapiTransportException(s.Host.Name, $"{cls}.get_record returned no record.");
+
+    /// <summary>The guest VM that carries this server's id (never a snapshot or a migration's destination copy).</summary>
+    public static async Task<XapiVm?> FindServerVmAsync(this XapiSession s, Guid serverId, CancellationToken ct) =>
+        (await s.VmsAsync(ct)).Values.FirstOrDefault(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(InventoryKeys.ServerId) == serverId.ToString()
+                                                          && !v.OtherConfig.ContainsKey(MigrationTag));
+
+    /// <summary>
+    /// Halts a VM: a running one is asked to shut down cleanly first (the guest's PV drivers), and
+    /// powered off when that fails or times out; a paused or suspended one is powered off; halted is done.
+    /// </summary>
+    public static async Task ShutDownAsync(this XapiSession s, string vm, TimeSpan cleanTimeout, TimeSpan timeout, Action<string>? cleanFailed, CancellationToken ct)
+    {
+        var state = (await s.VmAsync(vm, ct)).PowerState;
+        if (state == "Halted") return;
+        if (state == "Running")
+        {
+            try
+            {
+                await s.CallAsyncTaskAsync("VM.clean_shutdown", cleanTimeout, ct, vm);
+                return;
+            }
+            catch (Exception e) when (e is XapiException or TimeoutException)
+            {
+                cleanFailed?.Invoke(e.Message); // no PV drivers, or the guest ignored the request
+            }
+        }
+
+        if ((await s.VmAsync(vm, ct)).PowerState != "Halted")
+            await s.CallAsyncTaskAsync("VM.hard_shutdown", timeout, ct, vm);
+    }
 
     /// <summary>Destroys a VM (halting it first) and, optionally, the VDIs behind its disks; absent is fine.</summary>
     public static async Task DestroyVmAsync(this XapiSession s, string? vmUuid, bool withDisks, TimeSpan timeout, CancellationToken ct)

@@ -62,6 +62,13 @@ public class PolicyMatrixTests : GatewayFixture
         R("POST", "/v2.1/servers/{server_id}/action",                         "migrate host",  409, 403, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "confirmResize", 409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "revertResize",  409, 409, 404, 403, 401, 401, 401),
+        // Power actions: owner or admin; on this host-less server they stop at Nova's 409 after policy.
+        R("POST", "/v2.1/servers/{server_id}/action",                         "os-stop",       409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "os-start",      409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "pause",         409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "unpause",       409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "suspend",       409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "resume",        409, 409, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/os-migrations",                                      "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations",                     "",              200, 403, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations/{migration_id}",      "",              200, 403, 404, 403, 401, 401, 401),
@@ -88,6 +95,14 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/xenmigrate/v1/host-drains",                               "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/xenmigrate/v1/host-drains/{drain_id}",                    "",              404, 403, 403, 403, 401, 401, 401),
         R("POST", "/xenmigrate/v1/host-drains/{drain_id}/cancel",             "",              404, 403, 403, 403, 401, 401, 401),
+        // Flavor management is admin only; policy is checked before the flavor is looked up, so a
+        // missing flavor shows the admin got past it (404) without deleting what other rows read.
+        R("POST", "/v2.1/flavors",                                            "create",        200, 403, 403, 403, 401, 401, 401),
+        R("PUT",  "/v2.1/flavors/{flavor_id}",                                "public",        200, 403, 403, 403, 401, 401, 401),
+        R("DELETE", "/v2.1/flavors/{flavor_id}",                              "missing",       404, 403, 403, 403, 401, 401, 401),
+        R("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs",                 "public",        200, 403, 403, 403, 401, 401, 401),
+        R("PUT",  "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",           "public",        200, 403, 403, 403, 401, 401, 401),
+        R("DELETE", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",         "missing",       404, 403, 403, 403, 401, 401, 401),
     ];
 
     // Served by middleware, not endpoints: checked too, but enumeration cannot find them.
@@ -209,7 +224,7 @@ public class PolicyMatrixTests : GatewayFixture
             .Replace("{server_id}", _serverId.ToString(), StringComparison.Ordinal)
             .Replace("{migration_id}", _migrationId.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("{request_id}", _requestId, StringComparison.Ordinal)
-            .Replace("{flavor_id}", row.Variant == "private" ? "sec-private" : "sec-public", StringComparison.Ordinal)
+            .Replace("{flavor_id}", row.Variant switch { "private" => "sec-private", "missing" => "no-such-flavor", _ => "sec-public" }, StringComparison.Ordinal)
             .Replace("{key}", Uri.EscapeDataString("hw:cpu_policy"), StringComparison.Ordinal)
             .Replace("{image_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{service_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
@@ -241,6 +256,11 @@ public class PolicyMatrixTests : GatewayFixture
         ("PUT", _, "enable") => Json("""{"status":"enabled"}"""),
         ("POST", _, "drain") => Json("""{"drain":{"host":"no-such-host"}}"""),
         ("POST", "/xenmigrate/v1/host-drains/{drain_id}/cancel", _) => null,
+        ("POST", _, "os-stop" or "os-start" or "pause" or "unpause" or "suspend" or "resume") => Json($$$"""{"{{{row.Variant}}}":null}"""),
+        ("POST", "/v2.1/flavors", _) => Json($$$"""{"flavor":{"name":"matrix-{{{Guid.NewGuid():N}}}","ram":512,"vcpus":1,"disk":1}}"""),
+        ("PUT", "/v2.1/flavors/{flavor_id}", _) => Json("""{"flavor":{"description":"checked by the policy matrix"}}"""),
+        ("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs", _) => Json("""{"extra_specs":{"hw:cpu_policy":"dedicated"}}"""),
+        ("PUT", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", _) => Json("""{"hw:cpu_policy":"dedicated"}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,
     };

@@ -7,7 +7,7 @@ using XenMigrate.Infrastructure.Persistence;
 
 namespace XenMigrate.Api.Nova.Flavors;
 
-/// <summary>Nova's flavor read API: list, detail, show, and extra specs.</summary>
+/// <summary>Nova's flavor read API: list, detail, show, and extra specs (the writes are in <see cref="FlavorManageApi"/>).</summary>
 public static class FlavorsApi
 {
     private static readonly HashSet<string> QueryParams275 =
@@ -24,6 +24,7 @@ public static class FlavorsApi
         flavors.MapGet("/{flavor_id}", Show).WithSummary("Show a flavor");
         flavors.MapGet("/{flavor_id}/os-extra_specs", ListExtraSpecs).WithSummary("List a flavor's extra specs");
         flavors.MapGet("/{flavor_id}/os-extra_specs/{key}", ShowExtraSpec).WithSummary("Show one extra spec");
+        flavors.MapFlavorManage();
     }
 
     private static async Task<IResult> List(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct) =>

@@ -67,11 +67,7 @@ public static class QuotaSetsApi
     private static async Task<IResult> Update(string tenant_id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
     {
         caller.Authorize(NovaPolicy.QuotaSetsUpdate, tenant_id);
-        if (!ServerActionsApi.IsJsonForNova(caller.Http.Request.ContentType))
-            throw new NovaFaultException(StatusCodes.Status415UnsupportedMediaType, NovaMessages.UnsupportedContentType);
-        var (outcome, json) = await JsonBody.ReadAsync(caller.Http.Request, 65_536, ct);
-        if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
-        if (outcome == JsonBody.Outcome.Malformed) throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
+        var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
 
         var known = (await quotas.LimitsAsync(tenant_id, ct)).Keys.ToHashSet();
         if (json is not JsonObject body || body.Count != 1 || body["quota_set"] is not JsonObject set)

@@ -1,8 +1,6 @@
 using System.Text.Json.Nodes;
 using FluentValidation;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Net.Http.Headers;
-using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Persistence;
@@ -16,26 +14,18 @@ namespace XenMigrate.Api.Nova.Servers;
 /// checked first, then the server is loaded (404), then policy (403), then lock and state (409),
 /// then the request itself (400). The server's new state is committed before the answer.
 /// </summary>
-public static class ServerActionsApi
+public static partial class ServerActionsApi
 {
-    /// <summary>Nova's osapi_max_request_body_size.</summary>
-    private const int MaxBodyBytes = 114_688;
-
     public static void MapServerActions(this RouteGroupBuilder compute) =>
         compute.MapPost("/servers/{server_id}/action", Dispatch).WithTags("Servers")
-            .WithSummary("Run a server action: resize, confirmResize, revertResize, migrate")
-            .WithDescription("""The body has exactly one key, e.g. {"resize":{"flavorRef":"3"}}, {"confirmResize":null}, {"revertResize":null}, {"migrate":null}.""");
+            .WithSummary("Run a server action: resize, confirmResize, revertResize, migrate, os-stop, os-start, pause, unpause, suspend, resume")
+            .WithDescription("""The body has exactly one key, e.g. {"resize":{"flavorRef":"3"}}, {"confirmResize":null}, {"revertResize":null}, {"migrate":null}, {"os-stop":null}, {"pause":null}.""");
 
     private static async Task<IResult> Dispatch(string server_id, NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter,
         QuotaService quotas, IValidator<ResizeRequest> resizeValidator, IValidator<MigrateRequest> migrateValidator, CancellationToken ct)
     {
-        var request = caller.Http.Request;
-        if (!IsJsonForNova(request.ContentType))
-            throw new NovaFaultException(StatusCodes.Status415UnsupportedMediaType, NovaMessages.UnsupportedContentType);
-        var (outcome, json) = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
-        if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
-        if (outcome == JsonBody.Outcome.Malformed || json is not JsonObject body || body.Count != 1)
-            throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
+        var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
+        if (json is not JsonObject body || body.Count != 1) throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
 
         var (action, value) = body.Single();
         return action switch
@@ -44,6 +34,12 @@ public static class ServerActionsApi
             "migrate" => await RetryOnConflictAsync(server_id, action, db, () => MigrateAsync(server_id, new MigrateRequest(value), migrateValidator, caller, db, starter, ct), ct),
             "confirmResize" => await RetryOnConflictAsync(server_id, action, db, () => ConfirmAsync(server_id, caller, db, starter, ct), ct),
             "revertResize" => await RetryOnConflictAsync(server_id, action, db, () => RevertAsync(server_id, caller, db, starter, ct), ct),
+            "os-stop" => await RetryOnConflictAsync(server_id, "stop", db, () => PowerAsync(server_id, PowerAction.Stop, caller, db, ct), ct),
+            "os-start" => await RetryOnConflictAsync(server_id, "start", db, () => PowerAsync(server_id, PowerAction.Start, caller, db, ct), ct),
+            "pause" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Pause, caller, db, ct), ct),
+            "unpause" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Unpause, caller, db, ct), ct),
+            "suspend" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Suspend, caller, db, ct), ct),
+            "resume" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Resume, caller, db, ct), ct),
             _ => throw NovaFaultException.BadRequest(NovaMessages.NoSuchAction(action)),
         };
     }
@@ -146,20 +142,6 @@ public static class ServerActionsApi
     }
 
     private sealed class ConflictRetry : Exception;
-
-    /// <summary>
-    /// Nova's <c>Request.get_content_type</c>: no type, an empty one or text/plain is read as JSON;
-    /// otherwise the media type (parameters aside) must be JSON or Nova's vendor type, not merely start like it.
-    /// </summary>
-    internal static bool IsJsonForNova(string? contentType)
-    {
-        if (string.IsNullOrWhiteSpace(contentType)) return true;
-        if (!MediaTypeHeaderValue.TryParse(contentType, out var parsed)) return false;
-        var media = parsed.MediaType.Value;
-        return string.Equals(media, "application/json", StringComparison.OrdinalIgnoreCase)
-               || string.Equals(media, "application/vnd.openstack.compute+json", StringComparison.OrdinalIgnoreCase)
-               || string.Equals(media, "text/plain", StringComparison.OrdinalIgnoreCase);
-    }
 
     internal static MigrationStarter.Caller Of(NovaCaller caller) => new(caller.UserId, caller.ProjectId, caller.IsAdmin, caller.RequestId);
 

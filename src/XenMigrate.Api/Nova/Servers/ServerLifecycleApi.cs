@@ -23,8 +23,6 @@ namespace XenMigrate.Api.Nova.Servers;
 /// </summary>
 public static class ServerLifecycleApi
 {
-    private const int MaxBodyBytes = 114_688;
-
     /// <summary>The server keys Nova's create schema knows; those XenMigrate has no use for (networks, key_name, …) are accepted and ignored.</summary>
     private static readonly HashSet<string> ServerKeys =
     [
@@ -46,12 +44,7 @@ public static class ServerLifecycleApi
     private static async Task<IResult> Create(NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, TemplateImages images,
         QuotaService quotas, TimeProvider time, CancellationToken ct)
     {
-        var request = caller.Http.Request;
-        if (!ServerActionsApi.IsJsonForNova(request.ContentType))
-            throw new NovaFaultException(StatusCodes.Status415UnsupportedMediaType, NovaMessages.UnsupportedContentType);
-        var (outcome, json) = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
-        if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
-        if (outcome == JsonBody.Outcome.Malformed) throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
+        var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
         var server = ValidateSchema(json);
 
         caller.Authorize(NovaPolicy.ServersCreate);
