@@ -106,6 +106,7 @@ public static class Gateway
             compute.MapServers();
             compute.MapServerActions();
             compute.MapMigrations();
+            compute.MapLiveMigrationControl();
             compute.MapInstanceActions();
             compute.MapFlavors();
         }

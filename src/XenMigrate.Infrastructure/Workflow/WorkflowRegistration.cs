@@ -51,6 +51,9 @@ public static class WorkflowRegistration
         services.AddScoped<MigrationStarter>();
         services.AddScoped<MigrationReconciler>();
         services.AddTransient<MigrationJobs>();
+        services.AddScoped<LiveMigrationWorkflow>();
+        services.AddScoped<LiveMigrationStarter>();
+        services.AddTransient<LiveMigrationJobs>();
         services.AddSingleton<XenServerHosts>();
         services.AddSingleton(sp => new VdiTransfer(logger: sp.GetService<Microsoft.Extensions.Logging.ILogger<VdiTransfer>>()));
         return services;

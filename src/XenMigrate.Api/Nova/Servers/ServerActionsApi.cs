@@ -15,7 +15,7 @@ namespace XenMigrate.Api.Nova.Servers;
 /// checked first, then the server is loaded (404), then policy (403), then lock and state (409),
 /// then the request itself (400). The server's new state is committed before the answer.
 /// </summary>
-public static class ServerActionsApi
+public static partial class ServerActionsApi
 {
     /// <summary>Nova's osapi_max_request_body_size.</summary>
     private const int MaxBodyBytes = 114_688;
@@ -43,6 +43,7 @@ public static class ServerActionsApi
             "migrate" => await RetryOnConflictAsync(server_id, action, db, () => MigrateAsync(server_id, new MigrateRequest(value), migrateValidator, caller, db, starter, ct), ct),
             "confirmResize" => await RetryOnConflictAsync(server_id, action, db, () => ConfirmAsync(server_id, caller, db, starter, ct), ct),
             "revertResize" => await RetryOnConflictAsync(server_id, action, db, () => RevertAsync(server_id, caller, db, starter, ct), ct),
+            "os-migrateLive" => await RetryOnConflictAsync(server_id, action, db, () => LiveMigrateAsync(server_id, value, caller, db, ct), ct),
             _ => throw NovaFaultException.BadRequest(NovaMessages.NoSuchAction(action)),
         };
     }

@@ -540,6 +540,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<int>("MigrationId")
                         .HasColumnType("int");
 
+                    b.Property<DateTime?>("AbortRequestedAt")
+                        .HasColumnType("datetime2");
+
                     b.Property<string>("ConfirmOrRevertRequestId")
                         .HasColumnType("nvarchar(max)");
 
@@ -578,6 +581,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("datetime2");
+
+                    b.Property<string>("XapiTaskRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
 
                     b.HasKey("MigrationId");
 
