@@ -290,3 +290,42 @@ public class LiveMigrationRefusalTests : WorkflowFixture
         }
     }
 }
+
+/// <summary>
+/// The job loses the source mid-migration (the host goes off the network): its retries run out
+/// while XenServer carries on; the reconciler resumes the job, which finds the finished task.
+/// </summary>
+[NonParallelizable]
+public class LiveMigrationResilienceTests : WorkflowFixture
+{
+    protected override IEnumerable<string> ExtraGatewayArgs => ["--Workflow:ReconcileAfter=00:00:02", "--Workflow:ReconcileEvery=00:00:01"];
+
+    [Test]
+    public async Task SourceUnreachableMidway_TheMigrationStillCompletes()
+    {
+        var id = await SeedServerAsync(0, "lm-outage", memoryMb: 512, diskGb: 1, dataMib: 48);
+        var uuid = (await VmsOfServerAsync(Lab[0], id)).Single().Uuid;
+        var sha = Lab[0].Control.GetVmDiskSha256("lm-outage");
+        Lab[0].Faults.Throttle(8);
+        try
+        {
+            AssertStatus(await ActionAsync(id, Admin, """{"os-migrateLive":{"host":"xs-2","block_migration":"auto"}}""", "2.30"), HttpStatusCode.Accepted);
+            await Eventually.HoldsAsync(() => MigrationAsync(id), m => m["status"]!.GetValue<string>() == "running", TimeSpan.FromSeconds(30));
+            // Longer than the job's retries (1 + 3 + 5 s): only the reconciler can bring the job back.
+            Lab[0].Faults.SetHostDown(restoreAfter: TimeSpan.FromSeconds(12));
+            Lab[0].Faults.Throttle(null);
+        }
+        finally
+        {
+            Lab[0].Faults.Throttle(null);
+        }
+
+        var moved = await WaitForStatusAsync(id, "ACTIVE", seconds: 90);
+        Assert.That(moved["OS-EXT-SRV-ATTR:host"]!.GetValue<string>(), Is.EqualTo("xs-2"));
+        Assert.That((await MigrationAsync(id))["status"]!.GetValue<string>(), Is.EqualTo("completed"));
+        var vm = (await VmsOfServerAsync(Lab[1], id)).Single();
+        Assert.That(vm.Uuid, Is.EqualTo(uuid));
+        Assert.That(Lab[1].Control.GetVmDiskSha256(vm.Ref), Is.EqualTo(sha));
+        Assert.That(await VmsOfServerAsync(Lab[0], id), Is.Empty);
+    }
+}
