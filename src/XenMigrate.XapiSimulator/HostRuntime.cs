@@ -60,6 +60,9 @@ internal sealed class HostRuntime : IDisposable
 
     public string NetworkRef { get; set; } = XapiType.NullRef;
 
+    /// <summary>Where the host serves HTTP (set once its server listens); migrate_receive hands it out.</summary>
+    public string BaseUrl { get; set; } = string.Empty;
+
     /// <summary>Mount path of the SR as a file SR would have it (VHD parent names point into it).</summary>
     public string SrMountPath { get; set; } = string.Empty;
 

@@ -77,6 +77,7 @@ public sealed class SimulatedHost : IAsyncDisposable
         try
         {
             var server = await SimulatorServer.StartAsync(runtime, control, cancellationToken);
+            runtime.BaseUrl = $"http://127.0.0.1:{server.Port}";
             return new SimulatedHost(runtime, server, control, storageDirectory, temporaryRoot);
         }
         catch

@@ -34,6 +34,12 @@ public sealed class SimulatedHostOptions
 
     public string XapiVersion { get; set; } = "24.19";
 
+    /// <summary>
+    /// host.software_version's platform_version. Storage XenMotion refuses a destination whose
+    /// platform version is older than the source's (VM_HOST_INCOMPATIBLE_VERSION_MIGRATE).
+    /// </summary>
+    public string PlatformVersion { get; set; } = "3.4.0";
+
     public int ApiVersionMajor { get; set; } = 2;
 
     public int ApiVersionMinor { get; set; } = 21;

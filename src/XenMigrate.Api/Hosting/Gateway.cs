@@ -112,6 +112,7 @@ public static class Gateway
             compute.MapQuotaSets();
             compute.MapServerActions();
             compute.MapMigrations();
+            compute.MapLiveMigrationControl();
             compute.MapInstanceActions();
             compute.MapFlavors();
             compute.MapServices();

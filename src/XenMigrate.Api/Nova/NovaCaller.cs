@@ -101,6 +101,9 @@ public static class NovaPolicy
     public static readonly Rule ServersRevertResize = new("os_compute_api:servers:revert_resize", Check.MemberOrAdmin);
     public static readonly Rule Migrate = new("os_compute_api:os-migrate-server:migrate", Check.Admin);
     public static readonly Rule MigrateHost = new("os_compute_api:os-migrate-server:migrate:host", Check.Admin);
+    public static readonly Rule MigrateLive = new("os_compute_api:os-migrate-server:migrate_live", Check.Admin);
+    public static readonly Rule ServerMigrationsDelete = new("os_compute_api:servers:migrations:delete", Check.Admin);
+    public static readonly Rule ServerMigrationsForceComplete = new("os_compute_api:servers:migrations:force_complete", Check.Admin);
     public static readonly Rule MigrationsIndex = new("os_compute_api:os-migrations:index", Check.Admin);
     public static readonly Rule ServerMigrationsIndex = new("os_compute_api:servers:migrations:index", Check.Admin);
     public static readonly Rule ServerMigrationsShow = new("os_compute_api:servers:migrations:show", Check.Admin);

@@ -340,6 +340,57 @@ public sealed class Server
         UpdatedAt = now;
     }
 
+    // ---- Live migration (nova/compute/api.py live_migrate, live_migrate_abort) ----
+
+    /// <summary>
+    /// Starts a live migration of an active or paused server: task_state migrating (status
+    /// MIGRATING) before the API answers. vm_state stays as it is throughout.
+    /// </summary>
+    public void BeginLiveMigration(bool callerIsAdmin, DateTime now)
+    {
+        EnsureCanLiveMigrate(callerIsAdmin);
+        TaskState = Servers.TaskState.Migrating;
+        Progress = 0;
+        UpdatedAt = now;
+    }
+
+    /// <summary>Nova's decorators on live_migrate: lock, then vm_state active or paused with no task, then a host.</summary>
+    public void EnsureCanLiveMigrate(bool callerIsAdmin)
+    {
+        Guard("os-migrateLive", callerIsAdmin, VmState.Active, VmState.Paused);
+        if (string.IsNullOrEmpty(Host)) throw new ServerNotReadyException(Id);
+    }
+
+    /// <summary>Nova's check_instance_state(task_state=[MIGRATING]) of an abort or force-complete.</summary>
+    public void EnsureLiveMigrating(string action)
+    {
+        if (TaskState != Servers.TaskState.Migrating)
+            throw new InvalidServerStateException(action, Id, "task_state", TaskState?.ToNovaName() ?? "None");
+    }
+
+    /// <summary>The VM runs on the destination now, in the power state it had (ACTIVE stays ACTIVE, PAUSED stays PAUSED).</summary>
+    public void FinishLiveMigration(string destHost, string? destNode, PowerState powerState, DateTime now)
+    {
+        if (TaskState != Servers.TaskState.Migrating)
+            throw new InvalidServerStateException("os-migrateLive", Id, "task_state", TaskState?.ToNovaName() ?? "None");
+        Host = destHost;
+        Node = destNode;
+        PowerState = powerState;
+        TaskState = null;
+        Progress = 0;
+        UpdatedAt = now;
+    }
+
+    /// <summary>The live migration failed or was aborted: the server runs where it was, as it was (Nova's rollback).</summary>
+    public void EndLiveMigrationOnSource(PowerState powerState, DateTime now)
+    {
+        if (TaskState != Servers.TaskState.Migrating) return;
+        PowerState = powerState;
+        TaskState = null;
+        Progress = 0;
+        UpdatedAt = now;
+    }
+
     /// <summary>Nova's check_instance_lock, check_instance_state(vm_state=…, task_state=[None]) and launched_at.</summary>
     private void Guard(string action, bool callerIsAdmin, params VmState[] allowed)
     {

@@ -16,8 +16,8 @@ namespace XenMigrate.Infrastructure.Drains;
 /// the next pass reads the servers and migrations again (a move started but not yet recorded is
 /// found as a busy server, then as a finished resize to confirm).
 /// </summary>
-public sealed partial class HostDrainCoordinator(XenMigrateDbContext db, MigrationStarter starter, TimeProvider time,
-    ILogger<HostDrainCoordinator> logger)
+public sealed partial class HostDrainCoordinator(XenMigrateDbContext db, MigrationStarter starter, LiveMigrationStarter liveStarter,
+    TimeProvider time, ILogger<HostDrainCoordinator> logger)
 {
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
@@ -112,7 +112,7 @@ public sealed partial class HostDrainCoordinator(XenMigrateDbContext db, Migrati
                 await ConfirmAsync(drain, item, server, ct, DrainMethod.Confirm);
                 break;
             case VmState.Active or VmState.Paused:
-                await StartColdAsync(drain, item, server, ct);
+                await StartLiveAsync(drain, item, server, ct);
                 break;
             case VmState.Stopped:
                 await StartColdAsync(drain, item, server, ct);
@@ -122,6 +122,13 @@ public sealed partial class HostDrainCoordinator(XenMigrateDbContext db, Migrati
                 break;
         }
     }
+
+    private async Task StartLiveAsync(HostDrain drain, HostDrainItem item, Server server, CancellationToken ct) =>
+        await RunAsync(item, server, async () =>
+        {
+            var migration = await liveStarter.StartAsync(server, requestedHost: null, force: false, CallerOf(drain), ct);
+            item.Start(DrainMethod.Live, migration.Uuid, Now);
+        });
 
     private async Task StartColdAsync(HostDrain drain, HostDrainItem item, Server server, CancellationToken ct) =>
         await RunAsync(item, server, async () =>

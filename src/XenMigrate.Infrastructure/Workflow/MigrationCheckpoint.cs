@@ -41,6 +41,15 @@ public sealed class MigrationCheckpoint
     /// </summary>
     public string? RollbackReason { get; set; }
 
+    /// <summary>
+    /// Live migration: the source's <c>Async.VM.migrate_send</c> task. A run that died before saving
+    /// it finds it again in the VM's current_operations.
+    /// </summary>
+    public string? XapiTaskRef { get; set; }
+
+    /// <summary>Live migration: when an abort was asked for; the worker cancels the XAPI task.</summary>
+    public DateTime? AbortRequestedAt { get; set; }
+
     public DateTime UpdatedAt { get; set; }
 }
 

@@ -64,6 +64,12 @@ public sealed partial class MigrationJobs(
         var migration = await db.Migrations.AsNoTracking().SingleOrDefaultAsync(m => m.Id == migrationId);
         var checkpoint = await db.MigrationCheckpoints.AsNoTracking().SingleOrDefaultAsync(c => c.MigrationId == migrationId);
         if (migration is null || checkpoint is null) return;
+        if (migration.Type == MigrationType.LiveMigration)
+        {
+            jobs.Enqueue<LiveMigrationJobs>(j => j.Run(migrationId, null));
+            return;
+        }
+
         if (checkpoint.RollbackReason is not null)
         {
             jobs.Enqueue<MigrationJobs>(j => j.RollBack(migrationId, null));
@@ -172,6 +178,8 @@ public sealed class MigrationReconciler(XenMigrateDbContext db, IBackgroundJobCl
     [
         MigrationStatus.PreMigrating, MigrationStatus.Migrating, MigrationStatus.PostMigrating,
         MigrationStatus.Confirming, MigrationStatus.Reverting,
+        // Live migration (LiveMigrationJobs).
+        MigrationStatus.Accepted, MigrationStatus.Queued, MigrationStatus.Preparing, MigrationStatus.Running,
     ];
 
     public async Task Run()

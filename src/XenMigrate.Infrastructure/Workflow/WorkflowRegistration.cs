@@ -68,6 +68,9 @@ public static class WorkflowRegistration
         services.AddScoped<PowerWorkflow>();
         services.AddScoped<PowerActionStarter>();
         services.AddTransient<PowerJobs>();
+        services.AddScoped<LiveMigrationWorkflow>();
+        services.AddScoped<LiveMigrationStarter>();
+        services.AddTransient<LiveMigrationJobs>();
         services.AddSingleton<XenServerHosts>();
         services.AddSingleton(sp => new VdiTransfer(logger: sp.GetService<Microsoft.Extensions.Logging.ILogger<VdiTransfer>>()));
         return services;

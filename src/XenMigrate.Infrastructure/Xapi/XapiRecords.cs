@@ -63,3 +63,17 @@ public sealed record XapiPool(string Ref, string Master, string DefaultSr)
     public static XapiPool From(string reference, JsonObject r) =>
         new(reference, XapiValues.String(r["master"]), XapiValues.String(r["default_SR"]));
 }
+
+/// <summary>An XAPI task: status (pending, success, failure, cancelling, cancelled), progress 0–1, result, error.</summary>
+public sealed record XapiTask(string Ref, string Status, double Progress, string Result, IReadOnlyList<string> ErrorInfo,
+    IReadOnlyDictionary<string, string> OtherConfig)
+{
+    public bool IsFinished => Status is "success" or "failure" or "cancelled";
+
+    public static XapiTask From(string reference, JsonObject r) => new(reference,
+        XapiValues.String(r["status"]),
+        r["progress"] is JsonValue p && p.TryGetValue<double>(out var progress) ? progress : 0,
+        XapiValues.DecodeTaskResult(XapiValues.String(r["result"])),
+        XapiValues.Strings(r["error_info"]),
+        XapiValues.Map(r["other_config"]));
+}

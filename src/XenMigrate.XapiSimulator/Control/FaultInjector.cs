@@ -6,12 +6,18 @@ namespace XenMigrate.XapiSimulator.Control;
 /// Faults a test (or the demo) can inject into one simulated host: failing or slowing chosen calls,
 /// cutting or throttling disk transfers, and taking the host off the network. Method names are
 /// XAPI names without <c>Async.</c> ("VM.start"); the HTTP transfers are "export_raw_vdi" and
-/// "import_raw_vdi".
+/// "import_raw_vdi". A Storage XenMotion can be failed mid-way: on the source with
+/// <see cref="OnNext"/>("VM.migrate_send", DuringTransfer, throwing action, afterBytes) or
+/// <see cref="Throttle"/> plus task.cancel; on the destination with <see cref="FailNext"/> on
+/// "import_raw_vdi" (a disk copy) or "xenops_receive" (the hand-over), or <see cref="SetHostDown"/>.
 /// </summary>
 public sealed class FaultInjector
 {
     public const string ExportMethod = "export_raw_vdi";
     public const string ImportMethod = "import_raw_vdi";
+
+    /// <summary>The destination's hand-over of a migrated VM (POST /services/xenops/receive).</summary>
+    public const string XenopsReceiveMethod = "xenops_receive";
 
     private readonly Lock _sync = new();
     private readonly Dictionary<string, Queue<XapiException>> _failures = new(StringComparer.Ordinal);

@@ -69,6 +69,7 @@ internal sealed class SimulatorServer : IAsyncDisposable
             "/jsonrpc" when HttpMethods.IsOptions(method) => CorsAsync(context),
             "/export_raw_vdi" when HttpMethods.IsGet(method) => ExportRawVdiEndpoint.HandleAsync(context, host),
             "/import_raw_vdi" when HttpMethods.IsPut(method) => ImportRawVdiEndpoint.HandleAsync(context, host),
+            "/services/xenops/receive" when HttpMethods.IsPost(method) => Migration.XenopsReceiveEndpoint.HandleAsync(context, host),
             _ when path.StartsWith("/sim/", StringComparison.Ordinal) => SimControlEndpoints.HandleAsync(context, control),
             _ => HttpTransfer.ErrorAsync(context, StatusCodes.Status404NotFound, $"No handler for {method} {path}."),
         };

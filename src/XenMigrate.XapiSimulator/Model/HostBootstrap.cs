@@ -136,7 +136,7 @@ internal static class HostBootstrap
             ["product_version_text"] = string.Join('.', parts.Take(2)),
             ["product_version_text_short"] = string.Join('.', parts.Take(2)),
             ["platform_name"] = "XCP",
-            ["platform_version"] = "3.4.0",
+            ["platform_version"] = options.PlatformVersion,
             ["product_brand"] = "XenServer",
             ["build_number"] = "simulated",
             ["hostname"] = options.Name,

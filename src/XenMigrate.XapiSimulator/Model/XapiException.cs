@@ -55,6 +55,10 @@ public static class XapiErrors
     public const string DeviceAlreadyAttached = "DEVICE_ALREADY_ATTACHED";
     public const string DeviceAlreadyDetached = "DEVICE_ALREADY_DETACHED";
     public const string TaskCancelled = "TASK_CANCELLED";
+    public const string VmHostIncompatibleVersionMigrate = "VM_HOST_INCOMPATIBLE_VERSION_MIGRATE";
+    public const string VdiNotInMap = "VDI_NOT_IN_MAP";
+    public const string VifNotInMap = "VIF_NOT_IN_MAP";
+    public const string VmMigrateFailed = "VM_MIGRATE_FAILED";
     public const string EventsLost = "EVENTS_LOST";
     public const string EventFromTokenParseFailure = "EVENT_FROM_TOKEN_PARSE_FAILURE";
 

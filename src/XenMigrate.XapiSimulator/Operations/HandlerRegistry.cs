@@ -28,6 +28,7 @@ internal sealed class HandlerRegistry
         VmMemoryHandlers.Register(this);
         VdiHandlers.Register(this);
         DeviceHandlers.Register(this);
+        Migration.MigrationHandlers.Register(this);
     }
 
     public static HandlerRegistry Instance => Shared.Value;

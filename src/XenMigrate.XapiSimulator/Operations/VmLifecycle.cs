@@ -44,7 +44,7 @@ internal static class VmLifecycle
         ["resume_on"] = [Suspended],
         ["destroy"] = [Halted, Suspended],
         ["export"] = [Halted, Suspended],
-        ["migrate_send"] = [Halted, Suspended, Running],
+        ["migrate_send"] = [Halted, Paused, Running], // the simulator moves no suspend image
         ["changing_dynamic_range"] = [Halted, Running],
         ["snapshot"] = AnyState,
         ["revert"] = AnyState,

@@ -70,6 +70,8 @@ public class HostDrainTests : WorkflowFixture
 
         Assert.That(rows[resized]["method"]!.GetValue<string>(), Is.EqualTo("confirm"));
         Assert.That(rows[stopped]["method"]!.GetValue<string>(), Is.EqualTo("cold"));
+        Assert.That(rows[running1]["method"]!.GetValue<string>(), Is.EqualTo("live"), "a running server moves live");
+        Assert.That(rows[running2]["method"]!.GetValue<string>(), Is.EqualTo("live"));
         Assert.That(rows[suspended]["status"]!.GetValue<string>(), Is.EqualTo("failed"));
         Assert.That(rows[suspended]["error"]!.GetValue<string>(), Does.Contain("suspended"));
         var progress = report["progress"]!;

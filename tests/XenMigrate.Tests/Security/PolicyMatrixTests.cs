@@ -69,9 +69,13 @@ public class PolicyMatrixTests : GatewayFixture
         R("POST", "/v2.1/servers/{server_id}/action",                         "unpause",       409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "suspend",       409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "resume",        409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "os-migrateLive", 409, 403, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/os-migrations",                                      "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations",                     "",              200, 403, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations/{migration_id}",      "",              200, 403, 404, 403, 401, 401, 401),
+        // The target is not migrating (task_state None): an admin's abort or force-complete stops at Nova's 409.
+        R("DELETE", "/v2.1/servers/{server_id}/migrations/{migration_id}",    "",              409, 403, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/migrations/{migration_id}/action", "force_complete", 409, 403, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/os-instance-actions",            "",              200, 200, 404, 200, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/os-instance-actions/{request_id}", "",            200, 200, 404, 200, 401, 401, 401),
         R("GET",  "/v2.1/flavors",                                            "",              200, 200, 200, 200, 401, 401, 401),
@@ -261,6 +265,8 @@ public class PolicyMatrixTests : GatewayFixture
         ("PUT", "/v2.1/flavors/{flavor_id}", _) => Json("""{"flavor":{"description":"checked by the policy matrix"}}"""),
         ("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs", _) => Json("""{"extra_specs":{"hw:cpu_policy":"dedicated"}}"""),
         ("PUT", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", _) => Json("""{"hw:cpu_policy":"dedicated"}"""),
+        ("POST", _, "os-migrateLive") => Json("""{"os-migrateLive":{"host":null,"block_migration":"auto"}}"""),
+        ("POST", _, "force_complete") => Json("""{"force_complete":null}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,
     };

@@ -11,11 +11,19 @@ public sealed class LabHosts : IAsyncDisposable
 
     public SimulatedHost this[int index] => Hosts[index];
 
-    public static async Task<LabHosts> StartAsync(params string[] names)
+    public static Task<LabHosts> StartAsync(params string[] names) => StartAsync(null, names);
+
+    /// <summary>Hosts whose options a test may adjust (e.g. an older version on one of them).</summary>
+    public static async Task<LabHosts> StartAsync(Action<SimulatedHostOptions>? configure, params string[] names)
     {
         var hosts = new List<SimulatedHost>();
         foreach (var name in names)
-            hosts.Add(await SimulatedHost.StartAsync(new SimulatedHostOptions { Name = name, Password = "pw-" + name }));
+        {
+            var options = new SimulatedHostOptions { Name = name, Password = "pw-" + name };
+            configure?.Invoke(options);
+            hosts.Add(await SimulatedHost.StartAsync(options));
+        }
+
         return new LabHosts(hosts);
     }
 

@@ -25,11 +25,16 @@ public abstract class WorkflowFixture
     /// <summary>More gateway settings for a fixture (e.g. a message broker).</summary>
     protected virtual IEnumerable<string> ExtraGatewayArgs => [];
 
+    /// <summary>Adjusts a lab host's options before it starts (all three by default alike).</summary>
+    protected virtual void ConfigureHost(SimulatedHostOptions options)
+    {
+    }
+
     [OneTimeSetUp]
     public async Task StartLab()
     {
         _db = TestDatabase.Create(Kind);
-        Lab = await LabHosts.StartAsync("xs-1", "xs-2", "xs-3");
+        Lab = await LabHosts.StartAsync(ConfigureHost, "xs-1", "xs-2", "xs-3");
         Gateway = await GatewayInstance.StartAsync(_db, Lab.GatewayArgs().Concat(["--Workflow:CleanShutdownTimeout=00:00:05"]).Concat(ExtraGatewayArgs));
         Admin = await Gateway.TokenAsync(TestUsers.Admin);
         Demo = await Gateway.TokenAsync(TestUsers.Demo);

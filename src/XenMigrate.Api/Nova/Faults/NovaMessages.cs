@@ -17,6 +17,8 @@ public static class NovaMessages
 
     public static string NoSuchAction(string action) => $"There is no such action: {action}";
     public static string ComputeHostNotFound(string host) => $"Compute host {host} could not be found.";
+    public static string UnableToMigrateToSelf(string serverId, string host) => $"Unable to migrate instance ({serverId}) to current host ({host}).";
+    public const string ForceWithoutHost = "Can't force to a non-provided destination";
 
     /// <summary>Nova's JSON-schema failure: "Invalid input for field/attribute X. Value: V. why".</summary>
     public static string InvalidInput(string field, string value, string detail) =>

@@ -40,6 +40,7 @@ public static partial class ServerActionsApi
             "unpause" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Unpause, caller, db, ct), ct),
             "suspend" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Suspend, caller, db, ct), ct),
             "resume" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Resume, caller, db, ct), ct),
+            "os-migrateLive" => await RetryOnConflictAsync(server_id, action, db, () => LiveMigrateAsync(server_id, value, caller, db, ct), ct),
             _ => throw NovaFaultException.BadRequest(NovaMessages.NoSuchAction(action)),
         };
     }

@@ -18,6 +18,7 @@ internal sealed class MigrationCheckpointConfiguration : IEntityTypeConfiguratio
         b.Property(c => c.SnapshotVmUuid).HasMaxLength(64);
         b.Property(c => c.DestinationVmUuid).HasMaxLength(64);
         b.Property(c => c.RollbackReason).HasMaxLength(1024);
+        b.Property(c => c.XapiTaskRef).HasMaxLength(128);
         b.Property(c => c.Disks)
             .HasConversion(JsonColumn.Converter<List<DiskCheckpoint>>(), JsonColumn.Comparer<List<DiskCheckpoint>>())
             .IsRequired();

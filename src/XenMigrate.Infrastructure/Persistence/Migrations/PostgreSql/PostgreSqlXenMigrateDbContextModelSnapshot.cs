@@ -643,6 +643,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<int>("MigrationId")
                         .HasColumnType("integer");
 
+                    b.Property<DateTime?>("AbortRequestedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("ConfirmOrRevertRequestId")
                         .HasColumnType("text");
 
@@ -681,6 +684,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("XapiTaskRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
 
                     b.HasKey("MigrationId");
 

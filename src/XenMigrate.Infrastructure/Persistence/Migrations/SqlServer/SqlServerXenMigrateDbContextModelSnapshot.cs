@@ -643,6 +643,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<int>("MigrationId")
                         .HasColumnType("int");
 
+                    b.Property<DateTime?>("AbortRequestedAt")
+                        .HasColumnType("datetime2");
+
                     b.Property<string>("ConfirmOrRevertRequestId")
                         .HasColumnType("nvarchar(max)");
 
@@ -681,6 +684,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("datetime2");
+
+                    b.Property<string>("XapiTaskRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
 
                     b.HasKey("MigrationId");
 

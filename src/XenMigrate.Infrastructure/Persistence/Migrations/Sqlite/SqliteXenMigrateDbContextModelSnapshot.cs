@@ -624,6 +624,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<int>("MigrationId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("AbortRequestedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("ConfirmOrRevertRequestId")
                         .HasColumnType("TEXT");
 
@@ -661,6 +664,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("XapiTaskRef")
+                        .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
                     b.HasKey("MigrationId");

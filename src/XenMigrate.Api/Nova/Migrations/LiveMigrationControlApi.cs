@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Api.Nova.Servers;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Workflow;
+
+namespace XenMigrate.Api.Nova.Migrations;
+
+/// <summary>
+/// Acting on a running live migration (nova server_migrations.py): abort
+/// (<c>DELETE /servers/{id}/migrations/{migration_id}</c>, 2.24; queued and preparing ones too from
+/// 2.65) and force-complete (<c>POST …/action {"force_complete": null}</c>, 2.22).
+/// </summary>
+public static class LiveMigrationControlApi
+{
+    /// <summary>Nova's osapi_max_request_body_size.</summary>
+    private const int MaxBodyBytes = 114_688;
+
+    public static void MapLiveMigrationControl(this RouteGroupBuilder compute)
+    {
+        compute.MapDelete("/servers/{server_id}/migrations/{migration_id}", Abort).WithTags("Migrations")
+            .WithSummary("Abort an in-progress live migration (2.24)");
+        compute.MapPost("/servers/{server_id}/migrations/{migration_id}/action", ForceComplete).WithTags("Migrations")
+            .WithSummary("Force an in-progress live migration to complete (2.22)")
+            .WithDescription("""Body {"force_complete": null}. XenServer's migrate_send always ends with its stop-and-copy, so this only records the action.""");
+    }
+
+    private static async Task<IResult> Abort(string server_id, string migration_id, NovaCaller caller, XenMigrateDbContext db,
+        LiveMigrationStarter starter, CancellationToken ct)
+    {
+        EnsureVersion(caller, 24);
+        var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct, tracked: true);
+        caller.Authorize(NovaPolicy.ServerMigrationsDelete, server.ProjectId);
+        var id = MigrationId(migration_id, server_id);
+        await RunAsync(() => starter.AbortAsync(server, id, caller.Version.AtLeast(65), Of(caller), ct));
+        return Results.Accepted();
+    }
+
+    private static async Task<IResult> ForceComplete(string server_id, string migration_id, NovaCaller caller, XenMigrateDbContext db,
+        LiveMigrationStarter starter, CancellationToken ct)
+    {
+        EnsureVersion(caller, 22);
+        var (outcome, json) = await Http.JsonBody.ReadAsync(caller.Http.Request, MaxBodyBytes, ct);
+        if (outcome == Http.JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
+        if (outcome == Http.JsonBody.Outcome.Malformed || json is not JsonObject body)
+            throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
+        if (body.Count != 1 || !body.ContainsKey("force_complete"))
+        {
+            var key = body.Select(p => p.Key).FirstOrDefault(k => k != "force_complete");
+            throw NovaFaultException.BadRequest(key is null
+                ? NovaMessages.InvalidInput("root", body.ToJsonString(), "'force_complete' is a required property")
+                : NovaMessages.InvalidInput("root", body.ToJsonString(), $"Additional properties are not allowed ('{key}' was unexpected)"));
+        }
+
+        if (body["force_complete"] is not null)
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("force_complete", body["force_complete"]!.ToJsonString(),
+                $"{body["force_complete"]!.ToJsonString()} is not of type 'null'"));
+        var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct, tracked: true);
+        caller.Authorize(NovaPolicy.ServerMigrationsForceComplete, server.ProjectId);
+        var id = MigrationId(migration_id, server_id);
+        await RunAsync(() => starter.ForceCompleteAsync(server, id, Of(caller), ct));
+        return Results.Accepted();
+    }
+
+    /// <summary>A migration id that is not a number names no migration of the server (404).</summary>
+    private static int MigrationId(string migrationId, string serverId) =>
+        int.TryParse(migrationId, NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+            ? id
+            : throw NovaFaultException.NotFound($"Migration {migrationId} not found for instance {serverId}");
+
+    /// <summary>Nova's answers to the starter's refusals: no such migration 404, wrong state 400.</summary>
+    private static async Task RunAsync(Func<Task> action)
+    {
+        try
+        {
+            await action();
+        }
+        catch (MigrationNotFoundForInstanceException e)
+        {
+            throw NovaFaultException.NotFound(e.Message);
+        }
+        catch (InvalidMigrationStateException e)
+        {
+            throw NovaFaultException.BadRequest(e.Message);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            throw new NovaFaultException(StatusCodes.Status409Conflict, "The migration changed meanwhile; try again.");
+        }
+    }
+
+    private static MigrationStarter.Caller Of(NovaCaller caller) => new(caller.UserId, caller.ProjectId, caller.IsAdmin, caller.RequestId);
+
+    private static void EnsureVersion(NovaCaller caller, int minor)
+    {
+        if (!caller.Version.AtLeast(minor)) throw NovaFaultException.NotFound(NovaMessages.ResourceNotFound);
+    }
+}

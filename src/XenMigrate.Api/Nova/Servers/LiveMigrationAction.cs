@@ -1,0 +1,109 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Workflow;
+
+namespace XenMigrate.Api.Nova.Servers;
+
+/// <summary>
+/// <c>{"os-migrateLive": {...}}</c> (nova/api/openstack/compute/migrate_server.py): the body per
+/// microversion, then the server (404), policy (403), its state (409), the named host (400); the
+/// server is MIGRATING and the migration accepted before the 202. The move itself is a job
+/// (<see cref="LiveMigrationJobs"/>); from any microversion it runs asynchronously, so a destination
+/// that cannot take the server shows as a migration in error with the server ACTIVE where it was.
+/// </summary>
+public static partial class ServerActionsApi
+{
+    private static async Task<IResult> LiveMigrateAsync(string serverId, JsonNode? body, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
+    {
+        var request = LiveMigrateRequest.Parse(body, caller.Version);
+        var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
+        caller.Authorize(NovaPolicy.MigrateLive, server.ProjectId);
+        await EnsureSourceUpAsync(db, server, ct);
+        server.EnsureCanLiveMigrate(caller.IsAdmin);
+        if (request.Host is { } host)
+        {
+            if (!await db.ComputeHosts.AnyAsync(h => h.Name == host, ct)) throw NovaFaultException.BadRequest(NovaMessages.ComputeHostNotFound(host));
+            if (host == server.Host) throw NovaFaultException.BadRequest(NovaMessages.UnableToMigrateToSelf(server.Id.ToString(), host));
+        }
+
+        var starter = caller.Http.RequestServices.GetRequiredService<LiveMigrationStarter>();
+        await CommitAsync(db, () => starter.StartAsync(server, request.Host, request.Force, Of(caller), ct));
+        return Results.Accepted();
+    }
+}
+
+/// <summary>
+/// The os-migrateLive body, checked as Nova's schemas do (migrate_server.py: migrate_live,
+/// _v2_25, _v2_30, _v2_68), with Nova's messages.
+/// </summary>
+public sealed record LiveMigrateRequest(string? Host, bool Force)
+{
+    private const string Key = "os-migrateLive";
+
+    /// <summary>Nova's parameter_types.boolean: a JSON boolean or one of these strings.</summary>
+    private static readonly string[] TrueStrings = ["True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t"];
+    private static readonly string[] FalseStrings = ["False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", "n", "f"];
+
+    public static LiveMigrateRequest Parse(JsonNode? body, Microversions.ApiVersion version)
+    {
+        if (body is not JsonObject o) throw Invalid(Key, body, $"{Show(body)} is not of type 'object'");
+        var v25 = version.AtLeast(25);
+        var withForce = version.AtLeast(30) && !version.AtLeast(68);
+        var allowed = new List<string> { "block_migration", "host" };
+        if (!v25) allowed.Add("disk_over_commit");
+        if (withForce) allowed.Add("force");
+        if (o.Select(p => p.Key).FirstOrDefault(k => !allowed.Contains(k)) is { } extra)
+            throw Invalid(Key, o, $"Additional properties are not allowed ('{extra}' was unexpected)");
+        foreach (var required in allowed.Where(k => k != "force"))
+            if (!o.ContainsKey(required)) throw Invalid(Key, o, $"'{required}' is a required property");
+
+        var block = o["block_migration"];
+        if (v25 ? !(IsBoolean(block) || IsAuto(block)) : !IsBoolean(block))
+            throw Invalid("block_migration", block, v25 ? $"{Show(block)} is not valid under any of the given schemas" : BooleanDetail(block));
+        if (!v25 && !IsBoolean(o["disk_over_commit"])) throw Invalid("disk_over_commit", o["disk_over_commit"], BooleanDetail(o["disk_over_commit"]));
+        var hostNode = o["host"];
+        if (!IsHost(hostNode)) throw Invalid("host", hostNode, $"{Show(hostNode)} does not match '^[a-zA-Z0-9-._]*$'");
+        var host = hostNode is JsonValue h && h.GetValueKind() == JsonValueKind.String ? h.GetValue<string>() : null;
+
+        var force = false;
+        if (withForce && o.TryGetPropertyValue("force", out var forceNode))
+        {
+            if (!IsBoolean(forceNode)) throw Invalid("force", forceNode, BooleanDetail(forceNode));
+            force = IsTrue(forceNode);
+            if (force && host is null) throw NovaFaultException.BadRequest(NovaMessages.ForceWithoutHost);
+        }
+
+        // Before 2.30 a named host is forced (no scheduler check), as in Nova.
+        if (!version.AtLeast(30) && host is not null) force = true;
+        return new LiveMigrateRequest(host, force);
+    }
+
+    private static bool IsBoolean(JsonNode? node) => node is JsonValue v && v.GetValueKind() switch
+    {
+        JsonValueKind.True or JsonValueKind.False => true,
+        JsonValueKind.String => TrueStrings.Contains(v.GetValue<string>()) || FalseStrings.Contains(v.GetValue<string>()),
+        _ => false,
+    };
+
+    private static bool IsTrue(JsonNode? node) => node is JsonValue v && (v.GetValueKind() == JsonValueKind.True
+                                                                          || v.GetValueKind() == JsonValueKind.String && TrueStrings.Contains(v.GetValue<string>()));
+
+    private static bool IsAuto(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "auto";
+
+    /// <summary>Nova's host: null, or an fqdn of 1–255 of [a-zA-Z0-9-._].</summary>
+    private static bool IsHost(JsonNode? node) => node is null
+        || node is JsonValue v && v.GetValueKind() == JsonValueKind.String
+        && v.GetValue<string>() is { Length: >= 1 and <= 255 } s && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_');
+
+    private static string BooleanDetail(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String
+        ? $"{Show(node)} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', 'y', 't', False, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no', 'n', 'f']"
+        : $"{Show(node)} is not of type 'boolean', 'string'";
+
+    private static NovaFaultException Invalid(string field, JsonNode? value, string detail) =>
+        NovaFaultException.BadRequest(NovaMessages.InvalidInput(field, Show(value), detail));
+
+    private static string Show(JsonNode? node) => ResizeRequestValidator.Show(node);
+}
