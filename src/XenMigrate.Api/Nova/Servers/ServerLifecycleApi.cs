@@ -38,9 +38,11 @@ public static class ServerLifecycleApi
 
     public static void MapServerLifecycle(this RouteGroupBuilder compute)
     {
-        compute.MapPost("/servers", Create).WithTags("Servers").WithSummary("Create (boot) a server from an image (a XenServer template)")
+        // Under the same group as the read routes, so POST and GET share one pattern ("/servers/").
+        var servers = compute.MapGroup("/servers").WithTags("Servers");
+        servers.MapPost("", Create).WithSummary("Create (boot) a server from an image (a XenServer template)")
             .WithDescription("""{"server":{"name":"vm1","imageRef":"<image id from GET /image/v2/images>","flavorRef":"1"}}""");
-        compute.MapDelete("/servers/{server_id}", Delete).WithTags("Servers").WithSummary("Delete a server");
+        servers.MapDelete("/{server_id}", Delete).WithSummary("Delete a server");
     }
 
     private static async Task<IResult> Create(NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, TemplateImages images,
