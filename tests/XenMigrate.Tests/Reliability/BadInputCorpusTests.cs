@@ -141,7 +141,7 @@ public partial class BadInputCorpusTests
                     var path = Fill(route.Template, new Dictionary<string, string>(defaults) { [parameter] = value });
                     var expect = id["kestrel"] is { } k
                         ? new Expect(k.GetValue<int>(), Kestrel: true)
-                        : Shaped(route, TenantStatus(parameter, StatusOf(id[parameter == "project_id" ? "projectStatus" : "status"]!))) with
+                        : Shaped(route, TenantStatus(route, parameter, StatusOf(id[parameter == "project_id" ? "projectStatus" : "status"]!))) with
                         {
                             PathMayChange = StatusOf(id[parameter == "project_id" ? "projectStatus" : "status"]!) is null, // dot segments: served elsewhere
                         };
@@ -201,8 +201,12 @@ public partial class BadInputCorpusTests
         string? TokenFor(Route route) => route.Shaped ? demo : admin; // the dashboard renders for admins only
     }
 
-    /// <summary>A quota set's tenant_id names no object: any other project is Nova's policy refusal (403) for a member.</summary>
-    private static int? TenantStatus(string parameter, int? status) => parameter == "tenant_id" && status is not null ? 403 : status;
+    /// <summary>
+    /// A quota set's tenant_id names no object: for a member any other project is Nova's policy refusal
+    /// (403), except the defaults, which anyone may read for any id.
+    /// </summary>
+    private static int? TenantStatus(Route route, string parameter, int? status) =>
+        parameter != "tenant_id" || status is null ? status : route.Template.EndsWith("/defaults", StringComparison.Ordinal) ? 200 : 403;
 
     private static Expect Shaped(Route route, int? status) => route.Shaped ? new Expect(status) : Expect.NoCrash;
 

@@ -95,6 +95,8 @@ public static class ServerLifecycleApi
 
     private static async Task<IResult> Delete(string server_id, NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, CancellationToken ct)
     {
+        // "/servers/detail" is a collection, not a server id: a DELETE there is the wrong method (as for any route without DELETE).
+        if (server_id == "detail") throw new NovaFaultException(StatusCodes.Status405MethodNotAllowed, NovaMessages.MethodNotAllowed);
         for (var attempt = 1; ; attempt++)
         {
             var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct, tracked: true);
