@@ -89,6 +89,7 @@ public partial class BadInputCorpusTests
             ["migration_id"] = "1",
             ["request_id"] = "req-" + Guid.Empty,
             ["image_id"] = Guid.NewGuid().ToString(),
+            ["tenant_id"] = await gw.ProjectIdAsync(TestUsers.Demo.Project),
         };
 
         var routes = MappedRoutes(gw);
@@ -102,8 +103,11 @@ public partial class BadInputCorpusTests
 
         // Baselines: each route as a plain request; a body, query or header the route does not read must not change it.
         var baseline = new Dictionary<Route, int>();
+        // A plain DELETE is a good request, not a bad input: its baseline names a server that does not exist.
+        var deleteDefaults = new Dictionary<string, string>(defaults) { ["server_id"] = Guid.NewGuid().ToString() };
         foreach (var route in routes)
-            baseline[route] = await run.SendAsync("baseline", route.Method, Fill(route.Template, defaults), TokenFor(route), Shaped(route, null));
+            baseline[route] = await run.SendAsync("baseline", route.Method, Fill(route.Template, route.Method == "DELETE" ? deleteDefaults : defaults),
+                TokenFor(route), Shaped(route, null));
 
         foreach (var body in corpus["bodies"]!.AsArray().Select(b => b!))
         {
@@ -142,7 +146,7 @@ public partial class BadInputCorpusTests
                     var expect = id["kestrel"] is { } k
                         ? new Expect(k.GetValue<int>(), Kestrel: true)
                         : idBlind ? Shaped(route, baseline[route])
-                        : Shaped(route, StatusOf(id[parameter == "project_id" ? "projectStatus" : "status"]!)) with
+                        : Shaped(route, TenantStatus(route, parameter, StatusOf(id[parameter == "project_id" ? "projectStatus" : "status"]!))) with
                         {
                             PathMayChange = StatusOf(id[parameter == "project_id" ? "projectStatus" : "status"]!) is null, // dot segments: served elsewhere
                         };
@@ -207,6 +211,13 @@ public partial class BadInputCorpusTests
 
         string? TokenFor(Route route) => route.Shaped ? demo : admin; // the dashboard renders for admins only
     }
+
+    /// <summary>
+    /// A quota set's tenant_id names no object: for a member any other project is Nova's policy refusal
+    /// (403), except the defaults, which anyone may read for any id.
+    /// </summary>
+    private static int? TenantStatus(Route route, string parameter, int? status) =>
+        parameter != "tenant_id" || status is null ? status : route.Template.EndsWith("/defaults", StringComparison.Ordinal) ? 200 : 403;
 
     private static Expect Shaped(Route route, int? status) => route.Shaped ? new Expect(status) : Expect.NoCrash;
 

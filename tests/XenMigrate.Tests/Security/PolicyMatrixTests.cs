@@ -70,6 +70,15 @@ public class PolicyMatrixTests : GatewayFixture
         R("POST", "/v2.1/servers/{server_id}/action",                         "suspend",       409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "resume",        409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "os-migrateLive", 409, 403, 404, 403, 401, 401, 401),
+        // Create stops at the unknown flavor (400) for anyone allowed past policy, so the matrix boots nothing.
+        R("POST", "/v2.1/servers",                                            "unknown flavor", 400, 400, 400, 403, 401, 401, 401),
+        // Each DELETE targets a fresh server of demo's on no host (deleted at once where allowed).
+        R("DELETE", "/v2.1/servers/{server_id}",                              "",              204, 204, 404, 403, 401, 401, 401),
+        // Quota sets of demo's project: its own members and readers may read them, another project may not.
+        R("GET",  "/v2.1/os-quota-sets/{tenant_id}",                          "",              200, 200, 403, 200, 401, 401, 401),
+        R("GET",  "/v2.1/os-quota-sets/{tenant_id}/defaults",                 "",              200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/os-quota-sets/{tenant_id}/detail",                   "",              200, 200, 403, 200, 401, 401, 401),
+        R("PUT",  "/v2.1/os-quota-sets/{tenant_id}",                          "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/os-migrations",                                      "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations",                     "",              200, 403, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations/{migration_id}",      "",              200, 403, 404, 403, 401, 401, 401),
@@ -223,9 +232,11 @@ public class PolicyMatrixTests : GatewayFixture
 
     private async Task<int> SendAsync(Row row, string pattern, Caller caller)
     {
+        var serverId = row.Method == "DELETE" ? (await Gateway.AddServerAsync("matrix-delete", TestUsers.Demo, host: null)).Id : _serverId;
         var path = pattern
             .Replace("{project_id}", _projects[caller], StringComparison.Ordinal) // as a client does: its own project's catalog URL
-            .Replace("{server_id}", _serverId.ToString(), StringComparison.Ordinal)
+            .Replace("{server_id}", serverId.ToString(), StringComparison.Ordinal)
+            .Replace("{tenant_id}", _projects[Caller.Owner], StringComparison.Ordinal)
             .Replace("{migration_id}", _migrationId.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("{request_id}", _requestId, StringComparison.Ordinal)
             .Replace("{flavor_id}", row.Variant switch { "private" => "sec-private", "missing" => "no-such-flavor", _ => "sec-public" }, StringComparison.Ordinal)
@@ -252,6 +263,8 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", "/identity/v3/auth/tokens", _) => GatewayInstance.Json(
             GatewayInstance.AuthBody(TestUsers.Demo.Name, TestUsers.Demo.Password, TestUsers.Demo.Project)),
         ("POST", "/hangfire-login", _) => new FormUrlEncodedContent([new("token", token ?? string.Empty)]),
+        ("POST", "/v2.1/servers", _) => Json("""{"server":{"name":"matrix","imageRef":"6f0b8a5e-3c1d-4e7a-9b2f-8d4c5e6a7b10","flavorRef":"no-such-flavor"}}"""),
+        ("PUT", _, _) => Json("""{"quota_set":{"instances":100}}"""), // above what the DELETE rows leave behind
         ("POST", _, "resize") => Json("""{"resize":{"flavorRef":"2"}}"""),
         ("POST", _, "migrate") => Json("""{"migrate":null}"""),
         ("POST", _, "migrate host") => Json("""{"migrate":{"host":"xs-sim-2"}}"""),

@@ -163,7 +163,8 @@ public class ServerActionContractTests : WorkflowFixture
         await using (var scope = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.CreateAsyncScope(Gateway.Services))
         {
             var db = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<XenMigrate.Infrastructure.Persistence.XenMigrateDbContext>(scope.ServiceProvider);
-            db.Flavors.Add(new XenMigrate.Domain.Flavors.Flavor("w-huge", "w.huge", 64 * 1024, 2, 1));
+            // Bigger than any 16 GiB host, yet within the default ram quota (51200 MB), which a resize must also fit.
+            db.Flavors.Add(new XenMigrate.Domain.Flavors.Flavor("w-huge", "w.huge", 32 * 1024, 2, 1));
             await db.SaveChangesAsync();
         }
 

@@ -36,9 +36,11 @@ public static class ServerLifecycleApi
 
     public static void MapServerLifecycle(this RouteGroupBuilder compute)
     {
-        compute.MapPost("/servers", Create).WithTags("Servers").WithSummary("Create (boot) a server from an image (a XenServer template)")
+        // Under the same group as the read routes, so POST and GET share one pattern ("/servers/").
+        var servers = compute.MapGroup("/servers").WithTags("Servers");
+        servers.MapPost("", Create).WithSummary("Create (boot) a server from an image (a XenServer template)")
             .WithDescription("""{"server":{"name":"vm1","imageRef":"<image id from GET /image/v2/images>","flavorRef":"1"}}""");
-        compute.MapDelete("/servers/{server_id}", Delete).WithTags("Servers").WithSummary("Delete a server");
+        servers.MapDelete("/{server_id}", Delete).WithSummary("Delete a server");
     }
 
     private static async Task<IResult> Create(NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, TemplateImages images,
@@ -86,6 +88,8 @@ public static class ServerLifecycleApi
 
     private static async Task<IResult> Delete(string server_id, NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, CancellationToken ct)
     {
+        // "/servers/detail" is a collection, not a server id: a DELETE there is the wrong method (as for any route without DELETE).
+        if (server_id == "detail") throw new NovaFaultException(StatusCodes.Status405MethodNotAllowed, NovaMessages.MethodNotAllowed);
         for (var attempt = 1; ; attempt++)
         {
             var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct, tracked: true);

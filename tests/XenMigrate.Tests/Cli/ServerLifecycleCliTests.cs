@@ -1,0 +1,49 @@
+using System.Text.Json.Nodes;
+using XenMigrate.Infrastructure.Images;
+using XenMigrate.Tests.Support;
+
+namespace XenMigrate.Tests.Cli;
+
+/// <summary>Image list, server create --wait and server delete --wait with the unmodified openstack CLI, on the embedded lab.</summary>
+[NonParallelizable]
+public class ServerLifecycleCliTests
+{
+    private TestDatabase _db = null!;
+    private GatewayInstance _gateway = null!;
+
+    [OneTimeSetUp]
+    public async Task Start()
+    {
+        OpenStackCli.RequireInstalled();
+        _db = TestDatabase.Create(DatabaseKind.Sqlite);
+        _gateway = await GatewayInstance.StartAsync(_db, ["--XenServer:EmbeddedLab=true", "--XenServer:EventTimeout=00:00:02"]);
+    }
+
+    [OneTimeTearDown]
+    public async Task Stop()
+    {
+        if (_gateway is not null) await _gateway.DisposeAsync();
+        if (_db is not null) await _db.DisposeAsync();
+    }
+
+    [Test]
+    public async Task ImageList_ServerCreateWait_ServerDeleteWait()
+    {
+        var cli = new OpenStackCli(_gateway, TestUsers.Demo);
+        var images = await cli.JsonAsync("image", "list");
+        var debian = TemplateImages.IdForName("Debian Bookworm 12").ToString();
+        Assert.That(images.AsArray().Select(i => (i!["ID"]!.GetValue<string>(), i["Name"]!.GetValue<string>())),
+            Does.Contain((debian, "Debian Bookworm 12")));
+
+        var (exit, _, stderr) = await cli.RunAsync("server", "create", "--image", debian, "--flavor", "m1.tiny", "vm9", "--wait");
+        Assert.That(exit, Is.Zero, stderr);
+        var shown = await cli.JsonAsync("server", "show", "vm9");
+        Assert.That(shown["status"]!.GetValue<string>(), Is.EqualTo("ACTIVE"));
+        Assert.That(shown["image"]!.ToJsonString(), Does.Contain(debian));
+
+        (exit, _, stderr) = await cli.RunAsync("server", "delete", "--wait", "vm9");
+        Assert.That(exit, Is.Zero, stderr);
+        var list = await cli.JsonAsync("server", "list");
+        Assert.That(list.AsArray().Select(s => s!["Name"]!.GetValue<string>()), Does.Not.Contain("vm9"));
+    }
+}
