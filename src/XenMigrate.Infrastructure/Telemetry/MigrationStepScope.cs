@@ -31,13 +31,24 @@ public sealed class MigrationStepScope : IDisposable
     public static MigrationStepScope Begin(ILogger logger, int migrationId, string step, string? requestId) =>
         new(XenMigrateTelemetry.StartStep(step, migrationId, requestId), logger.BeginScope(LogScope(requestId, migrationId)));
 
-    /// <summary>The latest request on the migration: the resize (or migrate) until a confirm or revert arrives.</summary>
+    /// <summary>
+    /// The latest request on the migration: the resize (or migrate) until a confirm or revert arrives.
+    /// Advisory: when the database cannot say, the step runs without it (and meets the fault itself,
+    /// inside its retry and rollback handling).
+    /// </summary>
     public static async Task<string?> RequestIdAsync(IServiceScopeFactory scopes, int migrationId, CancellationToken ct)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
-        return await db.MigrationCheckpoints.AsNoTracking().Where(c => c.MigrationId == migrationId)
-            .Select(c => c.ConfirmOrRevertRequestId ?? c.ResizeRequestId).FirstOrDefaultAsync(ct);
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+            return await db.MigrationCheckpoints.AsNoTracking().Where(c => c.MigrationId == migrationId)
+                .Select(c => c.ConfirmOrRevertRequestId ?? c.ResizeRequestId).FirstOrDefaultAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The properties a log scope carries; <paramref name="migrationId"/> only inside a job.</summary>
