@@ -14,8 +14,9 @@ namespace XenMigrate.XapiSimulator;
 internal static class SimulatorProgram
 {
     private const string Usage = """
-        XenMigrate XAPI simulator: a standalone XenServer host speaking XAPI on 127.0.0.1.
+        XenMigrate XAPI simulator: a standalone XenServer host speaking XAPI (on 127.0.0.1 unless --listen says otherwise).
           --port N          port to listen on (default 9401; 0 picks a free one)
+          --listen ADDR     address to listen on (default 127.0.0.1; 0.0.0.0 in a container)
           --name NAME       host name (default xs-sim)
           --data-dir DIR    where the SR keeps its disk files (default: a temporary directory)
           --username USER   login user (default root)
@@ -88,6 +89,7 @@ internal static class SimulatorProgram
             {
                 case "--port": options.Port = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--name": options.Name = Value(); break;
+                case "--listen": options.ListenAddress = System.Net.IPAddress.Parse(Value()); break;
                 case "--data-dir": options.DataDirectory = Value(); break;
                 case "--username": options.Username = Value(); break;
                 case "--password": options.Password = Value(); break;

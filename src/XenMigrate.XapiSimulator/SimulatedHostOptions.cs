@@ -10,8 +10,11 @@ public sealed class SimulatedHostOptions
     /// <summary>Host name (name_label and hostname); the pool, SR and dom0 are named after it.</summary>
     public string Name { get; set; } = "xs-sim";
 
-    /// <summary>Loopback port to listen on; 0 picks a free one.</summary>
+    /// <summary>Port to listen on; 0 picks a free one.</summary>
     public int Port { get; set; }
+
+    /// <summary>Address to listen on: loopback unless a lab in containers needs another (0.0.0.0).</summary>
+    public System.Net.IPAddress ListenAddress { get; set; } = System.Net.IPAddress.Loopback;
 
     /// <summary>Where the SR keeps its disk files; null uses a fresh temporary directory.</summary>
     public string? DataDirectory { get; set; }

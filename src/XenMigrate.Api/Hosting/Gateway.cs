@@ -62,7 +62,8 @@ public static class Gateway
         }
 
         builder.Services.AddXenMigrateInfrastructure(builder.Configuration, builder.Environment.ContentRootPath);
-        builder.Services.AddHealthChecks().AddDbContextCheck<XenMigrateDbContext>("database");
+        builder.Services.AddXenMigrateHealthChecks();
+        builder.AddXenMigrateObservability();
         builder.Services.AddAuthentication(KeystoneAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, KeystoneAuthenticationHandler>(KeystoneAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
@@ -89,11 +90,12 @@ public static class Gateway
     private static void MapPipeline(WebApplication app, EmbeddedLab? lab)
     {
         var role = app.Services.GetRequiredService<GatewayRoleOptions>();
-        app.MapHealthChecks("/healthz").WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
-        if (!role.ServesApi) return; // a worker answers health checks only
+        app.MapXenMigrateHealth();
+        app.MapXenMigrateMetrics();
+        if (!role.ServesApi) return; // a worker answers health checks and metrics only
 
+        app.UseNovaRequestIds(); // first: the fault handler's log lines carry the request id too
         app.UseMiddleware<FaultMiddleware>();
-        app.UseNovaRequestIds();
         app.UseMiddleware<MicroversionMiddleware>();
         app.UseRouting();
         app.UseAuthentication();

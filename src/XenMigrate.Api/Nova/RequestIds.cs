@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using XenMigrate.Infrastructure.Telemetry;
+
 namespace XenMigrate.Api.Nova;
 
 /// <summary>
@@ -17,16 +20,24 @@ public static class RequestIds
         return created;
     }
 
-    public static IApplicationBuilder UseNovaRequestIds(this IApplicationBuilder app) =>
-        app.Use((context, next) =>
+    /// <summary>
+    /// Sets the id on the response, on the request's span, and as a log scope around the rest of
+    /// the pipeline, so every log line written while answering carries it.
+    /// </summary>
+    public static IApplicationBuilder UseNovaRequestIds(this IApplicationBuilder app)
+    {
+        var logger = app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("XenMigrate.Api.Requests");
+        return app.Use(async (context, next) =>
         {
             var id = Get(context);
+            Activity.Current?.SetTag(XenMigrateTelemetry.RequestIdTag, id);
             context.Response.OnStarting(() =>
             {
                 context.Response.Headers["x-openstack-request-id"] = id;
                 context.Response.Headers["x-compute-request-id"] = id;
                 return Task.CompletedTask;
             });
-            return next(context);
+            using (logger.BeginScope(MigrationStepScope.LogScope(id))) await next(context);
         });
+    }
 }

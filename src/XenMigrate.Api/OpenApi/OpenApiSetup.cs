@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -12,8 +13,36 @@ public static class OpenApiSetup
     public const string DocumentPath = "/openapi/v1.json";
     private const string TokenScheme = "KeystoneToken";
 
+    /// <summary>
+    /// Request bodies of endpoints that read their JSON themselves (to answer malformed input in
+    /// Nova's and Keystone's words), so Swagger UI's "Try it out" offers an editable example.
+    /// </summary>
+    private static readonly Dictionary<(string Method, string Path), string> BodyExamples = new()
+    {
+        [("POST", "identity/v3/auth/tokens")] = """
+            {"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"name":"Default"},"password":"admin-demo-password"}}},"scope":{"project":{"name":"admin","domain":{"name":"Default"}}}}}
+            """,
+        [("POST", "v2.1/servers/{server_id}/action")] = """{"resize":{"flavorRef":"2"}}""",
+    };
+
     public static IServiceCollection AddXenMigrateOpenApi(this IServiceCollection services) =>
-        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi(options => options.AddOperationTransformer((operation, context, _) =>
+        {
+            var key = (context.Description.HttpMethod ?? string.Empty, context.Description.RelativePath ?? string.Empty);
+            if (operation.RequestBody is null && BodyExamples.TryGetValue(key, out var example))
+            {
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Required = true,
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        ["application/json"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.Object }, Example = JsonNode.Parse(example) },
+                    },
+                };
+            }
+
+            return Task.CompletedTask;
+        }).AddDocumentTransformer((document, _, _) =>
         {
             document.Info = new OpenApiInfo
             {

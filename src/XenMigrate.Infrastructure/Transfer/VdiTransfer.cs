@@ -6,6 +6,7 @@ using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using XenMigrate.Infrastructure.Telemetry;
 using XenMigrate.Infrastructure.Xapi;
 
 namespace XenMigrate.Infrastructure.Transfer;
@@ -182,6 +183,7 @@ public sealed partial class VdiTransfer : IDisposable
                     var prefix = _prefix!;
                     var elapsed = Stopwatch.GetElapsedTime(_started);
                     LogCopied(Logger, _sourceVdi, _destination.Host.Name, _copied, prefix.UsedBlocks, elapsed.TotalSeconds);
+                    XenMigrateTelemetry.RecordBytesMoved(_copied, prefix.IsDifferencing);
                     return new TransferResult(_copied, prefix.VirtualSize, prefix.UsedBlocks, prefix.BlockSize, prefix.IsDifferencing,
                         elapsed, import.Result.Value ?? string.Empty);
                 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Hangfire;
 using Hangfire.Server;
 using Microsoft.EntityFrameworkCore;
@@ -6,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using XenMigrate.Domain.Migrations;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Telemetry;
 
 namespace XenMigrate.Infrastructure.Workflow;
 
@@ -89,7 +91,8 @@ public sealed partial class MigrationJobs(
         }
     }
 
-    private async Task RunAsync(int migrationId, PerformContext? context, Func<ResizeWorkflow, CancellationToken, Task> step, Action? next)
+    private async Task RunAsync(int migrationId, PerformContext? context, Func<ResizeWorkflow, CancellationToken, Task> step, Action? next,
+        [CallerMemberName] string stepName = "")
     {
         var ct = context?.CancellationToken.ShutdownToken ?? CancellationToken.None;
         var held = await locks.TryAcquireAsync(LockResource.Migration(migrationId), LockWait, ct);
@@ -103,10 +106,12 @@ public sealed partial class MigrationJobs(
 
         await using (held)
         {
+            using var observed = MigrationStepScope.Begin(logger, migrationId, stepName, await MigrationStepScope.RequestIdAsync(scopes, migrationId, ct));
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
                 await step(scope.ServiceProvider.GetRequiredService<ResizeWorkflow>(), ct);
+                observed.Succeeded();
             }
             catch (NoValidHostException e)
             {

@@ -8,6 +8,7 @@ using XenMigrate.Domain.Migrations;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Telemetry;
 using XenMigrate.Infrastructure.Transfer;
 using XenMigrate.Infrastructure.Xapi;
 
@@ -219,6 +220,7 @@ public sealed partial class ResizeWorkflow(
         await FinishEventAsync(server, checkpoint.ResizeRequestId, EventFinish, true, null, ct);
         Notify("instance.resize_finish.end", server, checkpoint.ResizeRequestId);
         await SaveAsync(checkpoint, ct);
+        XenMigrateTelemetry.RecordMoveEnded(migration, Now);
         LogFinished(logger, server.Id, migration.SourceCompute!, migration.DestCompute!, migration.DowntimeMilliseconds ?? 0);
     }
 
@@ -307,6 +309,7 @@ public sealed partial class ResizeWorkflow(
         server.FailResize(fault, power, Now);
         Notify("instance.resize.error", server, requestId, fault);
         await SaveAsync(checkpoint, ct);
+        XenMigrateTelemetry.RecordMoveEnded(migration, Now);
         LogRolledBack(logger, server.Id, reason);
     }
 

@@ -50,7 +50,7 @@ internal sealed class SimulatorServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.Use(gate.Wrap));
+            kestrel.Listen(options.ListenAddress, options.Port, listen => listen.Use(gate.Wrap));
         });
         var app = builder.Build();
         app.Run(context => RouteAsync(context, host, control));

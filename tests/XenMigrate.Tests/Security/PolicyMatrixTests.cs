@@ -49,6 +49,12 @@ public class PolicyMatrixTests : GatewayFixture
         // Health is for load balancers and orchestrators: anonymous, and it says nothing but the state.
         R("GET",  "/healthz",                                                 "",              200, 200, 200, 200, 200, 200, 200),
         R("HEAD", "/healthz",                                                 "",              200, 200, 200, 200, 200, 200, 200),
+        // Readiness: no hosts are configured here, so it is Degraded, which is still 200 (503 only when Unhealthy).
+        R("GET",  "/healthz/ready",                                           "",              200, 200, 200, 200, 200, 200, 200),
+        R("HEAD", "/healthz/ready",                                           "",              200, 200, 200, 200, 200, 200, 200),
+        // Prometheus scrape: anonymous but only for loopback (and Telemetry:MetricsAllowedNetworks);
+        // the tests call from loopback. Off-loopback callers get 404 (Observability tests).
+        R("GET",  "/metrics",                                                 "",              200, 200, 200, 200, 200, 200, 200),
         R("GET",  "/openapi/v1.json",                                         "",              200, 200, 200, 200, 200, 200, 200),
         R("GET",  "/hangfire-login",                                          "",              200, 200, 200, 200, 200, 200, 200),
         R("POST", "/hangfire-login",                                          "own token",     302, 403, 403, 403, 403, 403, 403),

@@ -30,12 +30,17 @@ public abstract class WorkflowFixture
     {
     }
 
+    /// <summary>More gateway services for a fixture (e.g. a test exporter or log capture).</summary>
+    protected virtual void ConfigureGatewayServices(IServiceCollection services)
+    {
+    }
+
     [OneTimeSetUp]
     public async Task StartLab()
     {
         _db = TestDatabase.Create(Kind);
         Lab = await LabHosts.StartAsync(ConfigureHost, "xs-1", "xs-2", "xs-3");
-        Gateway = await GatewayInstance.StartAsync(_db, Lab.GatewayArgs().Concat(["--Workflow:CleanShutdownTimeout=00:00:05"]).Concat(ExtraGatewayArgs));
+        Gateway = await GatewayInstance.StartAsync(_db, Lab.GatewayArgs().Concat(["--Workflow:CleanShutdownTimeout=00:00:05"]).Concat(ExtraGatewayArgs), ConfigureGatewayServices);
         Admin = await Gateway.TokenAsync(TestUsers.Admin);
         Demo = await Gateway.TokenAsync(TestUsers.Demo);
 
