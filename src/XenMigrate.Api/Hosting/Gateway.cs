@@ -110,6 +110,8 @@ public static class Gateway
             compute.MapFlavors();
         }
 
+        app.MapBenchStaticEndpointIfEnabled();
+
         app.UseXenMigrateSwaggerUi();
         app.MapHangfireDashboard();
         StartupBanner.PrintWhenListening(app, app.Services.GetRequiredService<DatabaseOptions>().Provider.ToString(), lab?.Describe());
