@@ -21,9 +21,9 @@ internal static class ControlPlaneBenchmark
 
     public static async Task RunAsync()
     {
+        await using var lab = await InProcessLab.StartAsync(3);
         Console.WriteLine("## Control plane");
         Console.WriteLine();
-        await using var lab = await InProcessLab.StartAsync(3);
         await ResizeLatencyAsync(lab);
         await ConcurrentMigrationsAsync(lab);
     }

@@ -27,14 +27,13 @@ internal static class DowntimeBenchmark
 
     public static async Task RunAsync()
     {
+        await using var lab = await InProcessLab.StartAsync(2);
         Console.WriteLine("## Downtime");
         Console.WriteLine();
         Console.WriteLine($"2 GiB disk, fully written; median of {Repeats} runs per case after a warm-up; baseline: a single-pass cold copy of the same disk in the same run.");
         Console.WriteLine();
         Console.WriteLine("| blocks written during the base copy | base copy (s) | downtime (ms) | cold copy (ms) | downtime / cold copy |");
         Console.WriteLine("|---|---:|---:|---:|---:|");
-
-        await using var lab = await InProcessLab.StartAsync(2);
         var n = 0;
         foreach (var percent in new[] { 0.0, 1, 5, 20 })
         {

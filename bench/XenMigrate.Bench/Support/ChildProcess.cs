@@ -12,6 +12,8 @@ internal sealed class ChildProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StreamWriter _log;
+    private readonly CancellationTokenSource _stop = new();
+    private long _peakAnon;
 
     private ChildProcess(Process process, StreamWriter log, string logPath, string baseUrl)
     {
@@ -19,6 +21,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         _log = log;
         LogPath = logPath;
         BaseUrl = baseUrl;
+        _ = SampleAnonymousAsync(_stop.Token);
     }
 
     public string LogPath { get; }
@@ -69,6 +72,32 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     public long RssBytes => ReadStatus("VmRSS:");
 
+    /// <summary>
+    /// Peak of the anonymous part of the RSS (the process's own heap and stacks), sampled every 20 ms:
+    /// the rest of VmHWM is mapped files (runtime, assemblies) and shared memory, which the kernel
+    /// counts per process but which are not the process's own allocations.
+    /// </summary>
+    public long PeakAnonymousBytes => Interlocked.Read(ref _peakAnon);
+
+    public void ResetPeakAnonymous() => Interlocked.Exchange(ref _peakAnon, 0);
+
+    private async Task SampleAnonymousAsync(CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested && !_process.HasExited)
+            {
+                var anon = ReadStatus("RssAnon:");
+                if (anon > Interlocked.Read(ref _peakAnon)) Interlocked.Exchange(ref _peakAnon, anon);
+                await Task.Delay(20, stop);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // The process ended.
+        }
+    }
+
     /// <summary>Resets the peak RSS to the current RSS (Linux: <c>echo 5 &gt; /proc/pid/clear_refs</c>).</summary>
     public void ResetPeakRss() => File.WriteAllText($"/proc/{_process.Id}/clear_refs", "5");
 
@@ -86,6 +115,7 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stop.CancelAsync();
         if (!_process.HasExited)
         {
             // SIGTERM: the simulator deletes its disk files on a clean stop.
@@ -103,6 +133,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        _stop.Dispose();
         lock (_log) _log.Dispose();
     }
 
