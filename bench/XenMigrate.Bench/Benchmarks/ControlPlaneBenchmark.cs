@@ -44,7 +44,8 @@ internal static class ControlPlaneBenchmark
             await lab.Nova.WaitForStatusAsync(id, "VERIFY_RESIZE", TimeSpan.FromMilliseconds(10));
             var total = clock.Elapsed.TotalMilliseconds;
             var events = (await lab.Nova.GetAsync($"/v2.1/servers/{id}/os-instance-actions/{requestId}", "2.51"))["instanceAction"]!["events"]!.AsArray();
-            var steps = events.Sum(e => (Time(e!["finish_time"]) - Time(e["start_time"])).TotalMilliseconds);
+            var steps = events.Where(e => e!["finish_time"] is not null && e["start_time"] is not null)
+                .Sum(e => (Time(e!["finish_time"]) - Time(e["start_time"])).TotalMilliseconds);
             await lab.Nova.ActionAsync(id, """{"confirmResize":null}""");
             await lab.Nova.WaitForStatusAsync(id, "ACTIVE", TimeSpan.FromMilliseconds(20));
             if (i < 2) continue; // warm-up
