@@ -122,6 +122,8 @@ public static class Gateway
         }
 
         app.MapHostDrains();
+        app.MapBenchStaticEndpointIfEnabled();
+
         app.UseXenMigrateSwaggerUi();
         app.MapHangfireDashboard();
         StartupBanner.PrintWhenListening(app, app.Services.GetRequiredService<DatabaseOptions>().Provider.ToString(), lab?.Describe());
