@@ -270,7 +270,7 @@ public class PolicyMatrixTests : GatewayFixture
             GatewayInstance.AuthBody(TestUsers.Demo.Name, TestUsers.Demo.Password, TestUsers.Demo.Project)),
         ("POST", "/hangfire-login", _) => new FormUrlEncodedContent([new("token", token ?? string.Empty)]),
         ("POST", "/v2.1/servers", _) => Json("""{"server":{"name":"matrix","imageRef":"6f0b8a5e-3c1d-4e7a-9b2f-8d4c5e6a7b10","flavorRef":"no-such-flavor"}}"""),
-        ("PUT", _, _) => Json("""{"quota_set":{"instances":100}}"""), // above what the DELETE rows leave behind
+        ("PUT", "/v2.1/os-quota-sets/{tenant_id}", _) => Json("""{"quota_set":{"instances":100}}"""), // above what the DELETE rows leave behind
         ("POST", _, "resize") => Json("""{"resize":{"flavorRef":"2"}}"""),
         ("POST", _, "migrate") => Json("""{"migrate":null}"""),
         ("POST", _, "migrate host") => Json("""{"migrate":{"host":"xs-sim-2"}}"""),
