@@ -51,8 +51,14 @@ public partial class BadInputCorpusTests
         public bool IsTokens => Template == TokensRoute && Method == "POST";
         public bool IsCompute => Template.StartsWith("/v2.1", StringComparison.Ordinal);
 
-        /// <summary>Flavor management: a member is refused (body schema, microversion or policy) before the flavor id is read.</summary>
-        public bool IsFlavorWrite => Method != "GET" && Template.Contains("/flavors", StringComparison.Ordinal);
+        /// <summary>
+        /// A member is refused (body schema, microversion or admin-only policy) before the id is read: flavor
+        /// management, services, hypervisors and host drains. Any id then gets the baseline's answer.
+        /// </summary>
+        public bool RefusesMemberBeforeId =>
+            (Method != "GET" && Template.Contains("/flavors", StringComparison.Ordinal))
+            || Template.Contains("/os-services/", StringComparison.Ordinal) || Template.Contains("/os-hypervisors/", StringComparison.Ordinal)
+            || Template.Contains("/host-drains/", StringComparison.Ordinal);
     }
 
     /// <summary>What an answer must be. A null status means any status but a 500.</summary>
@@ -106,7 +112,7 @@ public partial class BadInputCorpusTests
         // A plain DELETE is a good request, not a bad input: its baseline names a server that does not exist.
         var deleteDefaults = new Dictionary<string, string>(defaults) { ["server_id"] = Guid.NewGuid().ToString() };
         foreach (var route in routes)
-            baseline[route] = await run.SendAsync("baseline", route.Method, Fill(route.Template, route.Method == "DELETE" ? deleteDefaults : defaults),
+            baseline[route] = await run.SendAsync("baseline", route.Method, Fill(route.Template, DefaultsFor(route)),
                 TokenFor(route), Shaped(route, null));
 
         foreach (var body in corpus["bodies"]!.AsArray().Select(b => b!))
@@ -141,8 +147,9 @@ public partial class BadInputCorpusTests
             {
                 foreach (var parameter in Parameters(route.Template))
                 {
-                    var path = Fill(route.Template, new Dictionary<string, string>(defaults) { [parameter] = value });
-                    var idBlind = route.IsFlavorWrite && parameter != "project_id" && id["status"] is { } given && StatusOf(given) is not null;
+                    // DELETE names a server that does not exist: a dot segment in a later id ("/migrations/..") must not reach a real one.
+                    var path = Fill(route.Template, new Dictionary<string, string>(DefaultsFor(route)) { [parameter] = value });
+                    var idBlind = route.RefusesMemberBeforeId && parameter != "project_id" && id["status"] is { } given && StatusOf(given) is not null;
                     var expect = id["kestrel"] is { } k
                         ? new Expect(k.GetValue<int>(), Kestrel: true)
                         : idBlind ? Shaped(route, baseline[route])
@@ -167,7 +174,7 @@ public partial class BadInputCorpusTests
                     var expect = route.IsCompute
                         ? new Expect(mv["status"]!.GetValue<int>(), mv["message"]!.GetValue<string>())
                         : Shaped(route, baseline[route]);
-                    await run.SendAsync($"microversion {header}: {headerValue}", route.Method, Fill(route.Template, defaults), TokenFor(route),
+                    await run.SendAsync($"microversion {header}: {headerValue}", route.Method, Fill(route.Template, DefaultsFor(route)), TokenFor(route),
                         expect, header: (header, headerValue));
                 }
             }
@@ -210,6 +217,7 @@ public partial class BadInputCorpusTests
         }
 
         string? TokenFor(Route route) => route.Shaped ? demo : admin; // the dashboard renders for admins only
+        IReadOnlyDictionary<string, string> DefaultsFor(Route route) => route.Method == "DELETE" ? deleteDefaults : defaults;
     }
 
     /// <summary>
