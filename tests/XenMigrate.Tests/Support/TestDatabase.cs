@@ -57,7 +57,21 @@ public sealed class TestDatabase : IAsyncDisposable
         {
             NpgsqlConnection.ClearAllPools();
             await using var db = NewContext();
-            await db.Database.EnsureDeletedAsync();
+            // DROP DATABASE … WITH (FORCE) must end every session on it; an autovacuum worker busy there
+            // belongs to no role, which a non-superuser may only end as a member of pg_signal_backend
+            // (.ci/run grants it). Without that grant, wait for autovacuum to move on and try again.
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await db.Database.EnsureDeletedAsync();
+                    return;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 10)
+                {
+                    await Task.Delay(500);
+                }
+            }
         }
         else if (_directory is not null)
         {
