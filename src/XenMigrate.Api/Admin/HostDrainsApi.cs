@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Servers;
@@ -21,7 +20,6 @@ namespace XenMigrate.Api.Admin;
 public static class HostDrainsApi
 {
     public const string Prefix = "/xenmigrate/v1";
-    private const int MaxBodyBytes = 16_384;
 
     /// <summary>The request body, for the OpenAPI document (the handler reads it itself to answer bad input in Nova's words).</summary>
     public sealed record DrainRequest(DrainSpec Drain);
@@ -120,9 +118,8 @@ public static class HostDrainsApi
 
     private static async Task<DrainSpec> ReadSpecAsync(HttpRequest request, int defaultMaxConcurrent, CancellationToken ct)
     {
-        var (outcome, json) = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
-        if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
-        if (outcome != JsonBody.Outcome.Parsed || json is not JsonObject body || body.Count != 1 || body["drain"] is not JsonObject drain)
+        var json = await NovaRequestBody.ReadAsync(request, ct);
+        if (json is not JsonObject body || body.Count != 1 || body["drain"] is not JsonObject drain)
             throw NovaFaultException.BadRequest("""The body must be {"drain":{"host":...}}.""");
         foreach (var key in drain.Select(p => p.Key))
         {

@@ -65,8 +65,12 @@ public sealed class DestinationScheduler(XenMigrateDbContext db, XenServerHosts 
         return best is { } b ? (b.Host, string.Empty) : (null, "No valid host was found. " + string.Join("; ", reasons));
     }
 
+    /// <summary>What a migration brings to its destination: a resize or cold migration its new flavor, a live migration the flavor it runs with.</summary>
+    private static FlavorSnapshot? MovingFlavor(Migration migration, Server server) =>
+        migration.Type == MigrationType.LiveMigration ? server.Flavor : server.NewFlavor;
+
     /// <summary>
-    /// Memory promised but not yet in use, per host: open migrations to it (their new flavor) and
+    /// Memory promised but not yet in use, per host: open migrations to it (what each brings) and
     /// servers being built there (their VM is not running yet, so the host does not count it).
     /// </summary>
     private async Task<Dictionary<string, long>> ClaimedMemoryAsync(int exceptMigrationId, Guid exceptServerId, CancellationToken ct)
@@ -79,8 +83,7 @@ public sealed class DestinationScheduler(XenMigrateDbContext db, XenServerHosts 
         var servers = await db.Servers.AsNoTracking().Where(s => serverIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, ct);
         var claims = open
             .GroupBy(m => m.DestCompute!)
-            .ToDictionary(g => g.Key, g => g.Sum(m =>
-                servers.TryGetValue(m.InstanceUuid, out var s) && s.NewFlavor is { } f ? f.MemoryMb * 1024L * 1024 : 0L));
+            .ToDictionary(g => g.Key, g => g.Sum(m => servers.TryGetValue(m.InstanceUuid, out var s) && MovingFlavor(m, s) is { } f ? f.MemoryMb * 1024L * 1024 : 0L));
         var building = await db.Servers.AsNoTracking()
             .Where(s => s.VmState == VmState.Building && s.Host != null && s.Id != exceptServerId).ToListAsync(ct);
         foreach (var s in building)

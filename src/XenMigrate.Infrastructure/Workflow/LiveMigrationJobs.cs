@@ -3,6 +3,7 @@ using Hangfire.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using XenMigrate.Domain.Migrations;
+using XenMigrate.Infrastructure.Telemetry;
 
 namespace XenMigrate.Infrastructure.Workflow;
 
@@ -14,61 +15,30 @@ namespace XenMigrate.Infrastructure.Workflow;
 /// with the server where it was; once it runs, the XenServer task decides, and the reconciler
 /// resumes following it later.
 /// </summary>
-public sealed partial class LiveMigrationJobs(IServiceScopeFactory scopes, WorkerLocks locks, ILogger<LiveMigrationJobs> logger)
+public sealed class LiveMigrationJobs(IServiceScopeFactory scopes, WorkerLocks locks, ILogger<LiveMigrationJobs> logger)
 {
-    public const int Retries = 3;
-
-    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(5);
-
-    [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+    [AutomaticRetry(Attempts = DurableJob.Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
     public async Task Run(int migrationId, PerformContext? context)
     {
-        var ct = context?.CancellationToken.ShutdownToken ?? CancellationToken.None;
-        var held = await locks.TryAcquireAsync(LockResource.Migration(migrationId), LockWait, ct);
-        if (held is null)
-        {
-            LogSteppedAside(logger, migrationId);
-            return;
-        }
-
-        await using (held)
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            var workflow = scope.ServiceProvider.GetRequiredService<LiveMigrationWorkflow>();
-            try
+        var requestId = await MigrationStepScope.RequestIdAsync(scopes, migrationId, CancellationToken.None);
+        using var observed = MigrationStepScope.Begin(logger, migrationId, "LiveMigrate", requestId);
+        var outcome = await DurableJob.RunAsync(locks, LockResource.Migration(migrationId), context, logger, $"Live migration {migrationId}", "The live migration",
+            async ct =>
             {
-                await workflow.RunAsync(migrationId, ct);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                var attempt = context?.GetJobParameter<int>("RetryCount") ?? Retries;
-                LogPassFailed(logger, migrationId, attempt + 1, e.Message);
-                if (attempt < Retries) throw;
-                await GiveUpAsync(scope.ServiceProvider, migrationId, e, ct);
-            }
-        }
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<LiveMigrationWorkflow>().RunAsync(migrationId, ct);
+            },
+            (reason, ct) => GiveUpAsync(migrationId, reason, ct));
+        if (outcome != DurableJob.Outcome.GaveUp) observed.Succeeded(); // stepping aside is no failure
     }
 
     /// <summary>Nothing was started on XenServer yet: the migration ends in error and the server stays.</summary>
-    private static async Task GiveUpAsync(IServiceProvider services, int migrationId, Exception cause, CancellationToken ct)
+    private async Task GiveUpAsync(int migrationId, string reason, CancellationToken ct)
     {
-        var db = services.GetRequiredService<Persistence.XenMigrateDbContext>();
-        db.ChangeTracker.Clear();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Persistence.XenMigrateDbContext>();
         var status = (await db.Migrations.FindAsync([migrationId], ct))?.Status;
         if (status is not (MigrationStatus.Accepted or MigrationStatus.Queued or MigrationStatus.Preparing)) return; // running: the reconciler follows it later
-        var reason = cause switch
-        {
-            Xapi.XapiException x => $"XenServer refused {x.Method}: {x.Code}",
-            Xapi.XapiTransportException t => $"A XenServer host stopped answering ({t.Host}).",
-            TimeoutException => "A XenServer operation timed out.",
-            _ => "The live migration failed: " + cause.Message,
-        };
-        await services.GetRequiredService<LiveMigrationWorkflow>().EndAsync(migrationId, MigrationStatus.Error, reason, ct);
+        await scope.ServiceProvider.GetRequiredService<LiveMigrationWorkflow>().EndAsync(migrationId, MigrationStatus.Error, reason, ct);
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Live migration {MigrationId}: another worker holds its lock; this delivery steps aside")]
-    private static partial void LogSteppedAside(ILogger logger, int migrationId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Live migration {MigrationId}: attempt {Attempt} failed ({Reason})")]
-    private static partial void LogPassFailed(ILogger logger, int migrationId, int attempt, string reason);
 }

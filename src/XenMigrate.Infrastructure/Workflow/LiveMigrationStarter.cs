@@ -36,19 +36,7 @@ public sealed class LiveMigrationStarter(XenMigrateDbContext db, IBackgroundJobC
             migration.SetDestination(requestedHost, requestedHost, Uri.TryCreate(url, UriKind.Absolute, out var u) ? u.Host : null, Now);
         }
 
-        db.Migrations.Add(migration);
-        db.InstanceActions.Add(new InstanceAction(server.Id, LiveMigrationAction, caller.RequestId, caller.UserId, caller.ProjectId, Now));
-        await using (var transaction = await db.Database.BeginTransactionAsync(ct))
-        {
-            await db.SaveChangesAsync(ct); // assigns the migration id
-            db.MigrationCheckpoints.Add(new MigrationCheckpoint
-            {
-                MigrationId = migration.Id, ResizeRequestId = caller.RequestId, RequestedHost = requestedHost, UpdatedAt = Now,
-            });
-            await db.SaveChangesAsync(ct);
-            await transaction.CommitAsync(ct);
-        }
-
+        await MigrationStarter.CommitNewAsync(db, migration, LiveMigrationAction, requestedHost, caller, Now, ct);
         jobs.Enqueue<LiveMigrationJobs>(j => j.Run(migration.Id, null));
         return migration;
     }

@@ -7,6 +7,7 @@ using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Telemetry;
 using XenMigrate.Infrastructure.Xapi;
 
 namespace XenMigrate.Infrastructure.Workflow;
@@ -241,6 +242,7 @@ public sealed partial class LiveMigrationWorkflow(
         FinishEvent(server, checkpoint, EventPost, true, null);
         Notify("instance.live_migration_post.end", server, checkpoint);
         await SaveAsync(checkpoint, ct);
+        XenMigrateTelemetry.RecordMoveEnded(migration, Now);
         LogCompleted(logger, server.Id, migration.SourceCompute!, migration.DestCompute!, migration.DowntimeMilliseconds ?? -1);
     }
 
@@ -273,6 +275,7 @@ public sealed partial class LiveMigrationWorkflow(
         FinishEvent(server, checkpoint, EventRollback, true, null);
         Notify(rollback + ".end", server, checkpoint);
         await SaveAsync(checkpoint, ct);
+        XenMigrateTelemetry.RecordMoveEnded(migration, Now);
         LogEnded(logger, server.Id, status.ToNovaName(), reason);
     }
 

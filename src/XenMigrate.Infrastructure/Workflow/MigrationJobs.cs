@@ -24,10 +24,7 @@ public sealed partial class MigrationJobs(
     ILogger<MigrationJobs> logger)
 {
     /// <summary>Retries after the first attempt; the rollback runs when the last one fails.</summary>
-    public const int Retries = 3;
-
-    /// <summary>How long a step waits for a lock another worker holds before it steps aside.</summary>
-    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(5);
+    public const int Retries = DurableJob.Retries;
 
     [AutomaticRetry(Attempts = Retries, DelaysInSeconds = [1, 3, 5], OnAttemptsExceeded = AttemptsExceededAction.Delete)]
     public Task Prep(int migrationId, PerformContext? context) =>
@@ -94,45 +91,18 @@ public sealed partial class MigrationJobs(
     private async Task RunAsync(int migrationId, PerformContext? context, Func<ResizeWorkflow, CancellationToken, Task> step, Action? next,
         [CallerMemberName] string stepName = "")
     {
-        var ct = context?.CancellationToken.ShutdownToken ?? CancellationToken.None;
-        var held = await locks.TryAcquireAsync(LockResource.Migration(migrationId), LockWait, ct);
-        if (held is null)
-        {
-            // Another worker is on this migration (a duplicate delivery, or the reconciler's nudge):
-            // it enqueues what follows, and if it dies its lock dies with it and the reconciler resumes.
-            LogSteppedAside(logger, migrationId);
-            return;
-        }
-
-        await using (held)
-        {
-            using var observed = MigrationStepScope.Begin(logger, migrationId, stepName, await MigrationStepScope.RequestIdAsync(scopes, migrationId, ct));
-            try
+        // The step's span and log scope (its request id) cover the whole delivery, failures included.
+        var requestId = await MigrationStepScope.RequestIdAsync(scopes, migrationId, CancellationToken.None);
+        using var observed = MigrationStepScope.Begin(logger, migrationId, stepName, requestId);
+        var outcome = await DurableJob.RunAsync(locks, LockResource.Migration(migrationId), context, logger, $"Migration {migrationId}", "The migration",
+            async ct =>
             {
                 await using var scope = scopes.CreateAsyncScope();
                 await step(scope.ServiceProvider.GetRequiredService<ResizeWorkflow>(), ct);
-                observed.Succeeded();
-            }
-            catch (NoValidHostException e)
-            {
-                await RollBackAsync(migrationId, e.Message, ct); // Nova does not retry NoValidHost either
-                return;
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                var attempt = context?.GetJobParameter<int>("RetryCount") ?? Retries;
-                if (attempt < Retries)
-                {
-                    LogStepFailed(logger, migrationId, attempt + 1, e.Message);
-                    throw;
-                }
-
-                await RollBackAsync(migrationId, Describe(e), ct);
-                return;
-            }
-        }
-
-        next?.Invoke();
+            },
+            (reason, ct) => RollBackAsync(migrationId, reason, ct));
+        if (outcome != DurableJob.Outcome.GaveUp) observed.Succeeded(); // stepping aside is no failure
+        if (outcome == DurableJob.Outcome.Done) next?.Invoke();
     }
 
     private async Task RollBackAsync(int migrationId, string reason, CancellationToken ct)
@@ -149,21 +119,6 @@ public sealed partial class MigrationJobs(
             throw;
         }
     }
-
-    /// <summary>What a user may read in the server's fault: the XAPI error code, not a stack trace.</summary>
-    internal static string Describe(Exception e, string what = "The migration") => e switch
-    {
-        Xapi.XapiException x => $"XenServer refused {x.Method}: {x.Code}",
-        Xapi.XapiTransportException t => $"A XenServer host stopped answering ({t.Host}).",
-        TimeoutException => "A XenServer operation timed out.",
-        _ => $"{what} failed: " + e.Message,
-    };
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Migration {MigrationId}: attempt {Attempt} of its step failed ({Reason}); Hangfire retries it")]
-    private static partial void LogStepFailed(ILogger logger, int migrationId, int attempt, string reason);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Migration {MigrationId}: another worker holds its lock; this delivery steps aside")]
-    private static partial void LogSteppedAside(ILogger logger, int migrationId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Migration {MigrationId}: rollback failed ({Reason})")]
     private static partial void LogRollbackFailed(ILogger logger, int migrationId, string reason);

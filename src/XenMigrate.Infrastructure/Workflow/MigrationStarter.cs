@@ -26,23 +26,29 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
         server.BeginResize(action, newFlavor, caller.IsAdmin, Now);
         var migration = new Migration(Guid.NewGuid(), server.Id, type, server.Host!, server.Node,
             server.Flavor.FlavorInternalId, newFlavor.FlavorInternalId, server.ProjectId, caller.UserId, Now);
-        db.Migrations.Add(migration);
-        db.InstanceActions.Add(new InstanceAction(server.Id, action, caller.RequestId, caller.UserId, caller.ProjectId, Now));
-
-        // One transaction: a crash between the two saves must not leave a migration without its checkpoint.
-        await using (var transaction = await db.Database.BeginTransactionAsync(ct))
-        {
-            await db.SaveChangesAsync(ct); // assigns the migration id
-            db.MigrationCheckpoints.Add(new MigrationCheckpoint
-            {
-                MigrationId = migration.Id, ResizeRequestId = caller.RequestId, RequestedHost = requestedHost, UpdatedAt = Now,
-            });
-            await db.SaveChangesAsync(ct);
-            await transaction.CommitAsync(ct);
-        }
-
+        await CommitNewAsync(db, migration, action, requestedHost, caller, Now, ct);
         jobs.Enqueue<MigrationJobs>(j => j.Prep(migration.Id, null));
         return migration;
+    }
+
+    /// <summary>
+    /// Commits a new migration with the server's change (already made on the tracked entity), its
+    /// instance action and its checkpoint — in one transaction: a crash between the two saves (the
+    /// first assigns the migration id) must not leave a migration without its checkpoint.
+    /// </summary>
+    internal static async Task CommitNewAsync(XenMigrateDbContext db, Migration migration, string action, string? requestedHost, Caller caller,
+        DateTime now, CancellationToken ct)
+    {
+        db.Migrations.Add(migration);
+        db.InstanceActions.Add(new InstanceAction(migration.InstanceUuid, action, caller.RequestId, caller.UserId, caller.ProjectId, now));
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        await db.SaveChangesAsync(ct);
+        db.MigrationCheckpoints.Add(new MigrationCheckpoint
+        {
+            MigrationId = migration.Id, ResizeRequestId = caller.RequestId, RequestedHost = requestedHost, UpdatedAt = now,
+        });
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
     }
 
     public async Task ConfirmAsync(Server server, Caller caller, CancellationToken ct)

@@ -15,24 +15,8 @@ namespace XenMigrate.XapiSimulator.Http;
 /// </summary>
 internal static class ExportRawVdiEndpoint
 {
-    public static async Task HandleAsync(HttpContext context, HostRuntime host)
-    {
-        var (session, temporary) = HttpTransfer.Authenticate(context, host);
-        if (session is null)
-        {
-            await HttpTransfer.UnauthorizedAsync(context);
-            return;
-        }
-
-        try
-        {
-            await ExportAsync(context, host, session);
-        }
-        finally
-        {
-            HttpTransfer.EndTemporarySession(host, session, temporary);
-        }
-    }
+    public static Task HandleAsync(HttpContext context, HostRuntime host) =>
+        HttpTransfer.WithSessionAsync(context, host, session => ExportAsync(context, host, session));
 
     private static async Task ExportAsync(HttpContext context, HostRuntime host, string session)
     {

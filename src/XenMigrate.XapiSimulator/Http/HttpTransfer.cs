@@ -12,7 +12,7 @@ internal static class HttpTransfer
     /// The caller's session: <c>session_id</c> in the query or a cookie, or HTTP Basic credentials
     /// (which get a session for the duration of the request, as xapi does).
     /// </summary>
-    public static (string? Session, bool Temporary) Authenticate(HttpContext context, HostRuntime host)
+    private static (string? Session, bool Temporary) Authenticate(HttpContext context, HostRuntime host)
     {
         var db = host.Database;
         var session = context.Request.Query["session_id"].FirstOrDefault() ?? context.Request.Cookies["session_id"];
@@ -55,7 +55,7 @@ internal static class HttpTransfer
         return (null, false);
     }
 
-    public static void EndTemporarySession(HostRuntime host, string? session, bool temporary)
+    private static void EndTemporarySession(HostRuntime host, string? session, bool temporary)
     {
         if (!temporary || session is null) return;
         lock (host.Database.Sync)
@@ -64,7 +64,30 @@ internal static class HttpTransfer
         }
     }
 
-    public static async Task UnauthorizedAsync(HttpContext context)
+    /// <summary>
+    /// Serves one request as xapi's HTTP handlers do: authenticated by session_id or HTTP basic auth
+    /// (401 otherwise), with a session made only for this request ended afterwards.
+    /// </summary>
+    public static async Task WithSessionAsync(HttpContext context, HostRuntime host, Func<string, Task> handle)
+    {
+        var (session, temporary) = Authenticate(context, host);
+        if (session is null)
+        {
+            await UnauthorizedAsync(context);
+            return;
+        }
+
+        try
+        {
+            await handle(session);
+        }
+        finally
+        {
+            EndTemporarySession(host, session, temporary);
+        }
+    }
+
+    private static async Task UnauthorizedAsync(HttpContext context)
     {
         context.Response.StatusCode = StatusCodes.Status401Unauthorized;
         context.Response.Headers.WWWAuthenticate = "Basic realm=\"xapi\"";

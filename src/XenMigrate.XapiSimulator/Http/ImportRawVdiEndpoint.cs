@@ -20,24 +20,8 @@ namespace XenMigrate.XapiSimulator.Http;
 /// </summary>
 internal static class ImportRawVdiEndpoint
 {
-    public static async Task HandleAsync(HttpContext context, HostRuntime host)
-    {
-        var (session, temporary) = HttpTransfer.Authenticate(context, host);
-        if (session is null)
-        {
-            await HttpTransfer.UnauthorizedAsync(context);
-            return;
-        }
-
-        try
-        {
-            await ImportAsync(context, host, session);
-        }
-        finally
-        {
-            HttpTransfer.EndTemporarySession(host, session, temporary);
-        }
-    }
+    public static Task HandleAsync(HttpContext context, HostRuntime host) =>
+        HttpTransfer.WithSessionAsync(context, host, session => ImportAsync(context, host, session));
 
     private static async Task ImportAsync(HttpContext context, HostRuntime host, string session)
     {

@@ -18,15 +18,11 @@ namespace XenMigrate.XapiSimulator.Migration;
 /// </summary>
 internal static class XenopsReceiveEndpoint
 {
-    public static async Task HandleAsync(HttpContext context, HostRuntime host)
-    {
-        var (session, temporary) = HttpTransfer.Authenticate(context, host);
-        if (session is null)
-        {
-            await HttpTransfer.UnauthorizedAsync(context);
-            return;
-        }
+    public static Task HandleAsync(HttpContext context, HostRuntime host) =>
+        HttpTransfer.WithSessionAsync(context, host, _ => ReceiveAsync(context, host));
 
+    private static async Task ReceiveAsync(HttpContext context, HostRuntime host)
+    {
         try
         {
             host.CountCall(FaultInjector.XenopsReceiveMethod);
@@ -45,10 +41,6 @@ internal static class XenopsReceiveEndpoint
             {
                 ["error"] = new JsonArray(failure.ErrorInfo.Select(s => (JsonNode?)s).ToArray()),
             }, context.RequestAborted);
-        }
-        finally
-        {
-            HttpTransfer.EndTemporarySession(host, session, temporary);
         }
     }
 

@@ -5,32 +5,14 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>The embedded default: a gateway with its own simulated lab, listed by the real openstack CLI.</summary>
 [NonParallelizable]
-public class EmbeddedLabCliTests
+public class EmbeddedLabCliTests : EmbeddedLabCliFixture
 {
-    private TestDatabase _db = null!;
-    private GatewayInstance _gateway = null!;
-
-    [OneTimeSetUp]
-    public async Task Start()
-    {
-        OpenStackCli.RequireInstalled();
-        _db = TestDatabase.Create(DatabaseKind.Sqlite);
-        _gateway = await GatewayInstance.StartAsync(_db, ["--XenServer:EmbeddedLab=true", "--XenServer:EventTimeout=00:00:02"]);
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        if (_gateway is not null) await _gateway.DisposeAsync();
-        if (_db is not null) await _db.DisposeAsync();
-    }
-
     private static List<string> Column(JsonNode rows, string name) => rows.AsArray().Select(r => r![name]!.GetValue<string>()).ToList();
 
     [Test]
     public async Task ServerList_AsAdmin_ShowsTheLabVmsWithTheirHosts()
     {
-        var cli = new OpenStackCli(_gateway, TestUsers.Admin);
+        var cli = new OpenStackCli(Gateway, TestUsers.Admin);
         var rows = await Eventually.HoldsAsync(() => cli.JsonAsync("server", "list", "--all-projects", "--long"), r => r.AsArray().Count >= 5,
             TimeSpan.FromSeconds(30), "five demo VMs listed");
         var byName = rows.AsArray().ToDictionary(r => r!["Name"]!.GetValue<string>(), r => r!);
@@ -46,7 +28,7 @@ public class EmbeddedLabCliTests
     [Test]
     public async Task ServerShow_AsDemo_ShowsALabVm()
     {
-        var cli = new OpenStackCli(_gateway, TestUsers.Demo);
+        var cli = new OpenStackCli(Gateway, TestUsers.Demo);
         await Eventually.HoldsAsync(() => cli.JsonAsync("server", "list"), r => Column(r, "Name").Contains("web1"), TimeSpan.FromSeconds(30));
         var web1 = await cli.JsonAsync("server", "show", "web1");
         Assert.That(web1["status"]!.GetValue<string>(), Is.EqualTo("ACTIVE"));

@@ -5,35 +5,13 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>Live migration with the unmodified openstack CLI against the embedded lab.</summary>
 [NonParallelizable]
-public class LiveMigrationCliTests
+public class LiveMigrationCliTests : EmbeddedLabCliFixture
 {
-    private TestDatabase _db = null!;
-    private GatewayInstance _gateway = null!;
-
-    [OneTimeSetUp]
-    public async Task Start()
-    {
-        OpenStackCli.RequireInstalled();
-        _db = TestDatabase.Create(DatabaseKind.Sqlite);
-        _gateway = await GatewayInstance.StartAsync(_db, ["--XenServer:EmbeddedLab=true", "--XenServer:EventTimeout=00:00:02"]);
-        var demo = new OpenStackCli(_gateway, TestUsers.Demo);
-        await Eventually.HoldsAsync(() => demo.JsonAsync("server", "list"), r => r.AsArray().Count == 3, TimeSpan.FromSeconds(30), "the lab's demo VMs");
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        if (_gateway is not null) await _gateway.DisposeAsync();
-        if (_db is not null) await _db.DisposeAsync();
-    }
-
-    private static string Field(JsonNode server, string name) => server[name]!.GetValue<string>();
-
     [Test]
     public async Task LiveMigrateWait_AsAdmin_MovesTheActiveServer()
     {
-        var admin = new OpenStackCli(_gateway, TestUsers.Admin);
-        var demo = new OpenStackCli(_gateway, TestUsers.Demo);
+        var admin = new OpenStackCli(Gateway, TestUsers.Admin);
+        var demo = new OpenStackCli(Gateway, TestUsers.Demo);
         var web1 = await demo.JsonAsync("server", "show", "web1");
         var id = Field(web1, "id");
         var before = Field(await admin.JsonAsync("server", "show", id), "OS-EXT-SRV-ATTR:host");

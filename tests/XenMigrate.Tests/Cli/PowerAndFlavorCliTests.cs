@@ -5,34 +5,12 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>server stop/start/pause/unpause/suspend/resume and flavor create/set/delete with the unmodified openstack CLI.</summary>
 [NonParallelizable]
-public class PowerAndFlavorCliTests
+public class PowerAndFlavorCliTests : EmbeddedLabCliFixture
 {
-    private TestDatabase _db = null!;
-    private GatewayInstance _gateway = null!;
-
-    [OneTimeSetUp]
-    public async Task Start()
-    {
-        OpenStackCli.RequireInstalled();
-        _db = TestDatabase.Create(DatabaseKind.Sqlite);
-        _gateway = await GatewayInstance.StartAsync(_db, ["--XenServer:EmbeddedLab=true", "--XenServer:EventTimeout=00:00:02"]);
-        var demo = new OpenStackCli(_gateway, TestUsers.Demo);
-        await Eventually.HoldsAsync(() => demo.JsonAsync("server", "list"), r => r.AsArray().Count == 3, TimeSpan.FromSeconds(30), "the lab's demo VMs");
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        if (_gateway is not null) await _gateway.DisposeAsync();
-        if (_db is not null) await _db.DisposeAsync();
-    }
-
-    private static string Field(JsonNode server, string name) => server[name]!.GetValue<string>();
-
     [Test]
     public async Task ServerPowerCommands_EachReachesItsStatus()
     {
-        var cli = new OpenStackCli(_gateway, TestUsers.Demo);
+        var cli = new OpenStackCli(Gateway, TestUsers.Demo);
         foreach (var (command, status) in new[] { ("stop", "SHUTOFF"), ("start", "ACTIVE"), ("pause", "PAUSED"), ("unpause", "ACTIVE"), ("suspend", "SUSPENDED"), ("resume", "ACTIVE") })
         {
             var (exit, _, stderr) = await cli.RunAsync("server", command, "web1");
@@ -48,7 +26,7 @@ public class PowerAndFlavorCliTests
     [Test]
     public async Task FlavorCreateSetDelete_AsAdmin()
     {
-        var admin = new OpenStackCli(_gateway, TestUsers.Admin);
+        var admin = new OpenStackCli(Gateway, TestUsers.Admin);
         var created = await admin.JsonAsync("flavor", "create", "--ram", "1024", "--vcpus", "1", "--disk", "10", "cli.custom");
         Assert.That((Field(created, "name"), created["ram"]!.GetValue<int>()), Is.EqualTo(("cli.custom", 1024)));
         var id = Field(created, "id");
@@ -57,7 +35,7 @@ public class PowerAndFlavorCliTests
         Assert.That(exit, Is.Zero, stderr);
         Assert.That((await admin.JsonAsync("flavor", "show", id))["properties"]!.ToJsonString(), Does.Contain("hw:cpu_policy"));
 
-        var member = new OpenStackCli(_gateway, TestUsers.Demo);
+        var member = new OpenStackCli(Gateway, TestUsers.Demo);
         (exit, _, stderr) = await member.RunAsync("flavor", "create", "--ram", "512", "--vcpus", "1", "--disk", "1", "cli.member");
         Assert.That(exit, Is.Not.Zero);
         Assert.That(stderr, Does.Contain("os_compute_api:os-flavor-manage:create"));

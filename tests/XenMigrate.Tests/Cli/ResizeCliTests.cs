@@ -5,34 +5,12 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>Resize, confirm, revert, migrate, migration list and event list with the unmodified openstack CLI.</summary>
 [NonParallelizable]
-public class ResizeCliTests
+public class ResizeCliTests : EmbeddedLabCliFixture
 {
-    private TestDatabase _db = null!;
-    private GatewayInstance _gateway = null!;
-
-    [OneTimeSetUp]
-    public async Task Start()
-    {
-        OpenStackCli.RequireInstalled();
-        _db = TestDatabase.Create(DatabaseKind.Sqlite);
-        _gateway = await GatewayInstance.StartAsync(_db, ["--XenServer:EmbeddedLab=true", "--XenServer:EventTimeout=00:00:02"]);
-        var demo = new OpenStackCli(_gateway, TestUsers.Demo);
-        await Eventually.HoldsAsync(() => demo.JsonAsync("server", "list"), r => r.AsArray().Count == 3, TimeSpan.FromSeconds(30), "the lab's demo VMs");
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        if (_gateway is not null) await _gateway.DisposeAsync();
-        if (_db is not null) await _db.DisposeAsync();
-    }
-
-    private static string Field(JsonNode server, string name) => server[name]!.GetValue<string>();
-
     [Test]
     public async Task ResizeWait_ThenConfirm_ThenEvents()
     {
-        var cli = new OpenStackCli(_gateway, TestUsers.Demo);
+        var cli = new OpenStackCli(Gateway, TestUsers.Demo);
         var (exit, _, stderr) = await cli.RunAsync("server", "resize", "--flavor", "m1.medium", "web2", "--wait");
         Assert.That(exit, Is.Zero, stderr);
         var resized = await cli.JsonAsync("server", "show", "web2");
@@ -50,7 +28,7 @@ public class ResizeCliTests
     [Test]
     public async Task ResizeWait_ThenRevert_RestoresTheFlavor()
     {
-        var cli = new OpenStackCli(_gateway, TestUsers.Demo);
+        var cli = new OpenStackCli(Gateway, TestUsers.Demo);
         var (exit, _, stderr) = await cli.RunAsync("server", "resize", "--flavor", "m1.large", "db1", "--wait");
         Assert.That(exit, Is.Zero, stderr);
         Assert.That(Field(await cli.JsonAsync("server", "show", "db1"), "status"), Is.EqualTo("VERIFY_RESIZE"));
@@ -63,7 +41,7 @@ public class ResizeCliTests
     [Test]
     public async Task MigrateWait_AsAdmin_ThenMigrationList()
     {
-        var admin = new OpenStackCli(_gateway, TestUsers.Admin);
+        var admin = new OpenStackCli(Gateway, TestUsers.Admin);
         var infra = await admin.JsonAsync("server", "show", "infra1");
         var before = Field(infra, "OS-EXT-SRV-ATTR:host");
         var (exit, _, stderr) = await admin.RunAsync("server", "migrate", "--wait", Field(infra, "id"));

@@ -6,30 +6,12 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>Image list, server create --wait and server delete --wait with the unmodified openstack CLI, on the embedded lab.</summary>
 [NonParallelizable]
-public class ServerLifecycleCliTests
+public class ServerLifecycleCliTests : EmbeddedLabCliFixture
 {
-    private TestDatabase _db = null!;
-    private GatewayInstance _gateway = null!;
-
-    [OneTimeSetUp]
-    public async Task Start()
-    {
-        OpenStackCli.RequireInstalled();
-        _db = TestDatabase.Create(DatabaseKind.Sqlite);
-        _gateway = await GatewayInstance.StartAsync(_db, ["--XenServer:EmbeddedLab=true", "--XenServer:EventTimeout=00:00:02"]);
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        if (_gateway is not null) await _gateway.DisposeAsync();
-        if (_db is not null) await _db.DisposeAsync();
-    }
-
     [Test]
     public async Task ImageList_ServerCreateWait_ServerDeleteWait()
     {
-        var cli = new OpenStackCli(_gateway, TestUsers.Demo);
+        var cli = new OpenStackCli(Gateway, TestUsers.Demo);
         var images = await cli.JsonAsync("image", "list");
         var debian = TemplateImages.IdForName("Debian Bookworm 12").ToString();
         Assert.That(images.AsArray().Select(i => (i!["ID"]!.GetValue<string>(), i["Name"]!.GetValue<string>())),

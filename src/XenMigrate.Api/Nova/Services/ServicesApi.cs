@@ -1,8 +1,7 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
-using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Domain.Hosts;
 using XenMigrate.Infrastructure.Persistence;
 
@@ -17,7 +16,6 @@ namespace XenMigrate.Api.Nova.Services;
 public static class ServicesApi
 {
     public const string ComputeBinary = "nova-compute";
-    private const int MaxBodyBytes = 114_688;
 
     public static void MapServices(this RouteGroupBuilder compute)
     {
@@ -138,22 +136,15 @@ public static class ServicesApi
             ["host"] = host.Name,
             ["state"] = host.IsUp && !host.ForcedDown ? "up" : "down",
             ["status"] = host.Enabled ? "enabled" : "disabled",
-            ["updated_at"] = NovaTime(host.LastSeenAt ?? host.UpdatedAt),
+            ["updated_at"] = MigrationsApi.Time(host.LastSeenAt ?? host.UpdatedAt),
             ["zone"] = "nova",
         };
         if (caller.Version.AtLeast(11)) view["forced_down"] = host.ForcedDown;
         return view;
     }
 
-    /// <summary>Nova's service timestamps: <c>2012-10-29T13:42:02.000000</c>.</summary>
-    public static string NovaTime(DateTime t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
-
-    private static async Task<JsonObject> ReadBodyAsync(HttpRequest request, CancellationToken ct)
-    {
-        var (outcome, json) = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
-        if (outcome == JsonBody.Outcome.TooLarge) throw new NovaFaultException(StatusCodes.Status413RequestEntityTooLarge, NovaMessages.RequestTooLarge);
-        return outcome == JsonBody.Outcome.Parsed && json is JsonObject body ? body : throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
-    }
+    private static async Task<JsonObject> ReadBodyAsync(HttpRequest request, CancellationToken ct) =>
+        await NovaRequestBody.ReadAsync(request, ct) as JsonObject ?? throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
 
     private static void RejectUnknownKeys(JsonObject body, IReadOnlyCollection<string> allowed)
     {
