@@ -28,6 +28,7 @@ public static class InfrastructureRegistration
         services.AddOptions<KeystoneOptions>().Bind(configuration.GetSection(KeystoneOptions.Section));
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<TokenKeyProvider>();
+        services.AddSingleton<TokenValidationCache>();
         services.AddScoped<KeystoneIdentityService>();
         services.AddScoped<IdentitySeeder>();
 

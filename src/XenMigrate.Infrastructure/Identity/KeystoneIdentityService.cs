@@ -29,6 +29,7 @@ public sealed class KeystoneIdentityService(
     TokenKeyProvider keys,
     IPasswordHasher<User> hasher,
     IOptions<KeystoneOptions> options,
+    TokenValidationCache cache,
     TimeProvider time)
 {
     /// <summary>Checks the password and scope and issues a token; null when either is wrong.</summary>
@@ -57,16 +58,23 @@ public sealed class KeystoneIdentityService(
     /// <summary>The caller a token stands for, or null when it is malformed, forged, expired or revoked.</summary>
     public async Task<AuthenticatedCaller?> ValidateAsync(string token, CancellationToken ct)
     {
+        // A token validated moments ago is the same string: no need to open it again.
+        if (cache.Find(token) is { } known) return known;
+
         var sealer = await keys.GetSealerAsync(ct);
         var claims = sealer.Unseal(token);
         if (claims is null || claims.ExpiresAt <= time.GetUtcNow().UtcDateTime) return null;
 
+        var generation = cache.Generation;
         var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == claims.UserId, ct);
         var project = await db.Projects.AsNoTracking().FirstOrDefaultAsync(p => p.Id == claims.ProjectId, ct);
         if (user is null || project is null) return null;
 
         var roles = await RolesAsync(user.Id, project.Id, ct);
-        return roles.Count == 0 ? null : new AuthenticatedCaller(user, project, roles, claims);
+        if (roles.Count == 0) return null;
+        var caller = new AuthenticatedCaller(user, project, roles, claims);
+        cache.Remember(token, caller, generation);
+        return caller;
     }
 
     private async Task<User?> FindUserAsync(UserReference r, CancellationToken ct)

@@ -14,6 +14,13 @@ public sealed class KeystoneOptions
     /// </summary>
     public string? TokenSigningKey { get; set; }
 
+    /// <summary>
+    /// How long a validated token is trusted without reading the database again (keystonemiddleware's
+    /// <c>token_cache_time</c>, 300 s there). An identity change saved by this process takes effect at
+    /// once; one saved by another process sharing the database, within this time. Zero turns it off.
+    /// </summary>
+    public TimeSpan TokenCacheTime { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Users to seed, each with role assignments; projects are created as named.</summary>
     public List<ConfiguredUser> Users { get; set; } = [];
 }

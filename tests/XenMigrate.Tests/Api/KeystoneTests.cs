@@ -247,4 +247,42 @@ public class KeystoneTests : GatewayFixture
 
         Assert.That((await gw.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(HttpStatusCode.Unauthorized));
     }
+
+    [Test]
+    public async Task RevokedRole_InAnotherProcess_FailsOnceTheTokenCacheTimeHasPassed()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var db = TestDatabase.Create(DatabaseKind.Sqlite);
+        await using var gw = await GatewayInstance.StartAsync(db, ["--Identity:TokenCacheTime=00:00:05"],
+            services => services.AddSingleton<TimeProvider>(clock));
+        var token = await gw.TokenAsync(TestUsers.Other);
+        Assert.That((await gw.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(HttpStatusCode.OK));
+
+        await RevokeEveryRoleOutsideTheGatewayAsync(db, TestUsers.Other);
+        clock.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.That((await gw.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task TokenCacheOff_RevokedRoleInAnotherProcess_FailsTheNextRequest()
+    {
+        await using var db = TestDatabase.Create(DatabaseKind.Sqlite);
+        await using var gw = await GatewayInstance.StartAsync(db, ["--Identity:TokenCacheTime=00:00:00"]);
+        var token = await gw.TokenAsync(TestUsers.Other);
+        Assert.That((await gw.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(HttpStatusCode.OK));
+
+        await RevokeEveryRoleOutsideTheGatewayAsync(db, TestUsers.Other);
+
+        Assert.That((await gw.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    /// <summary>As another gateway process would: its own connection, none of this gateway's caches told.</summary>
+    private static async Task RevokeEveryRoleOutsideTheGatewayAsync(TestDatabase db, TestUsers.Account account)
+    {
+        await using var ctx = db.NewContext();
+        var user = await ctx.Users.SingleAsync(u => u.Name == account.Name);
+        ctx.RoleAssignments.RemoveRange(ctx.RoleAssignments.Where(r => r.UserId == user.Id));
+        await ctx.SaveChangesAsync();
+    }
 }

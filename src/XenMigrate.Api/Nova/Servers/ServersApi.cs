@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Persistence.ReadCache;
 
 namespace XenMigrate.Api.Nova.Servers;
 
@@ -32,9 +33,9 @@ public static class ServersApi
         return Results.Json(Collection(page.Select(s => ServerView.Detail(s, caller, hostStatus, isShow: false)), next));
     }
 
-    private static async Task<IResult> Show(string server_id, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
+    private static async Task<IResult> Show(string server_id, NovaCaller caller, XenMigrateDbContext db, ServerReadCache cache, CancellationToken ct)
     {
-        var server = await FindVisibleAsync(caller, db, server_id, ct);
+        var server = Visible(caller, server_id, await cache.FindAsync(db, CanonicalId(server_id), ct));
         caller.Authorize(NovaPolicy.ServersShow, server.ProjectId);
         var hostStatus = await HostStatusLookupAsync(caller, db, ct);
         return Results.Json(new JsonObject { ["server"] = ServerView.Detail(server, caller, hostStatus, isShow: true) });
@@ -47,15 +48,20 @@ public static class ServersApi
     public static async Task<Server> FindVisibleAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct,
         bool tracked = false)
     {
-        // Only the canonical 8-4-4-4-12 form (either case) names a server, as in Nova's database: braces,
-        // bare hex or "urn:uuid:" are other strings, so they are 404 too, not another way in.
-        if (!Guid.TryParseExact(serverId, "D", out var id)) throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
+        var id = CanonicalId(serverId);
         var servers = tracked ? db.Servers : db.Servers.AsNoTracking();
-        var server = await servers.FirstOrDefaultAsync(s => s.Id == id, ct);
-        if (server is null || (!caller.IsAdmin && server.ProjectId != caller.ProjectId))
-            throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
-        return server;
+        return Visible(caller, serverId, await servers.FirstOrDefaultAsync(s => s.Id == id, ct));
     }
+
+    // Only the canonical 8-4-4-4-12 form (either case) names a server, as in Nova's database: braces,
+    // bare hex or "urn:uuid:" are other strings, so they are 404 too, not another way in.
+    private static Guid CanonicalId(string serverId) =>
+        Guid.TryParseExact(serverId, "D", out var id) ? id : throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
+
+    private static Server Visible(NovaCaller caller, string serverId, Server? server) =>
+        server is not null && (caller.IsAdmin || server.ProjectId == caller.ProjectId)
+            ? server
+            : throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
 
     private static JsonObject Collection(IEnumerable<JsonObject> items, string? next)
     {

@@ -1,0 +1,49 @@
+using System.Net;
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Domain.Servers;
+using XenMigrate.Tests.Support;
+
+namespace XenMigrate.Tests.Api;
+
+/// <summary>
+/// <c>GET /servers/{id}</c> answers from a cache on SQLite; these show it never answers with a row
+/// older than the last commit, whoever made it.
+/// </summary>
+public class ServerReadCacheTests : GatewayFixture
+{
+    [Test]
+    public async Task Show_SeesACommitFromAnotherConnection_AtOnce()
+    {
+        var server = await Gateway.AddServerAsync("probe", TestUsers.Demo);
+        var path = $"/v2.1/servers/{server.Id}";
+        Assert.That((await Gateway.GetAsync(path, DemoToken)).Json!["server"]!["name"]!.GetValue<string>(), Is.EqualTo("probe"));
+        Assert.That((await Gateway.GetAsync(path, DemoToken)).Json!["server"]!["name"]!.GetValue<string>(), Is.EqualTo("probe"), "answered again, now from the cache");
+
+        // As another gateway or worker process would: its own connection, none of this process's caches told.
+        await using (var other = Database.NewContext())
+        {
+            await other.Database.ExecuteSqlInterpolatedAsync($"UPDATE Servers SET Name = {"renamed"}, TaskState = {"resize_prep"} WHERE Id = {server.Id}");
+        }
+
+        var after = (await Gateway.GetAsync(path, DemoToken)).Json!["server"]!;
+        Assert.That(after["name"]!.GetValue<string>(), Is.EqualTo("renamed"));
+        Assert.That(after["OS-EXT-STS:task_state"]!.GetValue<string>(), Is.EqualTo("resize_prep"));
+
+        await using (var other = Database.NewContext())
+        {
+            var row = await other.Servers.SingleAsync(s => s.Id == server.Id);
+            other.Entry(row).Property(s => s.VmState).CurrentValue = VmState.Deleted;
+            await other.SaveChangesAsync();
+        }
+
+        Assert.That((await Gateway.GetAsync(path, DemoToken)).Status, Is.EqualTo(HttpStatusCode.NotFound), "deleted in another process");
+    }
+
+    [Test]
+    public async Task Show_StillHidesAnotherProjectsServer_WhenItIsCached()
+    {
+        var server = await Gateway.AddServerAsync("admins-probe", TestUsers.Admin);
+        Assert.That((await Gateway.GetAsync($"/v2.1/servers/{server.Id}", AdminToken)).Status, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await Gateway.GetAsync($"/v2.1/servers/{server.Id}", DemoToken)).Status, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+}
