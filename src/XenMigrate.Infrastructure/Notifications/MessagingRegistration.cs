@@ -12,6 +12,9 @@ public static class MessagingRegistration
         var options = configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>() ?? new MessagingOptions();
         services.AddMassTransit(bus =>
         {
+            // MassTransit 8.4+ reports anonymous usage to usage-tracking.masstransit.io; a gateway
+            // sends nothing to a third party its operators did not configure.
+            bus.DisableUsageTelemetry();
             if (string.IsNullOrWhiteSpace(options.RabbitMqHost))
             {
                 bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));

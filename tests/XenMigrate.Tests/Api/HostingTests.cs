@@ -80,6 +80,15 @@ public class HostingTests
     }
 
     [Test]
+    public async Task MassTransitUsageTelemetry_IsOff()
+    {
+        await using var db = TestDatabase.Create(DatabaseKind.Sqlite);
+        await using var gw = await GatewayInstance.StartAsync(db);
+        var telemetry = gw.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MassTransit.UsageTelemetryOptions>>().Value;
+        Assert.That(telemetry.Enabled, Is.False, "nothing is reported to usage-tracking.masstransit.io");
+    }
+
+    [Test]
     public void Banner_PrintsDemoUsersAndAWorkingCloudsYaml()
     {
         var users = new[]
