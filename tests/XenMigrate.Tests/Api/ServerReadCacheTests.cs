@@ -46,4 +46,22 @@ public class ServerReadCacheTests : GatewayFixture
         Assert.That((await Gateway.GetAsync($"/v2.1/servers/{server.Id}", AdminToken)).Status, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await Gateway.GetAsync($"/v2.1/servers/{server.Id}", DemoToken)).Status, Is.EqualTo(HttpStatusCode.NotFound));
     }
+
+    [Test]
+    public async Task Show_Works_WithASqliteAndAPostgreSqlGatewayInOneProcess()
+    {
+        // A compiled query remembers the model it was compiled for; one shared between gateways of
+        // two providers once answered 404 for servers that existed.
+        await using var pgDb = TestDatabase.Create(DatabaseKind.PostgreSql);
+        await using var pg = await GatewayInstance.StartAsync(pgDb);
+        var pgToken = await pg.TokenAsync(TestUsers.Demo);
+        var onSqlite = await Gateway.AddServerAsync("on-sqlite", TestUsers.Demo);
+        var onPostgres = await pg.AddServerAsync("on-postgres", TestUsers.Demo);
+
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.That((await Gateway.GetAsync($"/v2.1/servers/{onSqlite.Id}", DemoToken)).Status, Is.EqualTo(HttpStatusCode.OK), $"SQLite, round {round}");
+            Assert.That((await pg.GetAsync($"/v2.1/servers/{onPostgres.Id}", pgToken)).Status, Is.EqualTo(HttpStatusCode.OK), $"PostgreSQL, round {round}");
+        }
+    }
 }

@@ -15,7 +15,9 @@ public sealed class ServerReadCache(DatabaseChangeStamp stamp)
     /// <summary>Bounds the memory; past it the cache starts again (a read-mostly lab has far fewer).</summary>
     private const int MaxServers = 10_000;
 
-    private static readonly Func<XenMigrateDbContext, Guid, CancellationToken, Task<Server?>> ById =
+    // One per cache, i.e. per gateway and so per model: a compiled query remembers the model it was
+    // compiled for, and a test process runs SQLite and PostgreSQL gateways side by side.
+    private readonly Func<XenMigrateDbContext, Guid, CancellationToken, Task<Server?>> _byId =
         EF.CompileAsyncQuery((XenMigrateDbContext db, Guid id, CancellationToken _) =>
             db.Servers.AsNoTracking().FirstOrDefault(s => s.Id == id));
 
@@ -28,7 +30,7 @@ public sealed class ServerReadCache(DatabaseChangeStamp stamp)
         var now = stamp.Read();
         if (now is { } current && _servers.TryGetValue(id, out var known) && known.Stamp == current) return known.Server;
 
-        var server = await ById(db, id, ct);
+        var server = await _byId(db, id, ct);
         if (now is { } readUnder && server is not null)
         {
             if (_servers.Count >= MaxServers) _servers.Clear();
