@@ -20,6 +20,8 @@ internal static class GatewayArgs
             $"--urls=http://127.0.0.1:{port}", $"--contentRoot={workDir}",
             $"--Database:ConnectionString=Data Source={Path.Combine(workDir, dbName + ".db")}", "--Database:MigrateOnStartup=true",
             "--Logging:LogLevel:Default=Warning", "--XenServer:EmbeddedLab=false", "--XenServer:EventTimeout=00:00:01",
+            // One project holds every benchmark VM (up to ~150): Nova's default quotas would refuse its resizes.
+            "--Quota:Instances=-1", "--Quota:Cores=-1", "--Quota:Ram=-1",
         };
         args.AddRange(NovaClient.UserArgs());
         foreach (var (h, i) in hosts.Select((h, i) => (h, i)))
