@@ -1,6 +1,8 @@
 using System.Net;
 using Microsoft.EntityFrameworkCore;
 using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Persistence.ReadCache;
 using XenMigrate.Tests.Support;
 
 namespace XenMigrate.Tests.Api;
@@ -63,5 +65,29 @@ public class ServerReadCacheTests : GatewayFixture
             Assert.That((await Gateway.GetAsync($"/v2.1/servers/{onSqlite.Id}", DemoToken)).Status, Is.EqualTo(HttpStatusCode.OK), $"SQLite, round {round}");
             Assert.That((await pg.GetAsync($"/v2.1/servers/{onPostgres.Id}", pgToken)).Status, Is.EqualTo(HttpStatusCode.OK), $"PostgreSQL, round {round}");
         }
+    }
+
+    [Test]
+    public async Task ChangeStamp_MovesOnACommitFromAnotherConnection()
+    {
+        var options = new DatabaseOptions { Provider = DatabaseProvider.Sqlite };
+        using var stamp = new DatabaseChangeStamp(options, Database.ConnectionString);
+        var before = stamp.Read();
+        Assert.That(stamp.Read(), Is.EqualTo(before), "nothing committed in between");
+
+        await using (var other = Database.NewContext())
+            await other.Database.ExecuteSqlRawAsync("UPDATE Users SET Name = Name");
+
+        Assert.That(before, Is.Not.Null);
+        Assert.That(stamp.Read(), Is.Not.EqualTo(before));
+    }
+
+    [TestCase("Data Source=:memory:")]
+    [TestCase("Data Source=shared;Mode=Memory;Cache=Shared")]
+    [TestCase("Data Source=gateway.db;Cache=Shared")]
+    public void ChangeStamp_IsNotOffered_WhereSqliteDoesNotPromiseIt(string connectionString)
+    {
+        using var stamp = new DatabaseChangeStamp(new DatabaseOptions { Provider = DatabaseProvider.Sqlite }, connectionString);
+        Assert.That(stamp.Read(), Is.Null);
     }
 }
