@@ -7,48 +7,47 @@ using XenMigrate.XapiSimulator.Storage;
 namespace XenMigrate.XapiSimulator;
 
 /// <summary>
-/// Everything one simulated host is made of: its object database, its SR's disk store, tasks,
-/// injected faults and the refs of its fixed objects (pool, host, dom0, SR, network).
+/// One simulated host, a member of its <see cref="PoolRuntime"/> (a standalone host is a pool of
+/// one): its own objects' refs (host, metrics, dom0, local SR), its local SR's disk store, the
+/// faults injected into it, where it serves HTTP, and the dispatcher of the XAPI calls it
+/// receives. The database, tasks and guest agents are the pool's.
 /// </summary>
-internal sealed class HostRuntime : IDisposable
+internal sealed class HostRuntime
 {
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly Dictionary<string, bool> _guestAgents = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
 
-    public HostRuntime(SimulatedHostOptions options, string storageDirectory)
+    public HostRuntime(PoolRuntime pool, SimulatedHostOptions options, string storageDirectory)
     {
+        Pool = pool;
         Options = options;
-        Clock = options.Clock;
-        Model = XapiDataModel.Instance;
-        Database = new XapiDatabase(Model, Clock);
         Storage = new CowDiskStore(storageDirectory, options.StorageBytes);
         Faults = new FaultInjector();
         Faults.SessionsExpired += (_, _) => ExpireSessions();
-        Tasks = new TaskManager(this);
         Dispatcher = new XapiDispatcher(this);
-        lock (Database.Sync) HostBootstrap.Populate(this);
     }
+
+    public PoolRuntime Pool { get; }
 
     public SimulatedHostOptions Options { get; }
 
-    public TimeProvider Clock { get; }
+    public TimeProvider Clock => Pool.Clock;
 
-    public XapiDataModel Model { get; }
+    public XapiDataModel Model => Pool.Model;
 
-    public XapiDatabase Database { get; }
+    public XapiDatabase Database => Pool.Database;
 
+    /// <summary>The disk store of this host's local SR.</summary>
     public CowDiskStore Storage { get; }
 
     public FaultInjector Faults { get; }
 
-    public TaskManager Tasks { get; }
+    public TaskManager Tasks => Pool.Tasks;
 
     public XapiDispatcher Dispatcher { get; }
 
-    public CancellationToken Stopping => _stopping.Token;
+    public CancellationToken Stopping => Pool.Stopping;
 
-    public string PoolRef { get; set; } = XapiType.NullRef;
+    public string PoolRef => Pool.PoolRef;
 
     public string HostRef { get; set; } = XapiType.NullRef;
 
@@ -56,17 +55,28 @@ internal sealed class HostRuntime : IDisposable
 
     public string ControlDomainRef { get; set; } = XapiType.NullRef;
 
+    /// <summary>The host's local SR (its own disk).</summary>
     public string SrRef { get; set; } = XapiType.NullRef;
 
-    public string NetworkRef { get; set; } = XapiType.NullRef;
+    /// <summary>The management network (xenbr0), where seeded guests get their VIF.</summary>
+    public string NetworkRef => Pool.ManagementNetworkRef;
+
+    /// <summary>The address other hosts and clients reach this host at (host.address; a 302 names it).</summary>
+    public string Address { get; set; } = "127.0.0.1";
 
     /// <summary>Where the host serves HTTP (set once its server listens); migrate_receive hands it out.</summary>
     public string BaseUrl { get; set; } = string.Empty;
 
-    /// <summary>Mount path of the SR as a file SR would have it (VHD parent names point into it).</summary>
-    public string SrMountPath { get; set; } = string.Empty;
+    /// <summary>The port every member of the pool listens on.</summary>
+    public int Port { get; set; }
 
-    public string Now() => XapiDateTime.Now(Clock);
+    /// <summary>Mount path of the local SR as a file SR would have it (VHD parent names point into it).</summary>
+    public string SrMountPath => Pool.MountPathOf(SrRef);
+
+    /// <summary>Whether the pool record names this host as master. Call under the database lock.</summary>
+    public bool IsMaster => Database.Find("pool", Pool.PoolRef)?.GetString("master") == HostRef;
+
+    public string Now() => Pool.Now();
 
     /// <summary>Counts a call that reached the host (methods without <c>Async.</c>; transfers by their handler name).</summary>
     public void CountCall(string method) => _calls.AddOrUpdate(method, 1, (_, n) => n + 1);
@@ -82,12 +92,11 @@ internal sealed class HostRuntime : IDisposable
         return new CallHookContext(Options.Name, method, originator);
     }
 
-    /// <summary>Whether the guest of a VM runs PV drivers (an agent); call under the database lock.</summary>
-    public bool HasGuestAgent(string vmRef) => _guestAgents.GetValueOrDefault(vmRef, Options.GuestAgentsByDefault);
+    public bool HasGuestAgent(string vmRef) => Pool.HasGuestAgent(vmRef);
 
-    public void SetGuestAgent(string vmRef, bool present) => _guestAgents[vmRef] = present;
+    public void SetGuestAgent(string vmRef, bool present) => Pool.SetGuestAgent(vmRef, present);
 
-    public void ForgetGuestAgent(string vmRef) => _guestAgents.Remove(vmRef);
+    public void ForgetGuestAgent(string vmRef) => Pool.ForgetGuestAgent(vmRef);
 
     /// <summary>
     /// Free memory as xapi's host.compute_free_memory sees it: total minus dom0 minus the static
@@ -111,41 +120,16 @@ internal sealed class HostRuntime : IDisposable
         }
     }
 
-    /// <summary>
-    /// Copies what the disk store holds into the SR and VDI records (physical_utilisation,
-    /// virtual_allocation). Call under the database lock.
-    /// </summary>
-    public void RefreshStorageUsage()
-    {
-        var sr = Database.Require("SR", SrRef);
-        long virtualAllocation = 0;
-        foreach (var vdi in Database.All("VDI").Where(v => v.GetString("SR") == SrRef))
-        {
-            virtualAllocation += vdi.GetLong("virtual_size");
-            if (!Storage.Exists(vdi.Uuid)) continue;
-            var used = Storage.PrivateBytes(vdi.Uuid);
-            if (vdi.GetLong("physical_utilisation") != used) vdi.Set("physical_utilisation", used);
-        }
+    /// <summary>See <see cref="PoolRuntime.RefreshStorageUsage"/>; call under the database lock.</summary>
+    public void RefreshStorageUsage() => Pool.RefreshStorageUsage();
 
-        var utilisation = Storage.AllocatedBytes;
-        if (sr.GetLong("physical_utilisation") != utilisation) sr.Set("physical_utilisation", utilisation);
-        if (sr.GetLong("virtual_allocation") != virtualAllocation) sr.Set("virtual_allocation", virtualAllocation);
-    }
-
-    public void Stop() => _stopping.Cancel();
-
+    /// <summary>Ends the sessions made on this host (an xapi restart here); the pool's other sessions stay.</summary>
     private void ExpireSessions()
     {
         lock (Database.Sync)
         {
-            foreach (var session in Database.All("session").ToList()) Database.Destroy(session);
+            foreach (var session in Database.All("session").Where(s => s.GetString("this_host") == HostRef).ToList())
+                Database.Destroy(session);
         }
-    }
-
-    public void Dispose()
-    {
-        _stopping.Cancel();
-        _stopping.Dispose();
-        Storage.Dispose();
     }
 }

@@ -47,11 +47,20 @@ public sealed class SimulatedHostOptions
 
     public int ApiVersionMinor { get; set; } = 21;
 
+    /// <summary>host.cpu_info's features (a hex bitmap as xapi shows it); a live migration needs the destination to have the VM's.</summary>
+    public string CpuFeatures { get; set; } = "1fcbfbff-bfebfbff-00000029-2c100800-2993fbff-00000000-00000000-00000000";
+
     /// <summary>How long VM power operations take (start, shutdown, suspend…); zero for instant.</summary>
     public TimeSpan PowerOperationDuration { get; set; } = TimeSpan.Zero;
 
     /// <summary>Whether VMs created through XAPI run a guest agent (PV drivers) once started.</summary>
     public bool GuestAgentsByDefault { get; set; } = true;
+
+    /// <summary>How fast a live migration copies the guest's memory (the simulated guest has none; only the time is spent).</summary>
+    public long MemoryMigrationBytesPerSecond { get; set; } = 4 * GiB;
+
+    /// <summary>Features the host's licence lacks (xapi's LICENCE_RESTRICTION [feature]); e.g. "Storage_motion".</summary>
+    public List<string> LicenceRestrictions { get; set; } = [];
 
     /// <summary>Remove the SR's files when the host is disposed.</summary>
     public bool DeleteDataOnDispose { get; set; } = true;

@@ -31,6 +31,24 @@ public sealed record SeedVmSpec
     public bool GuestAgent { get; init; } = true;
 
     public IReadOnlyDictionary<string, string>? OtherConfig { get; init; }
+
+    /// <summary>The SR to put the disk on (a ref, e.g. the pool's shared SR); the host's local SR when null.</summary>
+    public string? StorageRepository { get; init; }
+
+    /// <summary>A CD drive (userdevice 3) holding the ISO of this name; "" for an empty drive; null for none.</summary>
+    public string? CdIso { get; init; }
+
+    /// <summary>A vTPM with this state (what VTPM.get_contents returns); null for none.</summary>
+    public string? VtpmContents { get; init; }
+
+    /// <summary>The VM's SMBIOS strings (VM.bios_strings), as a guest licensed by its BIOS has them.</summary>
+    public IReadOnlyDictionary<string, string>? BiosStrings { get; init; }
+
+    /// <summary>User snapshots to take once the disk holds its data (by name).</summary>
+    public IReadOnlyList<string> Snapshots { get; init; } = [];
+
+    /// <summary>A template (is_a_template) rather than a VM: a custom image whose disk 0 holds the data.</summary>
+    public bool Template { get; init; }
 }
 
 /// <summary>What <see cref="SimulatorControl.SeedVmAsync"/> created.</summary>
@@ -76,13 +94,15 @@ public sealed class SimulatorControl
                 record["other_config"] = otherConfig;
             }
 
+            if (spec.BiosStrings is not null)
+                record["bios_strings"] = new JsonObject(spec.BiosStrings.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
             var vm = VmFactory.Create(_host, record);
             _host.SetGuestAgent(vm.Ref, spec.GuestAgent);
             var vdi = VdiHandlers.AddVdi(_host, new Dictionary<string, JsonNode?>
             {
                 ["name_label"] = $"{spec.Name} disk 0",
                 ["name_description"] = "Created by the simulator",
-                ["SR"] = _host.SrRef,
+                ["SR"] = spec.StorageRepository ?? _host.SrRef,
                 ["type"] = "user",
                 ["sharable"] = false,
                 ["read_only"] = false,
@@ -90,6 +110,15 @@ public sealed class SimulatorControl
             }, VdiHandlers.RoundSize(spec.DiskBytes));
             var vbd = DeviceHandlers.CreateVbd(_host, vm, vdi.Ref, "0", bootable: true);
             var vif = DeviceHandlers.CreateVif(_host, vm, _host.NetworkRef, "0");
+            if (spec.CdIso is { } iso)
+            {
+                var disc = iso.Length == 0 ? null : _host.Database.All("VDI").FirstOrDefault(v => v.GetString("name_label") == iso
+                                                                                               && _host.Database.Find("SR", v.GetString("SR"))?.GetString("content_type") == "iso")
+                           ?? throw new ArgumentException($"No ISO named {iso}.", nameof(spec));
+                DeviceHandlers.CreateVbd(_host, vm, disc?.Ref ?? XapiType.NullRef, "3", bootable: false, type: "CD", mode: "RO");
+            }
+
+            if (spec.VtpmContents is { } contents) VtpmHandlers.Add(_host, vm, isUnique: false, contents);
             seeded = new SeededVm(vm.Ref, vm.Uuid, vdi.Ref, vdi.Uuid, vbd.Ref, vif.Ref);
         }
 
@@ -97,6 +126,14 @@ public sealed class SimulatorControl
         lock (_host.Database.Sync)
         {
             var vm = _host.Database.Require("VM", seeded.VmRef);
+            foreach (var snapshot in spec.Snapshots) VmHandlers.CopyVm(_host, vm, snapshot, asSnapshot: true, ignoredVdis: []);
+            if (spec.Template)
+            {
+                vm.Set("is_a_template", true);
+                VmLifecycle.UpdateAllowedOperations(_host, vm);
+                return seeded;
+            }
+
             if (spec.PowerState != VmLifecycle.Halted) VmLifecycle.Boot(_host, vm, paused: spec.PowerState == VmLifecycle.Paused);
             if (spec.PowerState == VmLifecycle.Suspended) VmLifecycle.Suspend(_host, vm);
         }
@@ -107,10 +144,10 @@ public sealed class SimulatorControl
     /// <summary>Writes bytes into a disk, as its guest would (running or not); shared blocks are copied first.</summary>
     public void WriteDisk(string vdi, long offset, ReadOnlySpan<byte> data)
     {
-        var uuid = VdiUuid(vdi);
+        var (store, uuid) = Disk(vdi);
         try
         {
-            _host.Storage.Write(uuid, offset, data);
+            store.Write(uuid, offset, data);
         }
         catch (Storage.StorageFullException e)
         {
@@ -142,7 +179,11 @@ public sealed class SimulatorControl
     }
 
     /// <summary>SHA-256 (lowercase hex) of the whole virtual disk, zeros where nothing was written.</summary>
-    public string GetDiskSha256(string vdi) => Convert.ToHexStringLower(_host.Storage.ComputeSha256(VdiUuid(vdi)));
+    public string GetDiskSha256(string vdi)
+    {
+        var (store, uuid) = Disk(vdi);
+        return Convert.ToHexStringLower(store.ComputeSha256(uuid));
+    }
 
     public string GetVmDiskSha256(string vm, string userdevice = "0") => GetDiskSha256(VmDisk(vm, userdevice));
 
@@ -252,13 +293,14 @@ public sealed class SimulatorControl
         return named.Count == 1 ? named[0].Ref : throw new XapiException(XapiErrors.HandleInvalid, "VM", vm);
     }
 
-    private string VdiUuid(string vdi)
+    /// <summary>The store holding a VDI (its SR's) and the VDI's uuid there.</summary>
+    private (Storage.CowDiskStore Store, string Uuid) Disk(string vdi)
     {
         lock (_host.Database.Sync)
         {
             var obj = _host.Database.Find("VDI", vdi) ?? _host.Database.FindByUuid("VDI", vdi)
                 ?? throw new XapiException(XapiErrors.HandleInvalid, "VDI", vdi);
-            return obj.Uuid;
+            return (_host.Pool.StoreOf(obj), obj.Uuid);
         }
     }
 

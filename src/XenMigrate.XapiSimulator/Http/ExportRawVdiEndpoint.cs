@@ -28,14 +28,16 @@ internal static class ExportRawVdiEndpoint
             return;
         }
 
-        string vdiRef, vdiUuid;
+        string vdiRef, vdiUuid, srRef = string.Empty;
         string? baseUuid = null;
         long virtualSize;
+        CowDiskStore? store = null;
+        var baseOnOtherSr = false;
         lock (host.Database.Sync)
         {
             var vdi = HttpTransfer.FindVdi(host.Database, query["vdi"].FirstOrDefault());
             var baseVdi = HttpTransfer.FindVdi(host.Database, query["base"].FirstOrDefault());
-            if (vdi is null || (query.ContainsKey("base") && baseVdi is null))
+            if (vdi is null || (query.ContainsKey("base") && baseVdi is null) || !host.Pool.HasStore(vdi.GetString("SR")))
             {
                 vdiRef = string.Empty;
                 vdiUuid = string.Empty;
@@ -45,20 +47,27 @@ internal static class ExportRawVdiEndpoint
             {
                 vdiRef = vdi.Ref;
                 vdiUuid = vdi.Uuid;
+                srRef = vdi.GetString("SR");
                 baseUuid = baseVdi?.Uuid;
+                baseOnOtherSr = baseVdi is not null && baseVdi.GetString("SR") != srRef;
                 virtualSize = vdi.GetLong("virtual_size");
+                store = host.Pool.StoreFor(srRef);
             }
         }
 
-        if (virtualSize < 0 || !host.Storage.Exists(vdiUuid))
+        if (virtualSize < 0 || store is null || !store.Exists(vdiUuid))
         {
             await HttpTransfer.ErrorAsync(context, StatusCodes.Status404NotFound, "No such VDI.");
             return;
         }
 
-        if (baseUuid is not null && format != "vhd")
+        // xapi serves a VDI from a host that can see its SR; any other sends the client there (export_raw_vdi.ml).
+        if (await HttpTransfer.RedirectUnlessLocalAsync(context, host, srRef)) return;
+
+        if (baseUuid is not null && (format != "vhd" || baseOnOtherSr))
         {
-            await HttpTransfer.ErrorAsync(context, StatusCodes.Status400BadRequest, "'base' needs format=vhd.");
+            await HttpTransfer.ErrorAsync(context, StatusCodes.Status400BadRequest,
+                baseOnOtherSr ? "'base' must be on the VDI's SR." : "'base' needs format=vhd.");
             return;
         }
 
@@ -82,9 +91,9 @@ internal static class ExportRawVdiEndpoint
 
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, host.Stopping);
         using var attachment = host.Tasks.Attach(taskRef, cancellation);
-        using var reader = host.Storage.OpenReader(vdiUuid);
-        using var baseReader = baseUuid is null ? null : host.Storage.OpenReader(baseUuid);
-        var vhd = format == "vhd" ? Plan(host, baseUuid, reader, baseReader) : null;
+        using var reader = store.OpenReader(vdiUuid);
+        using var baseReader = baseUuid is null ? null : store.OpenReader(baseUuid);
+        var vhd = format == "vhd" ? Plan(host, store, host.Pool.MountPathOf(srRef), baseUuid, reader, baseReader) : null;
         var total = vhd?.Length ?? reader.VirtualSize;
 
         context.Response.StatusCode = StatusCodes.Status200OK;
@@ -119,16 +128,16 @@ internal static class ExportRawVdiEndpoint
     /// The VHD to send, from the pinned chains: a disk's unique id is its top layer's, so a
     /// differencing export names the same parent id that the base's own export carried.
     /// </summary>
-    private static VhdStreamWriter Plan(HostRuntime host, string? baseUuid, DiskReader reader, DiskReader? baseReader)
+    private static VhdStreamWriter Plan(HostRuntime host, CowDiskStore store, string mountPath, string? baseUuid, DiskReader reader, DiskReader? baseReader)
     {
         var now = host.Clock.GetUtcNow();
         var uniqueId = reader.LayerId;
         if (baseReader is null)
-            return VhdStreamWriter.Dynamic(reader.VirtualSize, host.Storage.AllocatedBlocks(reader), uniqueId, now);
+            return VhdStreamWriter.Dynamic(reader.VirtualSize, store.AllocatedBlocks(reader), uniqueId, now);
         var parentId = baseReader.LayerId;
         if (parentId == uniqueId) uniqueId = Guid.NewGuid(); // nothing written since the base: still a distinct child
-        return VhdStreamWriter.Differencing(reader.VirtualSize, host.Storage.DifferingBlocks(reader, baseReader),
-            uniqueId, parentId, $"{host.SrMountPath}/{baseUuid}.vhd", now);
+        return VhdStreamWriter.Differencing(reader.VirtualSize, store.DifferingBlocks(reader, baseReader),
+            uniqueId, parentId, $"{mountPath}/{baseUuid}.vhd", now);
     }
 
     private static async Task WriteRawAsync(Stream output, DiskReader reader, CancellationToken cancellationToken)

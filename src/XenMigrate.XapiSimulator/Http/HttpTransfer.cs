@@ -101,6 +101,32 @@ internal static class HttpTransfer
         await context.Response.WriteAsync($"<html><body><h1>HTTP {status}</h1>{System.Net.WebUtility.HtmlEncode(message)}</body></html>", context.RequestAborted);
     }
 
+    /// <summary>
+    /// xapi's check_sr_availability: when this host cannot see the SR, the request is answered
+    /// with a 302 to a member that can (same path and query, its address, this pool's port),
+    /// and true is returned. A real pool answers https on 443; the simulator keeps its scheme and port.
+    /// </summary>
+    public static async Task<bool> RedirectUnlessLocalAsync(HttpContext context, HostRuntime host, string srRef)
+    {
+        HostRuntime? other;
+        lock (host.Database.Sync)
+        {
+            if (host.Pool.HostSeesSr(host.HostRef, srRef)) return false;
+            other = host.Pool.Members.FirstOrDefault(m => host.Pool.HostSeesSr(m.HostRef, srRef));
+        }
+
+        if (other is null)
+        {
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, $"No host can see SR {srRef}.");
+            return true;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status302Found;
+        context.Response.Headers.Location = $"http://{other.Address}:{other.Port}{context.Request.Path}{context.Request.QueryString}";
+        context.Response.Headers.Connection = "close";
+        return true;
+    }
+
     /// <summary>A VDI named by ref or by uuid (xapi accepts both); call under the database lock.</summary>
     public static XapiObject? FindVdi(XapiDatabase db, string? refOrUuid)
     {
@@ -126,7 +152,7 @@ internal static class HttpTransfer
         lock (host.Database.Sync)
         {
             if (!string.IsNullOrEmpty(given)) return host.Database.Find("task", given)?.Ref;
-            return host.Tasks.Create(label, string.Empty, session).Ref;
+            return host.Tasks.Create(label, string.Empty, session, host.HostRef).Ref;
         }
     }
 }

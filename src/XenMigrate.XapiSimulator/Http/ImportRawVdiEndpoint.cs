@@ -48,6 +48,8 @@ internal static class ImportRawVdiEndpoint
             return;
         }
 
+        // A member that cannot see the SR sends the client to one that can, before it creates anything (import_raw_vdi.ml).
+        if (TargetSr(host, query) is { } targetSr && await HttpTransfer.RedirectUnlessLocalAsync(context, host, targetSr)) return;
         var target = ResolveTarget(host, query, format, chunked, length);
         if (target is null)
         {
@@ -79,10 +81,10 @@ internal static class ImportRawVdiEndpoint
             host.CountCall(FaultInjector.ImportMethod);
             var hook = TransferHook.Take(host, FaultInjector.ImportMethod, session);
             var body = new MeteredStream(request.Body, host.Faults, progress: hook.Wrap(progress.Report));
-            var (vdiRef, vdiUuid, size) = target.Value;
-            if (format == "vhd") await new VhdStreamReader(body).ApplyAsync(size, Writer(host, vdiUuid), cancellation.Token);
-            else if (chunked) await ApplyChunkedAsync(host, vdiUuid, size, body, cancellation.Token);
-            else await ApplyRawAsync(host, vdiUuid, size, length, body, cancellation.Token);
+            var (vdiRef, vdiUuid, size, store) = target.Value;
+            if (format == "vhd") await new VhdStreamReader(body).ApplyAsync(size, Writer(store, vdiUuid), cancellation.Token);
+            else if (chunked) await ApplyChunkedAsync(store, vdiUuid, size, body, cancellation.Token);
+            else await ApplyRawAsync(store, vdiUuid, size, length, body, cancellation.Token);
             lock (host.Database.Sync) host.RefreshStorageUsage();
             host.Tasks.Succeed(taskRef, vdiRef);
         }
@@ -93,16 +95,27 @@ internal static class ImportRawVdiEndpoint
         }
     }
 
+    /// <summary>The SR the import writes to: the named VDI's, or <c>sr_id</c>/<c>sr_uuid</c>.</summary>
+    private static string? TargetSr(HostRuntime host, IQueryCollection query)
+    {
+        lock (host.Database.Sync)
+        {
+            if (HttpTransfer.FindVdi(host.Database, query["vdi"].FirstOrDefault()) is { } vdi) return vdi.GetString("SR");
+            var srId = query["sr_id"].FirstOrDefault() ?? query["sr_uuid"].FirstOrDefault();
+            return (srId is null ? null : host.Database.Find("SR", srId) ?? host.Database.FindByUuid("SR", srId))?.Ref;
+        }
+    }
+
     /// <summary>The VDI to write: <c>vdi</c> (ref or uuid), or a new one on <c>sr_id</c>/<c>sr_uuid</c> sized from the body (raw only).</summary>
-    private static (string Ref, string Uuid, long Size)? ResolveTarget(HostRuntime host, IQueryCollection query, string format, bool chunked, long length)
+    private static (string Ref, string Uuid, long Size, CowDiskStore Store)? ResolveTarget(HostRuntime host, IQueryCollection query, string format, bool chunked, long length)
     {
         lock (host.Database.Sync)
         {
             if (HttpTransfer.FindVdi(host.Database, query["vdi"].FirstOrDefault()) is { } vdi)
-                return (vdi.Ref, vdi.Uuid, vdi.GetLong("virtual_size"));
+                return host.Pool.HasStore(vdi.GetString("SR")) ? (vdi.Ref, vdi.Uuid, vdi.GetLong("virtual_size"), host.Pool.StoreOf(vdi)) : null;
             var srId = query["sr_id"].FirstOrDefault() ?? query["sr_uuid"].FirstOrDefault();
             var sr = srId is null ? null : host.Database.Find("SR", srId) ?? host.Database.FindByUuid("SR", srId);
-            if (sr is null || sr.Ref != host.SrRef || format != "raw" || chunked) return null;
+            if (sr is null || !host.Pool.HasStore(sr.Ref) || format != "raw" || chunked) return null;
             var created = VdiHandlers.AddVdi(host, new Dictionary<string, JsonNode?>
             {
                 ["name_label"] = "import_raw_vdi",
@@ -112,14 +125,14 @@ internal static class ImportRawVdiEndpoint
                 ["read_only"] = false,
                 ["other_config"] = new JsonObject(),
             }, VdiHandlers.RoundSize(length));
-            return (created.Ref, created.Uuid, created.GetLong("virtual_size"));
+            return (created.Ref, created.Uuid, created.GetLong("virtual_size"), host.Pool.StoreOf(created));
         }
     }
 
-    private static Func<long, ReadOnlyMemory<byte>, CancellationToken, ValueTask> Writer(HostRuntime host, string vdiUuid) =>
+    private static Func<long, ReadOnlyMemory<byte>, CancellationToken, ValueTask> Writer(CowDiskStore store, string vdiUuid) =>
         (offset, data, _) =>
         {
-            host.Storage.Write(vdiUuid, offset, data.Span);
+            store.Write(vdiUuid, offset, data.Span);
             return ValueTask.CompletedTask;
         };
 
@@ -127,7 +140,7 @@ internal static class ImportRawVdiEndpoint
     /// Plain raw: the body is the disk from offset 0. Runs of zeros over blocks that were never
     /// written are skipped (they already read as zeros), which keeps the disk sparse.
     /// </summary>
-    private static async Task ApplyRawAsync(HostRuntime host, string vdiUuid, long size, long length, Stream body, CancellationToken cancellationToken)
+    private static async Task ApplyRawAsync(CowDiskStore store, string vdiUuid, long size, long length, Stream body, CancellationToken cancellationToken)
     {
         if (length > size) throw new XapiException(XapiErrors.VdiIoError, $"The upload ({length} bytes) is larger than the VDI ({size} bytes).");
         var buffer = ArrayPool<byte>.Shared.Rent(CowDiskStore.BlockSize);
@@ -140,7 +153,7 @@ internal static class ImportRawVdiEndpoint
                 await body.ReadExactlyAsync(buffer.AsMemory(0, count), cancellationToken);
                 var block = offset / CowDiskStore.BlockSize;
                 var zeros = !buffer.AsSpan(0, count).ContainsAnyExcept((byte)0);
-                if (!(zeros && host.Storage.IsUnallocated(vdiUuid, block))) host.Storage.Write(vdiUuid, offset, buffer.AsSpan(0, count));
+                if (!(zeros && store.IsUnallocated(vdiUuid, block))) store.Write(vdiUuid, offset, buffer.AsSpan(0, count));
                 offset += count;
             }
         }
@@ -151,7 +164,7 @@ internal static class ImportRawVdiEndpoint
     }
 
     /// <summary>vhd-tool's chunked raw format: [offset u64 LE][length u32 LE][data]…, ended by 12 zero bytes.</summary>
-    private static async Task ApplyChunkedAsync(HostRuntime host, string vdiUuid, long size, Stream body, CancellationToken cancellationToken)
+    private static async Task ApplyChunkedAsync(CowDiskStore store, string vdiUuid, long size, Stream body, CancellationToken cancellationToken)
     {
         var header = new byte[12];
         var buffer = ArrayPool<byte>.Shared.Rent(CowDiskStore.BlockSize);
@@ -169,7 +182,7 @@ internal static class ImportRawVdiEndpoint
                 {
                     var count = (int)Math.Min(buffer.Length, remaining);
                     await body.ReadExactlyAsync(buffer.AsMemory(0, count), cancellationToken);
-                    host.Storage.Write(vdiUuid, offset, buffer.AsSpan(0, count));
+                    store.Write(vdiUuid, offset, buffer.AsSpan(0, count));
                     offset += count;
                     remaining -= count;
                 }

@@ -32,7 +32,8 @@ internal sealed class SimulatorServer : IAsyncDisposable
 
     public int Port { get; }
 
-    public static async Task<SimulatorServer> StartAsync(HostRuntime host, SimulatorControl control, CancellationToken cancellationToken)
+    public static async Task<SimulatorServer> StartAsync(HostRuntime host, SimulatorControl control, IPAddress address, int port,
+        CancellationToken cancellationToken)
     {
         var options = host.Options;
         var gate = new ConnectionGate(host.Faults);
@@ -50,13 +51,23 @@ internal sealed class SimulatorServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(options.ListenAddress, options.Port, listen => listen.Use(gate.Wrap));
+            kestrel.Listen(address, port, listen => listen.Use(gate.Wrap));
         });
         var app = builder.Build();
         app.Run(context => RouteAsync(context, host, control));
-        await app.StartAsync(cancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new SimulatorServer(app, gate, new Uri(address).Port);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            gate.Dispose();
+            await app.DisposeAsync();
+            throw;
+        }
+
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new SimulatorServer(app, gate, new Uri(bound).Port);
     }
 
     private static Task RouteAsync(HttpContext context, HostRuntime host, SimulatorControl control)
@@ -69,7 +80,8 @@ internal sealed class SimulatorServer : IAsyncDisposable
             "/jsonrpc" when HttpMethods.IsOptions(method) => CorsAsync(context),
             "/export_raw_vdi" when HttpMethods.IsGet(method) => ExportRawVdiEndpoint.HandleAsync(context, host),
             "/import_raw_vdi" when HttpMethods.IsPut(method) => ImportRawVdiEndpoint.HandleAsync(context, host),
-            "/services/xenops/receive" when HttpMethods.IsPost(method) => Migration.XenopsReceiveEndpoint.HandleAsync(context, host),
+            "/services/xenops/import" when HttpMethods.IsPost(method) => Migration.XenopsReceiveEndpoint.ImportAsync(context, host),
+            "/services/xenops/receive" when HttpMethods.IsPost(method) => Migration.XenopsReceiveEndpoint.ReceiveAsync(context, host),
             _ when path.StartsWith("/sim/", StringComparison.Ordinal) => SimControlEndpoints.HandleAsync(context, control),
             _ => HttpTransfer.ErrorAsync(context, StatusCodes.Status404NotFound, $"No handler for {method} {path}."),
         };

@@ -1,27 +1,31 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using XenMigrate.XapiSimulator.Http;
 using XenMigrate.XapiSimulator.Model;
 using XenMigrate.XapiSimulator.Operations;
 using XenMigrate.XapiSimulator.Rpc;
+using XenMigrate.XapiSimulator.Storage;
 using XenMigrate.XapiSimulator.Vhd;
 
 namespace XenMigrate.XapiSimulator.Migration;
 
 /// <summary>
-/// Storage XenMotion between two standalone hosts (xapi's cross-pool migrate): the destination's
-/// <c>host.migrate_receive</c> hands out a token (its URLs and a one-time session); the source's
-/// <c>VM.migrate_send</c> copies every disk to the destination over HTTP while the guest runs
-/// (a copy-on-write mirror point is streamed whole), then stops the guest — downtime starts —,
-/// sends only the blocks written since the mirror point, hands the VM (same uuid, same power
-/// state) to the destination, and removes its own copy. Before the hand-over a failure or a
-/// task.cancel deletes what was made on the destination and leaves the source VM untouched.
+/// Storage XenMotion (xapi_vm_migrate.ml): the destination's <c>host.migrate_receive</c> hands
+/// out a token (its pool master's URL, its xenops URL, a session, the host); the source's
+/// <c>VM.migrate_send</c> then, in xapi's order: checks (power state, maps, version, CPU
+/// features, licence, memory), ejects CDs that cannot follow, mirrors every disk of the VM and
+/// of its snapshots while the guest runs, imports the VM's record on the destination (Halted,
+/// same uuid — it exists there from this moment, before its memory moves), copies the memory,
+/// stops the guest, sends the last disk delta and hands the domain over, then removes its own
+/// copy. Inside one pool (the token's host is a member) the same VM record stays: its disks move
+/// to the mapped SRs and its domain to the other member. Before the hand-over a failure or a
+/// task.cancel deletes what was made on the destination; the source VM is as it was (less any
+/// ejected CD). The task's progress (0–1) is the only progress there is.
 /// </summary>
 internal static class MigrationHandlers
 {
     /// <summary>Share of the task's progress taken by the disk copies (the rest: memory and hand-over).</summary>
-    private const double DiskShare = 0.9;
+    private const double DiskShare = 0.8;
 
     public static void Register(HandlerRegistry registry)
     {
@@ -34,18 +38,18 @@ internal static class MigrationHandlers
         registry.Add("VM.migrate_send", SendAsync);
     }
 
-    /// <summary>The destination prepares: a session for the source and the URLs it will use.</summary>
+    /// <summary>The destination prepares: a session for the source, its master's and its own URLs.</summary>
     private static ValueTask<JsonNode?> Receive(XapiCall call)
     {
         var host = call.Host;
         lock (call.Db.Sync)
         {
-            call.Db.Require("host", call.Ref(1));
+            var destination = host.Pool.Member(call.Db.Require("host", call.Ref(1)).Ref)!;
             call.Db.Require("network", call.Ref(2));
             var now = host.Now();
             var session = call.Db.Create("session", new Dictionary<string, JsonNode?>
             {
-                ["this_host"] = host.HostRef,
+                ["this_host"] = destination.HostRef,
                 ["this_user"] = XapiType.NullRef,
                 ["last_active"] = now,
                 ["validation_time"] = now,
@@ -53,32 +57,43 @@ internal static class MigrationHandlers
                 ["auth_user_name"] = host.Options.Username,
                 ["originator"] = "migrate_receive",
             });
-            var url = host.BaseUrl.TrimEnd('/');
+            var master = host.Pool.Master.BaseUrl.TrimEnd('/');
+            var here = destination.BaseUrl.TrimEnd('/');
             return ValueTask.FromResult<JsonNode?>(new JsonObject
             {
-                [MigrationToken.Sm] = $"{url}/services/SM",
-                [MigrationToken.Host] = host.HostRef,
-                [MigrationToken.Xenops] = $"{url}/services/xenops",
+                [MigrationToken.Sm] = $"{master}/services/SM",
+                [MigrationToken.Host] = destination.HostRef,
+                [MigrationToken.Xenops] = $"{here}/services/xenops",
                 [MigrationToken.SessionId] = session.Ref,
-                [MigrationToken.Master] = $"{url}/",
+                [MigrationToken.Master] = $"{master}/",
             });
         }
     }
 
-    private sealed record Disk(string VdiRef, string VdiUuid, string DestSr, long Size, string NameLabel, string Userdevice, bool Bootable, string Mode);
+    /// <summary>One VDI that moves: a disk of the VM, of one of its snapshots, or its suspend image.</summary>
+    private sealed record MovingVdi(string VdiRef, string VdiUuid, string SourceSr, string DestSr, long Size, string NameLabel, string Type,
+        CowDiskStore Store, string MountPath)
+    {
+        /// <summary>Disks of the running VM are mirrored (copied, then their last delta at the stop); the others are copied once.</summary>
+        public bool Mirrored { get; init; }
 
-    private sealed record Vif(string Device, string Network, string Mac, long Mtu);
+        public bool Stays => SourceSr == DestSr;
+    }
 
-    /// <summary>What assert_can_migrate checks and migrate_send then uses (xapi's order: power state, maps, version, memory).</summary>
-    private sealed class Plan(RemoteHost remote, string vmRef, string vmUuid, string powerState, long memory, List<Disk> disks, List<Vif> vifs) : IDisposable
+    /// <summary>What assert_can_migrate checks and migrate_send then uses.</summary>
+    private sealed class Plan(RemoteHost remote, bool intraPool, string vmRef, string vmUuid, string powerState, long memory,
+        List<MovingVdi> vdis, Dictionary<string, string> vifMap, List<string> ejectCds, string destHost) : IDisposable
     {
         public RemoteHost Remote { get; } = remote;
+        public bool IntraPool { get; } = intraPool;
         public string VmRef { get; } = vmRef;
         public string VmUuid { get; } = vmUuid;
         public string PowerState { get; } = powerState;
         public long Memory { get; } = memory;
-        public List<Disk> Disks { get; } = disks;
-        public List<Vif> Vifs { get; } = vifs;
+        public List<MovingVdi> Vdis { get; } = vdis;
+        public Dictionary<string, string> VifMap { get; } = vifMap;
+        public List<string> EjectCds { get; } = ejectCds;
+        public string DestHost { get; } = destHost;
 
         public void Dispose() => Remote.Dispose();
     }
@@ -89,53 +104,102 @@ internal static class MigrationHandlers
         var db = call.Db;
         var vmRef = call.Ref(1);
         var token = call.Object(2).ToDictionary(p => p.Key, p => p.Value?.ToString() ?? string.Empty, StringComparer.Ordinal);
-        var vdiMap = call.Object(4);
-        var vifMap = call.Object(5);
-        string vmUuid, powerState, ourVersion;
-        long memory;
-        var disks = new List<Disk>();
-        var vifs = new List<Vif>();
-        lock (db.Sync)
-        {
-            var vm = db.Require("VM", vmRef);
-            VmLifecycle.AssertOperationValid(vm, "migrate_send");
-            vmUuid = vm.Uuid;
-            powerState = vm.GetString("power_state");
-            memory = vm.GetLong("memory_static_max");
-            foreach (var vbdRef in vm.GetStrings("VBDs"))
-            {
-                if (db.Find("VBD", vbdRef) is not { } vbd || vbd.GetString("type") != "Disk" || db.Find("VDI", vbd.GetString("VDI")) is not { } vdi) continue;
-                var sr = vdiMap[vdi.Ref]?.ToString() ?? throw new XapiException(XapiErrors.VdiNotInMap, vdi.Ref);
-                disks.Add(new Disk(vdi.Ref, vdi.Uuid, sr, vdi.GetLong("virtual_size"), vdi.GetString("name_label"),
-                    vbd.GetString("userdevice"), vbd.GetBool("bootable"), vbd.GetString("mode")));
-            }
-
-            foreach (var vifRef in vm.GetStrings("VIFs"))
-            {
-                if (db.Find("VIF", vifRef) is not { } vif) continue;
-                var network = vifMap[vif.Ref]?.ToString() ?? throw new XapiException(XapiErrors.VifNotInMap, vif.Ref);
-                vifs.Add(new Vif(vif.GetString("device"), network, vif.GetString("MAC"), vif.GetLong("MTU")));
-            }
-
-            ourVersion = PlatformVersion(db.Require("host", host.HostRef).Get("software_version"));
-        }
-
+        var vdiMap = call.Object(4).ToDictionary(p => p.Key, p => p.Value?.ToString() ?? string.Empty, StringComparer.Ordinal);
+        var vifMapArg = call.Object(5).ToDictionary(p => p.Key, p => p.Value?.ToString() ?? string.Empty, StringComparer.Ordinal);
         var remote = new RemoteHost(token, vmRef, host.HostRef);
         try
         {
             var ct = call.Cancellation;
-            var destHost = await remote.CallAsync("host.get_record", ct, remote.HostRef) as JsonObject;
-            if (CompareVersions(PlatformVersion(destHost?["software_version"]), ourVersion) < 0)
-                throw new XapiException(XapiErrors.VmHostIncompatibleVersionMigrate, vmRef, remote.HostRef);
-            if (powerState is VmLifecycle.Running or VmLifecycle.Paused)
+            HostRuntime? localDestination;
+            lock (db.Sync) localDestination = host.Pool.Member(remote.HostRef);
+            var intra = localDestination is not null;
+            var destDefaultSr = intra
+                ? DefaultSr(host)
+                : RefOrNull(await remote.CallAsync("pool.get_default_SR", ct, ((await remote.CallAsync("pool.get_all", ct)) as JsonArray)?[0]?.ToString()));
+
+            string vmUuid, powerState, ourVersion, cpuFlags;
+            long memory;
+            var moving = new List<MovingVdi>();
+            var vifMap = new Dictionary<string, string>(StringComparer.Ordinal);
+            var ejectCds = new List<string>();
+            lock (db.Sync)
             {
+                var vm = db.Require("VM", vmRef);
+                VmLifecycle.AssertOperationValid(vm, "migrate_send");
+                vmUuid = vm.Uuid;
+                powerState = vm.GetString("power_state");
+                memory = vm.GetLong("memory_static_max");
+                cpuFlags = vm.GetStringMap("last_boot_CPU_flags").GetValueOrDefault("features") ?? string.Empty;
+                var sourceHost = VmLifecycle.ResidentHost(host, vm) ?? host;
+                ourVersion = PlatformVersion(db.Require("host", sourceHost.HostRef).Get("software_version"));
+                foreach (var feature in sourceHost.Options.LicenceRestrictions)
+                    throw new XapiException(XapiErrors.LicenceRestriction, feature);
+
+                string MapOf(XapiObject vdi, string? inherited)
+                {
+                    if (vdiMap.TryGetValue(vdi.Ref, out var sr)) return sr;
+                    if (inherited is not null) return inherited;
+                    // Inside the pool a VDI the destination can already see stays where it is (xapi's infer_vdi_map).
+                    if (intra && host.Pool.HostSeesSr(remote.HostRef, vdi.GetString("SR"))) return vdi.GetString("SR");
+                    return destDefaultSr != XapiType.NullRef ? destDefaultSr : throw new XapiException(XapiErrors.VdiNotInMap, vdi.Ref);
+                }
+
+                var byOrigin = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var (vbd, vdi) in DiskVdis(db, vm))
+                {
+                    var destSr = MapOf(vdi, inherited: null);
+                    byOrigin[vdi.Ref] = destSr;
+                    moving.Add(Moving(host, vdi, destSr) with { Mirrored = powerState == VmLifecycle.Running });
+                }
+
+                // Snapshots go with the VM; their disks follow the disk they are a snapshot of (xapi_vm_migrate.ml).
+                foreach (var snapshot in vm.GetStrings("snapshots").Select(r => db.Find("VM", r)).OfType<XapiObject>())
+                {
+                    foreach (var (_, vdi) in DiskVdis(db, snapshot))
+                        moving.Add(Moving(host, vdi, MapOf(vdi, byOrigin.GetValueOrDefault(vdi.GetString("snapshot_of")))));
+                }
+
+                if (powerState == VmLifecycle.Suspended && db.Find("VDI", vm.GetString("suspend_VDI")) is { } image)
+                {
+                    var destSr = intra && host.Pool.HostSeesSr(remote.HostRef, image.GetString("SR")) ? image.GetString("SR") : destDefaultSr;
+                    if (destSr == XapiType.NullRef) throw new XapiException(XapiErrors.SuspendImageNotAccessible, image.Ref);
+                    moving.Add(Moving(host, image, destSr));
+                }
+
+                foreach (var vifRef in vm.GetStrings("VIFs"))
+                {
+                    if (db.Find("VIF", vifRef) is not { } vif) continue;
+                    if (vifMapArg.TryGetValue(vif.Ref, out var network)) vifMap[vif.Ref] = network;
+                    else if (intra) vifMap[vif.Ref] = vif.GetString("network");
+                    else throw new XapiException(XapiErrors.VifNotInMap, vif.Ref);
+                }
+
+                // CDs xenopsd cannot remap are ejected first (find_cds_to_eject), unless the VM is suspended.
+                foreach (var vbdRef in vm.GetStrings("VBDs"))
+                {
+                    if (db.Find("VBD", vbdRef) is not { } vbd || vbd.GetString("type") != "CD" || vbd.GetBool("empty")) continue;
+                    if (db.Find("VDI", vbd.GetString("VDI")) is not { } iso) continue;
+                    var staysVisible = intra && host.Pool.HostSeesSr(remote.HostRef, iso.GetString("SR"));
+                    if (!staysVisible && powerState != VmLifecycle.Suspended) ejectCds.Add(vbd.Ref);
+                }
+            }
+
+            var destHostRecord = await remote.CallAsync("host.get_record", ct, remote.HostRef) as JsonObject;
+            if (CompareVersions(PlatformVersion(destHostRecord?["software_version"]), ourVersion) < 0)
+                throw new XapiException(XapiErrors.VmHostIncompatibleVersionMigrate, vmRef, remote.HostRef);
+            if (powerState == VmLifecycle.Running)
+            {
+                var destFeatures = destHostRecord?["cpu_info"]?["features"]?.ToString() ?? string.Empty;
+                if (!CpuFeaturesCover(destFeatures, cpuFlags))
+                    throw new XapiException(XapiErrors.VmIncompatibleWithThisHost, vmRef, remote.HostRef,
+                        "VM last booted on a CPU with features this host's CPU does not have.");
                 var free = (await remote.CallAsync("host.compute_free_memory", ct, remote.HostRef))!.GetValue<long>();
                 if (memory > free) throw new XapiException(XapiErrors.HostNotEnoughFreeMemory, XapiErrors.Int(memory), XapiErrors.Int(free));
             }
 
-            foreach (var sr in disks.Select(d => d.DestSr).Distinct(StringComparer.Ordinal)) await remote.CallAsync("SR.get_uuid", ct, sr);
-            foreach (var network in vifs.Select(v => v.Network).Distinct(StringComparer.Ordinal)) await remote.CallAsync("network.get_uuid", ct, network);
-            return new Plan(remote, vmRef, vmUuid, powerState, memory, disks, vifs);
+            foreach (var sr in moving.Where(v => !v.Stays).Select(v => v.DestSr).Distinct(StringComparer.Ordinal)) await remote.CallAsync("SR.get_uuid", ct, sr);
+            foreach (var network in vifMap.Values.Distinct(StringComparer.Ordinal)) await remote.CallAsync("network.get_uuid", ct, network);
+            return new Plan(remote, intra, vmRef, vmUuid, powerState, memory, moving, vifMap, ejectCds, remote.HostRef);
         }
         catch
         {
@@ -152,95 +216,115 @@ internal static class MigrationHandlers
         using var plan = await PlanAsync(call);
         var remote = plan.Remote;
         var task = call.OperationTask;
+        HostRuntime source;
         lock (db.Sync)
         {
             var vm = db.Require("VM", plan.VmRef);
             VmLifecycle.AssertOperationValid(vm, "migrate_send");
             vm.SetMapEntry("current_operations", task, "migrate_send");
             VmLifecycle.UpdateAllowedOperations(host, vm);
+            source = VmLifecycle.ResidentHost(host, vm) ?? host;
+            foreach (var cd in plan.EjectCds) DeviceHandlers.Eject(host, db.Require("VBD", cd));
         }
 
-        var mirrors = new List<string>();
-        var destVdis = new List<string>();
+        var copies = plan.Vdis.Where(v => !v.Stays).ToList();
+        var mirrors = new Dictionary<MovingVdi, string>();
+        var destVdis = new Dictionary<string, string>(StringComparer.Ordinal); // source VDI ref → destination VDI ref
+        string? importedVm = null;
         var handedOver = false;
+        var progress = new MigrationProgress(host, call.AsyncTask, copies.Sum(d => d.Size));
         try
         {
-            // Live phase: the guest runs on; each disk's mirror point is copied whole.
-            var progress = new MigrationProgress(host, call.AsyncTask, plan.Disks.Sum(d => d.Size), plan.Memory);
+            // Live phase: the guest runs on; a running disk's mirror point, and every other VDI, is copied whole.
             var hook = TransferHook.Take(host, "VM.migrate_send", call.Session ?? string.Empty);
-            foreach (var disk in plan.Disks)
+            foreach (var vdi in copies)
             {
-                var mirror = $"{disk.VdiUuid}.mirror.{Guid.NewGuid():N}";
-                host.Storage.CloneDisk(disk.VdiUuid, mirror);
-                mirrors.Add(mirror);
-                destVdis.Add((await remote.CallAsync("VDI.create", ct, new JsonObject
+                var point = vdi.VdiUuid;
+                if (vdi.Mirrored)
                 {
-                    ["name_label"] = disk.NameLabel, ["name_description"] = string.Empty, ["SR"] = disk.DestSr, ["virtual_size"] = disk.Size,
-                    ["type"] = "user", ["sharable"] = false, ["read_only"] = false, ["other_config"] = new JsonObject(),
+                    point = $"{vdi.VdiUuid}.mirror.{Guid.NewGuid():N}";
+                    vdi.Store.CloneDisk(vdi.VdiUuid, point);
+                    mirrors[vdi] = point;
+                }
+
+                destVdis[vdi.VdiRef] = (await remote.CallAsync("VDI.create", ct, new JsonObject
+                {
+                    ["name_label"] = vdi.NameLabel, ["name_description"] = string.Empty, ["SR"] = vdi.DestSr, ["virtual_size"] = vdi.Size,
+                    ["type"] = vdi.Type, ["sharable"] = false, ["read_only"] = false, ["other_config"] = new JsonObject(),
                     ["xenstore_data"] = new JsonObject(), ["sm_config"] = new JsonObject(), ["tags"] = new JsonArray(),
-                }))!.GetValue<string>());
-                await CopyAsync(host, remote, mirror, baseId: null, destVdis[^1], progress, hook, ct);
+                }))!.GetValue<string>();
+                await CopyAsync(host, vdi, remote, point, baseId: null, destVdis[vdi.VdiRef], progress, hook, ct);
             }
 
-            // Stop-and-copy: the guest is stopped from here until it runs on the destination.
-            var downtime = Stopwatch.StartNew();
-            for (var i = 0; i < plan.Disks.Count; i++)
-                await CopyAsync(host, remote, plan.Disks[i].VdiUuid, mirrors[i], destVdis[i], progress, hook, ct);
-            progress.Memory(plan.Memory); // the guest's memory: the simulator has no pages to send
+            // The VM's record exists on the destination from here on, before its memory has moved (inter_pool_metadata_transfer).
+            if (!plan.IntraPool)
+            {
+                JsonObject metadata;
+                lock (db.Sync) metadata = Metadata(host, db.Require("VM", plan.VmRef), plan, destVdis);
+                importedVm = await remote.ImportVmAsync(metadata, ct);
+            }
+
+            // Memory: the pages are copied while the guest runs (the simulator's guest has none to send, only the time).
+            if (plan.PowerState == VmLifecycle.Running)
+                await progress.MemoryAsync(plan.Memory, host.Options.MemoryMigrationBytesPerSecond, host.Clock, ct);
             ct.ThrowIfCancellationRequested(); // the last moment a task.cancel is honoured
 
-            JsonObject handover;
-            lock (db.Sync)
+            // Stop-and-copy: the guest is stopped from here until it runs on the destination.
+            if (plan.PowerState == VmLifecycle.Running)
             {
-                var vm = db.Require("VM", plan.VmRef);
-                handover = Handover(host, vm, plan, destVdis);
-                // The domain leaves the source before it appears on the destination: the VM never runs twice.
-                VmLifecycle.Halt(host, vm);
+                lock (db.Sync) VmLifecycle.Halt(host, db.Require("VM", plan.VmRef));
+                handedOver = true;
+                foreach (var (vdi, point) in mirrors)
+                    await CopyAsync(host, vdi, remote, vdi.VdiUuid, point, destVdis[vdi.VdiRef], progress, hook, CancellationToken.None);
             }
 
             handedOver = true;
-            string? destVm;
-            try
+            string destVm;
+            if (plan.IntraPool)
             {
-                destVm = await remote.ReceiveVmAsync(handover, CancellationToken.None);
+                lock (db.Sync) destVm = MoveWithinPool(host, db.Require("VM", plan.VmRef), plan, destVdis, source);
             }
-            catch (XapiException)
+            else
             {
-                // An answer lost on the way: if the destination has the VM, it runs there now.
-                destVm = await FindRemoteVmAsync(remote, plan.VmUuid);
-                if (destVm is null) throw;
-            }
+                try
+                {
+                    await remote.ReceiveDomainAsync(importedVm!, plan.PowerState, host.HasGuestAgent(plan.VmRef), CancellationToken.None);
+                }
+                catch (XapiException)
+                {
+                    // The answer may have been lost on the way: if the domain runs there, the hand-over happened.
+                    if (await RemoteVmStateAsync(remote, importedVm!) != plan.PowerState) throw;
+                }
 
-            downtime.Stop();
-            await TryAsync(() => remote.CallAsync("VM.add_to_other_config", CancellationToken.None, destVm, MigrationToken.DowntimeKey,
-                downtime.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture)));
-            lock (db.Sync)
-            {
-                if (db.Find("VM", plan.VmRef) is { } vm) RemoveMigratedVm(host, vm);
+                destVm = importedVm!;
+                lock (db.Sync)
+                {
+                    if (db.Find("VM", plan.VmRef) is { } vm) RemoveMigratedVm(host, vm);
+                }
             }
 
             return destVm;
         }
         catch when (handedOver)
         {
-            // The destination refused the VM: it runs on the source again, as it was.
+            // The destination did not take the domain: it runs on the source again, as it was.
             lock (db.Sync)
             {
-                if (db.Find("VM", plan.VmRef) is { } vm && vm.GetString("power_state") == VmLifecycle.Halted)
-                    VmLifecycle.Boot(host, vm, paused: plan.PowerState == VmLifecycle.Paused);
+                if (db.Find("VM", plan.VmRef) is { } vm && vm.GetString("power_state") == VmLifecycle.Halted && plan.PowerState == VmLifecycle.Running)
+                    VmLifecycle.Boot(source, vm, paused: false);
             }
 
-            await DeleteRemoteAsync(remote, destVdis);
+            await DeleteRemoteAsync(remote, importedVm, destVdis.Values);
             throw;
         }
         catch
         {
-            await DeleteRemoteAsync(remote, destVdis);
+            await DeleteRemoteAsync(remote, importedVm, destVdis.Values);
             throw;
         }
         finally
         {
-            foreach (var mirror in mirrors) host.Storage.DeleteDisk(mirror);
+            foreach (var (vdi, point) in mirrors) vdi.Store.DeleteDisk(point);
             lock (db.Sync)
             {
                 if (db.Find("VM", plan.VmRef) is { } vm && vm.RemoveMapEntry("current_operations", task))
@@ -253,19 +337,19 @@ internal static class MigrationHandlers
     }
 
     /// <summary>
-    /// Streams one disk to its destination VDI as a VHD: all allocated blocks, or with a base only
-    /// the blocks that differ from it. Throttle, injected faults and the task's progress apply.
+    /// Streams one VDI to its destination as a VHD: all allocated blocks, or with a base only the
+    /// blocks that differ from it. Throttle, injected faults and the task's progress apply.
     /// </summary>
-    private static async Task CopyAsync(HostRuntime host, RemoteHost remote, string diskId, string? baseId, string destVdi,
+    private static async Task CopyAsync(HostRuntime host, MovingVdi vdi, RemoteHost remote, string diskId, string? baseId, string destVdi,
         MigrationProgress progress, TransferHook hook, CancellationToken ct)
     {
-        using var reader = host.Storage.OpenReader(diskId);
-        using var baseReader = baseId is null ? null : host.Storage.OpenReader(baseId);
+        using var reader = vdi.Store.OpenReader(diskId);
+        using var baseReader = baseId is null ? null : vdi.Store.OpenReader(baseId);
         var now = host.Clock.GetUtcNow();
         var vhd = baseReader is null
-            ? VhdStreamWriter.Dynamic(reader.VirtualSize, host.Storage.AllocatedBlocks(reader), Guid.NewGuid(), now)
-            : VhdStreamWriter.Differencing(reader.VirtualSize, host.Storage.DifferingBlocks(reader, baseReader), Guid.NewGuid(),
-                baseReader.LayerId, $"{host.SrMountPath}/{baseId}.vhd", now);
+            ? VhdStreamWriter.Dynamic(reader.VirtualSize, vdi.Store.AllocatedBlocks(reader), Guid.NewGuid(), now)
+            : VhdStreamWriter.Differencing(reader.VirtualSize, vdi.Store.DifferingBlocks(reader, baseReader), Guid.NewGuid(),
+                baseReader.LayerId, $"{vdi.MountPath}/{baseId}.vhd", now);
         var start = progress.Bytes;
         await remote.ImportVhdAsync(destVdi, vhd.Length, async (output, token) =>
         {
@@ -275,35 +359,112 @@ internal static class MigrationHandlers
         }, ct);
     }
 
-    /// <summary>The VM as the destination recreates it: its record (same uuid), disks, VIFs and power state.</summary>
-    private static JsonObject Handover(HostRuntime host, XapiObject vm, Plan plan, List<string> destVdis)
+    /// <summary>
+    /// The VM as the destination imports it (xapi's VM metadata): its record (same uuid, Halted),
+    /// disks (VDIs already copied there), CD drives (empty), VIFs (mapped networks), vTPMs with
+    /// their contents, and its snapshots with theirs.
+    /// </summary>
+    private static JsonObject Metadata(HostRuntime host, XapiObject vm, Plan plan, Dictionary<string, string> destVdis)
     {
-        var record = new JsonObject();
-        foreach (var field in vm.Class.Fields.Where(f => f.IsConstructorArgument))
-            record[field.Name] = vm.Get(field.Name)?.DeepClone();
-        record["uuid"] = vm.Uuid;
-        record["affinity"] = XapiType.NullRef; // refs of the source pool mean nothing there
-        record["suspend_SR"] = XapiType.NullRef;
-        return new JsonObject
+        var db = host.Database;
+
+        JsonObject Describe(XapiObject source)
         {
-            ["vm"] = record,
-            ["power_state"] = plan.PowerState,
-            ["guest_agent"] = host.HasGuestAgent(vm.Ref),
-            ["vbds"] = new JsonArray(plan.Disks.Select((d, i) => (JsonNode?)new JsonObject
+            var record = new JsonObject();
+            foreach (var field in source.Class.Fields.Where(f => f.IsConstructorArgument))
+                record[field.Name] = source.Get(field.Name)?.DeepClone();
+            record["uuid"] = source.Uuid;
+            record["affinity"] = XapiType.NullRef; // refs of the source pool mean nothing there
+            record["suspend_SR"] = XapiType.NullRef;
+            var vbds = new JsonArray();
+            foreach (var vbd in source.GetStrings("VBDs").Select(r => db.Find("VBD", r)).OfType<XapiObject>())
             {
-                ["VDI"] = destVdis[i], ["userdevice"] = d.Userdevice, ["bootable"] = d.Bootable, ["mode"] = d.Mode,
-            }).ToArray()),
-            ["vifs"] = new JsonArray(plan.Vifs.Select(v => (JsonNode?)new JsonObject
+                var isCd = vbd.GetString("type") == "CD";
+                var vdiRef = vbd.GetString("VDI");
+                vbds.Add(new JsonObject
+                {
+                    ["VDI"] = isCd ? XapiType.NullRef : destVdis.GetValueOrDefault(vdiRef, XapiType.NullRef),
+                    ["userdevice"] = vbd.GetString("userdevice"), ["bootable"] = vbd.GetBool("bootable"), ["mode"] = vbd.GetString("mode"),
+                    ["type"] = vbd.GetString("type"),
+                });
+            }
+
+            var vifs = new JsonArray();
+            foreach (var vif in source.GetStrings("VIFs").Select(r => db.Find("VIF", r)).OfType<XapiObject>())
             {
-                ["device"] = v.Device, ["network"] = v.Network, ["MAC"] = v.Mac, ["MTU"] = v.Mtu,
-            }).ToArray()),
-        };
+                var network = plan.VifMap.GetValueOrDefault(vif.Ref) ?? plan.VifMap.Values.FirstOrDefault();
+                if (network is null) continue;
+                vifs.Add(new JsonObject { ["device"] = vif.GetString("device"), ["network"] = network, ["MAC"] = vif.GetString("MAC"), ["MTU"] = vif.GetLong("MTU") });
+            }
+
+            return new JsonObject
+            {
+                ["vm"] = record,
+                ["vbds"] = vbds,
+                ["vifs"] = vifs,
+                ["vtpms"] = new JsonArray(source.GetStrings("VTPMs").Select(r => db.Find("VTPM", r)).OfType<XapiObject>()
+                    .Select(t => (JsonNode?)new JsonObject { ["is_unique"] = t.GetBool("is_unique"), ["contents"] = VtpmHandlers.Contents(host, t) }).ToArray()),
+                ["suspend_VDI"] = destVdis.GetValueOrDefault(source.GetString("suspend_VDI"), XapiType.NullRef),
+            };
+        }
+
+        var metadata = Describe(vm);
+        metadata["power_state"] = plan.PowerState;
+        metadata["snapshots"] = new JsonArray(vm.GetStrings("snapshots").Select(r => db.Find("VM", r)).OfType<XapiObject>()
+            .Select(s => (JsonNode?)Describe(s)).ToArray());
+        return metadata;
     }
 
-    /// <summary>The source's copy after a completed hand-over: the VM with its devices, disks and metrics.</summary>
+    /// <summary>
+    /// Inside the pool the VM keeps its record: each moved disk's VBD now points at the copy (the
+    /// old VDI goes), snapshots likewise, and a running domain moves to the destination member.
+    /// </summary>
+    private static string MoveWithinPool(HostRuntime host, XapiObject vm, Plan plan, Dictionary<string, string> destVdis, HostRuntime source)
+    {
+        var db = host.Database;
+        var owners = new[] { vm }.Concat(vm.GetStrings("snapshots").Select(r => db.Find("VM", r)).OfType<XapiObject>()).ToList();
+        foreach (var owner in owners)
+        {
+            foreach (var vbd in owner.GetStrings("VBDs").Select(r => db.Find("VBD", r)).OfType<XapiObject>().ToList())
+            {
+                var old = vbd.GetString("VDI");
+                if (!destVdis.TryGetValue(old, out var replacement)) continue;
+                db.Find("VDI", old)?.RemoveFromSet("VBDs", vbd.Ref);
+                vbd.Set("VDI", replacement);
+                db.Require("VDI", replacement).AddToSet("VBDs", vbd.Ref);
+                if (db.Find("VDI", old) is { } oldVdi) VdiHandlers.RemoveVdi(host, oldVdi);
+            }
+        }
+
+        foreach (var vif in vm.GetStrings("VIFs").Select(r => db.Find("VIF", r)).OfType<XapiObject>())
+        {
+            if (plan.VifMap.TryGetValue(vif.Ref, out var network) && network != vif.GetString("network"))
+            {
+                db.Find("network", vif.GetString("network"))?.RemoveFromSet("VIFs", vif.Ref);
+                vif.Set("network", network);
+                db.Require("network", network).AddToSet("VIFs", vif.Ref);
+            }
+        }
+
+        var destination = host.Pool.Member(plan.DestHost)!;
+        if (plan.PowerState == VmLifecycle.Running) VmLifecycle.Boot(destination, vm, paused: false);
+        else if (plan.PowerState == VmLifecycle.Suspended && destVdis.TryGetValue(vm.GetString("suspend_VDI"), out var image))
+        {
+            if (db.Find("VDI", vm.GetString("suspend_VDI")) is { } oldImage) VdiHandlers.RemoveVdi(host, oldImage);
+            vm.Set("suspend_VDI", image);
+        }
+
+        source.RefreshMemory();
+        host.RefreshStorageUsage();
+        return vm.Ref;
+    }
+
+    /// <summary>The source's copy after a completed hand-over: the VM, its snapshots, devices, disks and metrics.</summary>
     private static void RemoveMigratedVm(HostRuntime host, XapiObject vm)
     {
         var db = host.Database;
+        foreach (var snapshot in vm.GetStrings("snapshots").Select(r => db.Find("VM", r)).OfType<XapiObject>().ToList())
+            RemoveMigratedVm(host, snapshot);
         foreach (var vbdRef in vm.GetStrings("VBDs"))
         {
             if (db.Find("VBD", vbdRef) is not { } vbd) continue;
@@ -314,19 +475,54 @@ internal static class MigrationHandlers
 
         foreach (var vifRef in vm.GetStrings("VIFs"))
             if (db.Find("VIF", vifRef) is { } vif) DeviceHandlers.RemoveVif(host, vif);
+        foreach (var vtpmRef in vm.GetStrings("VTPMs"))
+            if (db.Find("VTPM", vtpmRef) is { } vtpm) VtpmHandlers.Remove(host, vtpm);
+        if (db.Find("VDI", vm.GetString("suspend_VDI")) is { } image) VdiHandlers.RemoveVdi(host, image);
         if (db.Find("VM_metrics", vm.GetString("metrics")) is { } metrics) db.Destroy(metrics);
         if (db.Find("VM_guest_metrics", vm.GetString("guest_metrics")) is { } guest) db.Destroy(guest);
+        if (db.Find("VM", vm.GetString("snapshot_of")) is { } origin) origin.RemoveFromSet("snapshots", vm.Ref);
         host.ForgetGuestAgent(vm.Ref);
         db.Destroy(vm);
-        host.RefreshMemory();
+        host.Pool.RefreshMemory();
         host.RefreshStorageUsage();
     }
 
-    private static async Task<string?> FindRemoteVmAsync(RemoteHost remote, string uuid)
+    private static IEnumerable<(XapiObject Vbd, XapiObject Vdi)> DiskVdis(XapiDatabase db, XapiObject vm) =>
+        vm.GetStrings("VBDs").Select(r => db.Find("VBD", r)).OfType<XapiObject>()
+            .Where(vbd => vbd.GetString("type") == "Disk" && !vbd.GetBool("empty"))
+            .Select(vbd => (vbd, db.Find("VDI", vbd.GetString("VDI"))))
+            .Where(p => p.Item2 is not null)
+            .Select(p => (p.vbd, p.Item2!));
+
+    private static MovingVdi Moving(HostRuntime host, XapiObject vdi, string destSr) =>
+        new(vdi.Ref, vdi.Uuid, vdi.GetString("SR"), destSr, vdi.GetLong("virtual_size"), vdi.GetString("name_label"), vdi.GetString("type"),
+            host.Pool.StoreOf(vdi), host.Pool.MountPathOf(vdi.GetString("SR")));
+
+    private static string DefaultSr(HostRuntime host) => host.Database.Require("pool", host.PoolRef).GetString("default_SR");
+
+    private static string RefOrNull(JsonNode? node) => node?.ToString() ?? XapiType.NullRef;
+
+    /// <summary>Every feature bit the VM booted with is on the destination's CPU (xapi's cpuid check, as hex words).</summary>
+    internal static bool CpuFeaturesCover(string hostFeatures, string vmFeatures)
+    {
+        if (vmFeatures.Length == 0) return true;
+        var have = hostFeatures.Split('-');
+        var need = vmFeatures.Split('-');
+        for (var i = 0; i < need.Length; i++)
+        {
+            var n = uint.TryParse(need[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var x) ? x : 0;
+            var h = i < have.Length && uint.TryParse(have[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var y) ? y : 0;
+            if ((n & ~h) != 0) return false;
+        }
+
+        return true;
+    }
+
+    private static async Task<string?> RemoteVmStateAsync(RemoteHost remote, string vm)
     {
         try
         {
-            return (await remote.CallAsync("VM.get_by_uuid", CancellationToken.None, uuid))?.GetValue<string>();
+            return (await remote.CallAsync("VM.get_power_state", CancellationToken.None, vm))?.GetValue<string>();
         }
         catch (XapiException)
         {
@@ -334,8 +530,9 @@ internal static class MigrationHandlers
         }
     }
 
-    private static async Task DeleteRemoteAsync(RemoteHost remote, List<string> vdis)
+    private static async Task DeleteRemoteAsync(RemoteHost remote, string? vm, IEnumerable<string> vdis)
     {
+        if (vm is not null) await TryAsync(() => remote.CallAsync("VM.destroy", CancellationToken.None, vm));
         foreach (var vdi in vdis) await TryAsync(() => remote.CallAsync("VDI.destroy", CancellationToken.None, vdi));
     }
 
@@ -369,11 +566,8 @@ internal static class MigrationHandlers
         return 0;
     }
 
-    /// <summary>
-    /// The migrate task's progress: the disks' bytes up to <see cref="DiskShare"/>, then memory.
-    /// Also published in the task's other_config (disk/memory bytes) for callers that want counters.
-    /// </summary>
-    private sealed class MigrationProgress(HostRuntime host, string? taskRef, long diskTotal, long memoryTotal)
+    /// <summary>The migrate task's progress (all a real host gives): the disks' bytes up to <see cref="DiskShare"/>, then memory.</summary>
+    private sealed class MigrationProgress(HostRuntime host, string? taskRef, long diskTotal)
     {
         private int _permille = -1;
 
@@ -382,27 +576,29 @@ internal static class MigrationHandlers
         public void Disk(long bytes)
         {
             Bytes = bytes;
-            // The VHD stream is written twice (bulk, then delta) and carries headers: count at most the total.
-            Publish(DiskShare * Math.Min(1.0, diskTotal == 0 ? 1.0 : (double)bytes / diskTotal), bytes, 0);
+            // The stream is written twice for a mirrored disk (bulk, then delta) and carries headers: count at most the total.
+            Publish(DiskShare * Math.Min(1.0, diskTotal == 0 ? 1.0 : (double)bytes / diskTotal));
         }
 
-        public void Memory(long bytes) => Publish(0.99, Bytes, bytes);
+        /// <summary>The memory pages move at the host's migration rate, in a few steps.</summary>
+        public async Task MemoryAsync(long memory, long bytesPerSecond, TimeProvider clock, CancellationToken ct)
+        {
+            const int Steps = 4;
+            var total = bytesPerSecond <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((double)memory / bytesPerSecond);
+            for (var step = 1; step <= Steps; step++)
+            {
+                if (total > TimeSpan.Zero) await Task.Delay(total / Steps, clock, ct);
+                Publish(DiskShare + (0.99 - DiskShare) * step / Steps);
+            }
+        }
 
-        private void Publish(double fraction, long diskBytes, long memoryBytes)
+        private void Publish(double fraction)
         {
             if (taskRef is null) return;
             var permille = (int)(fraction * 1000);
             if (permille <= _permille) return;
             _permille = permille;
             host.Tasks.SetProgress(taskRef, permille / 1000.0);
-            lock (host.Database.Sync)
-            {
-                if (host.Database.Find("task", taskRef) is not { } task) return;
-                task.SetMapEntry("other_config", "disk_processed_bytes", XapiErrors.Int(Math.Min(diskBytes, diskTotal)));
-                task.SetMapEntry("other_config", "disk_total_bytes", XapiErrors.Int(diskTotal));
-                task.SetMapEntry("other_config", "memory_processed_bytes", XapiErrors.Int(memoryBytes));
-                task.SetMapEntry("other_config", "memory_total_bytes", XapiErrors.Int(memoryTotal));
-            }
         }
     }
 }

@@ -11,7 +11,8 @@ namespace XenMigrate.XapiSimulator.Migration;
 /// </summary>
 internal sealed class RemoteHost : IDisposable
 {
-    private readonly HttpClient _http = new() { Timeout = Timeout.InfiniteTimeSpan };
+    // Redirects are not followed: disks go straight to the receiving host, which sees the SRs they are mapped to.
+    private readonly HttpClient _http = new(new HttpClientHandler { AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };
     private long _nextId;
 
     private readonly string _vmRef;
@@ -34,6 +35,9 @@ internal sealed class RemoteHost : IDisposable
     public Uri Master { get; }
 
     public Uri Xenops { get; }
+
+    /// <summary>The receiving host's own base URL (its xenops URL's authority).</summary>
+    public Uri Receiver => new(Xenops.GetLeftPart(UriPartial.Authority) + "/");
 
     public string Session { get; }
 
@@ -72,7 +76,7 @@ internal sealed class RemoteHost : IDisposable
     /// </summary>
     public async Task ImportVhdAsync(string vdiRef, long length, Func<Stream, CancellationToken, Task> write, CancellationToken ct)
     {
-        var uri = new Uri(Master, $"import_raw_vdi?session_id={Uri.EscapeDataString(Session)}&vdi={Uri.EscapeDataString(vdiRef)}&format=vhd");
+        var uri = new Uri(Receiver, $"import_raw_vdi?session_id={Uri.EscapeDataString(Session)}&vdi={Uri.EscapeDataString(vdiRef)}&format=vhd");
         using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = new StreamingContent(length, write) };
         string? task;
         try
@@ -95,14 +99,21 @@ internal sealed class RemoteHost : IDisposable
         throw info.Count > 0 ? new XapiException(info[0], info.Skip(1)) : Unreachable("import_raw_vdi did not finish.");
     }
 
-    /// <summary>Hands the VM over to the destination (<c>POST {xenops}/receive</c>); returns its ref there.</summary>
-    public async Task<string> ReceiveVmAsync(JsonObject handover, CancellationToken ct)
+    /// <summary>Imports the VM's metadata there (<c>POST {xenops}/import</c>): the Halted VM record; returns its ref.</summary>
+    public Task<string> ImportVmAsync(JsonObject metadata, CancellationToken ct) =>
+        PostAsync($"import?session_id={Uri.EscapeDataString(Session)}", metadata, ct);
+
+    /// <summary>Hands the domain over (<c>POST {xenops}/receive</c>): the imported VM runs there from now.</summary>
+    public Task<string> ReceiveDomainAsync(string vm, string powerState, bool guestAgent, CancellationToken ct) =>
+        PostAsync($"receive?session_id={Uri.EscapeDataString(Session)}&vm={Uri.EscapeDataString(vm)}&power_state={powerState}&guest_agent={(guestAgent ? "true" : "false")}",
+            new JsonObject(), ct);
+
+    private async Task<string> PostAsync(string relative, JsonObject body, CancellationToken ct)
     {
-        var uri = new Uri(Xenops, $"receive?session_id={Uri.EscapeDataString(Session)}");
         JsonNode? reply;
         try
         {
-            using var response = await _http.PostAsJsonAsync(uri, handover, ct);
+            using var response = await _http.PostAsJsonAsync(new Uri(Xenops, relative), body, ct);
             reply = JsonNode.Parse(await response.Content.ReadAsStreamAsync(ct));
         }
         catch (Exception e) when (e is HttpRequestException or IOException or System.Text.Json.JsonException)
@@ -146,6 +157,4 @@ internal static class MigrationToken
     public const string SessionId = "session_id";
     public const string Master = "master";
 
-    /// <summary>Where the simulator records a completed migration's downtime, on the destination VM.</summary>
-    public const string DowntimeKey = "last_migration_downtime_ms";
 }

@@ -78,6 +78,8 @@ public sealed class XapiClass
 public sealed class XapiDataModel
 {
     private const string ResourceName = "XenMigrate.XapiSimulator.Model.xenapi-datamodel.json";
+    private const string DefaultsResourceName = "XenMigrate.XapiSimulator.Model.xapi-param-defaults.json";
+    private const string HiddenResourceName = "XenMigrate.XapiSimulator.Model.xapi-hidden-messages.json";
 
     private static readonly Lazy<XapiDataModel> Shared = new(LoadEmbedded);
 
@@ -85,8 +87,9 @@ public sealed class XapiDataModel
     private readonly Dictionary<string, XapiClass> _classesByEventName;
     private readonly Dictionary<string, XapiEnum> _enums;
 
-    private XapiDataModel(JsonArray document)
+    private XapiDataModel(JsonArray document, ParameterDefaults defaults, JsonArray hiddenMessages)
     {
+        Defaults = defaults;
         _enums = new Dictionary<string, XapiEnum>(StringComparer.Ordinal);
         foreach (var cls in document)
         {
@@ -113,11 +116,19 @@ public sealed class XapiDataModel
                 {
                     var paramName = (string)p!["name"]!;
                     var type = XapiType.Parse((string)p["type"]!);
-                    return new XapiParameter(paramName, type, ParameterDefaults.Find(className, name, paramName));
+                    return new XapiParameter(paramName, type, defaults.Find(className, name, paramName));
                 }).ToList();
                 var result = XapiType.Parse((string)m["result"]![0]!);
                 return new XapiMessage(className, name, parameters, result, (bool?)m["implicit"] ?? false);
             }).ToList();
+            // Hidden messages (not in the published model) that real hosts serve all the same.
+            foreach (var hidden in hiddenMessages.Where(h => (string?)h!["class"] == className))
+            {
+                var parameters = hidden!["params"]!.AsArray()
+                    .Select(p => new XapiParameter((string)p!["name"]!, XapiType.Parse((string)p["type"]!), null)).ToList();
+                messages.Add(new XapiMessage(className, (string)hidden["name"]!, parameters, XapiType.Parse((string)hidden["result"]!), IsImplicit: false));
+            }
+
             _classes[className] = new XapiClass(className, fields, messages);
         }
 
@@ -125,6 +136,9 @@ public sealed class XapiDataModel
     }
 
     public static XapiDataModel Instance => Shared.Value;
+
+    /// <summary>Every param_default xapi declares for the model's messages.</summary>
+    internal ParameterDefaults Defaults { get; }
 
     public IReadOnlyCollection<XapiClass> Classes => _classes.Values;
 
@@ -160,9 +174,15 @@ public sealed class XapiDataModel
 
     private static XapiDataModel LoadEmbedded()
     {
-        using var stream = typeof(XapiDataModel).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidOperationException($"Embedded resource {ResourceName} is missing.");
-        var document = JsonNode.Parse(stream)?.AsArray() ?? throw new InvalidOperationException("The XAPI data model is empty.");
-        return new XapiDataModel(document);
+        var document = Resource(ResourceName).AsArray();
+        var defaults = new ParameterDefaults(Resource(DefaultsResourceName)["defaults"]!.AsArray());
+        return new XapiDataModel(document, defaults, Resource(HiddenResourceName)["messages"]!.AsArray());
+    }
+
+    internal static JsonNode Resource(string name)
+    {
+        using var stream = typeof(XapiDataModel).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"Embedded resource {name} is missing.");
+        return JsonNode.Parse(stream) ?? throw new InvalidOperationException($"Embedded resource {name} is empty.");
     }
 }

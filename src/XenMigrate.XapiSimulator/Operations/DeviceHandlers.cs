@@ -18,6 +18,31 @@ internal static class DeviceHandlers
         registry.Add("VBD.plug", call => Plug(call, "VBD", attach: true));
         registry.Add("VBD.unplug", call => Plug(call, "VBD", attach: false));
         registry.Add("VBD.unplug_force", call => Plug(call, "VBD", attach: false));
+        registry.Add("VBD.eject", call =>
+        {
+            lock (call.Db.Sync)
+            {
+                var vbd = call.Db.Require("VBD", call.Ref(1));
+                if (vbd.GetString("type") != "CD") throw new XapiException(XapiErrors.VbdNotRemovableMedia, vbd.Ref);
+                if (vbd.GetBool("empty")) throw new XapiException(XapiErrors.VbdIsEmpty, vbd.Ref);
+                Eject(call.Host, vbd);
+                return ValueTask.FromResult<JsonNode?>(null);
+            }
+        });
+        registry.Add("VBD.insert", call =>
+        {
+            lock (call.Db.Sync)
+            {
+                var vbd = call.Db.Require("VBD", call.Ref(1));
+                var vdi = call.Db.Require("VDI", call.Ref(2));
+                if (vbd.GetString("type") != "CD") throw new XapiException(XapiErrors.VbdNotRemovableMedia, vbd.Ref);
+                if (!vbd.GetBool("empty")) throw new XapiException(XapiErrors.VbdNotEmpty, vbd.Ref);
+                vbd.Set("VDI", vdi.Ref);
+                vbd.Set("empty", false);
+                vdi.AddToSet("VBDs", vbd.Ref);
+                return ValueTask.FromResult<JsonNode?>(null);
+            }
+        });
         registry.Add("VIF.create", CreateVif);
         registry.Add("VIF.destroy", call => DestroyDevice(call, "VIF", RemoveVif));
         registry.Add("VIF.plug", call => Plug(call, "VIF", attach: true));
@@ -96,6 +121,14 @@ internal static class DeviceHandlers
         vm.AddToSet("VBDs", vbd.Ref);
         if (db.Find("VDI", vbd.GetString("VDI")) is { } vdi) vdi.AddToSet("VBDs", vbd.Ref);
         return vbd;
+    }
+
+    /// <summary>Takes the disc out of a CD drive (the drive stays, empty); call under the database lock.</summary>
+    public static void Eject(HostRuntime host, XapiObject vbd)
+    {
+        host.Database.Find("VDI", vbd.GetString("VDI"))?.RemoveFromSet("VBDs", vbd.Ref);
+        vbd.Set("VDI", XapiType.NullRef);
+        vbd.Set("empty", true);
     }
 
     /// <summary>Unlinks and deletes a VBD; call under the database lock.</summary>

@@ -24,10 +24,12 @@ internal sealed class HandlerRegistry
         TaskHandlers.Register(this);
         EventHandlers.Register(this);
         HostHandlers.Register(this);
+        PoolHandlers.Register(this);
         VmHandlers.Register(this);
         VmMemoryHandlers.Register(this);
         VdiHandlers.Register(this);
         DeviceHandlers.Register(this);
+        VtpmHandlers.Register(this);
         Migration.MigrationHandlers.Register(this);
     }
 

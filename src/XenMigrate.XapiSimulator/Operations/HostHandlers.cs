@@ -12,8 +12,8 @@ internal static class HostHandlers
         {
             lock (call.Db.Sync)
             {
-                call.Db.Require("host", call.Ref(1));
-                return ValueTask.FromResult<JsonNode?>(call.Host.FreeMemory());
+                var member = call.Host.Pool.Member(call.Db.Require("host", call.Ref(1)).Ref)!;
+                return ValueTask.FromResult<JsonNode?>(member.FreeMemory());
             }
         });
         registry.Add("host.get_servertime", call =>

@@ -13,14 +13,29 @@ internal static class SessionHandlers
     public static void Register(HandlerRegistry registry)
     {
         registry.Add("session.login_with_password", Login);
+        registry.Add("session.slave_local_login_with_password", SlaveLocalLogin);
         registry.Add("session.logout", Logout);
     }
 
+    /// <summary>
+    /// A member that is not the master refuses logins with the master's address (xapi_session.ml:
+    /// HOST_IS_SLAVE [master address]), before it looks at the credentials.
+    /// </summary>
     private static ValueTask<JsonNode?> Login(XapiCall call)
     {
-        var user = call.String(0);
-        var password = call.String(1);
-        var originator = call.String(3);
+        lock (call.Db.Sync)
+        {
+            if (!call.Host.IsMaster) throw new XapiException(XapiErrors.HostIsSlave, call.Host.Pool.Master.Address);
+        }
+
+        return NewSession(call, call.String(0), call.String(1), call.String(3));
+    }
+
+    /// <summary>The emergency login every member accepts (the local superuser, this host only).</summary>
+    private static ValueTask<JsonNode?> SlaveLocalLogin(XapiCall call) => NewSession(call, call.String(0), call.String(1), "slave_local_login");
+
+    private static ValueTask<JsonNode?> NewSession(XapiCall call, string user, string password, string originator)
+    {
         var options = call.Host.Options;
         if (!string.Equals(user, options.Username, StringComparison.Ordinal) || !string.Equals(password, options.Password, StringComparison.Ordinal))
             throw new XapiException(XapiErrors.SessionAuthenticationFailed, user, "Authentication failure");

@@ -10,7 +10,7 @@ internal static class TaskHandlers
     {
         registry.Add("task.create", call =>
         {
-            lock (call.Db.Sync) return ValueTask.FromResult<JsonNode?>(call.Host.Tasks.Create(call.String(1), call.String(2), call.Session).Ref);
+            lock (call.Db.Sync) return ValueTask.FromResult<JsonNode?>(call.Host.Tasks.Create(call.String(1), call.String(2), call.Session, call.Host.HostRef).Ref);
         });
         registry.Add("task.cancel", call =>
         {

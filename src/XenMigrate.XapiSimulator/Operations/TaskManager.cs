@@ -15,13 +15,13 @@ internal sealed class TaskManager
     /// <summary>xapi garbage-collects finished tasks after about 65 minutes.</summary>
     private static readonly TimeSpan FinishedTaskLifetime = TimeSpan.FromMinutes(65);
 
-    private readonly HostRuntime _host;
+    private readonly PoolRuntime _host;
     private readonly Dictionary<string, CancellationTokenSource> _running = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _finishedAt = new(StringComparer.Ordinal);
     private readonly Lock _runningSync = new();
     private int _outstanding;
 
-    public TaskManager(HostRuntime host)
+    public TaskManager(PoolRuntime host)
     {
         _host = host;
     }
@@ -32,9 +32,9 @@ internal sealed class TaskManager
     public int Outstanding => Volatile.Read(ref _outstanding);
 
     /// <summary>Creates a pending task, listed in its session's tasks. Call under the database lock.</summary>
-    public XapiObject Create(string label, string description, string? session)
+    public XapiObject Create(string label, string description, string? session, string residentOn)
     {
-        var task = CreateUnlisted(label, description);
+        var task = CreateUnlisted(label, description, residentOn);
         if (session is not null && Db.Find("session", session) is { } s) s.AddToSet("tasks", task.Ref);
         return task;
     }
@@ -54,7 +54,7 @@ internal sealed class TaskManager
     /// A task that only stands for a synchronous call while it runs (as xapi makes one for every
     /// call); it is destroyed when the call returns. Call under the database lock.
     /// </summary>
-    public XapiObject CreateUnlisted(string label, string description)
+    public XapiObject CreateUnlisted(string label, string description, string residentOn)
     {
         CollectOldTasks();
         var task = Db.Create("task", new Dictionary<string, JsonNode?>
@@ -64,7 +64,7 @@ internal sealed class TaskManager
             ["created"] = _host.Now(),
             ["finished"] = XapiDateTime.Epoch,
             ["status"] = "pending",
-            ["resident_on"] = _host.HostRef,
+            ["resident_on"] = residentOn,
             ["progress"] = 0.0,
             ["type"] = "<none/>",
             ["result"] = string.Empty,

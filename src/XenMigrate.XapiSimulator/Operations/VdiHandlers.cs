@@ -19,11 +19,7 @@ internal static class VdiHandlers
         registry.Add("VDI.resize", Resize);
         registry.Add("VDI.snapshot", call => Copy(call, "snapshot", asSnapshot: true));
         registry.Add("VDI.clone", call => Copy(call, "clone", asSnapshot: false));
-        registry.Add("VDI.copy", call =>
-        {
-            lock (call.Db.Sync) call.Db.Require("SR", call.Ref(2));
-            return Copy(call, "copy", asSnapshot: false);
-        });
+        registry.Add("VDI.copy", CopyToSr);
     }
 
     /// <summary>SM rounds VHD sizes up to a whole number of 2 MiB blocks.</summary>
@@ -38,17 +34,19 @@ internal static class VdiHandlers
             var values = GenericHandlers.ConstructorValues(call, call.Db.Model.GetClass("VDI"), call.Object(1));
             var srRef = values["SR"]!.GetValue<string>();
             var sr = call.Db.Require("SR", srRef);
-            if (srRef != host.SrRef) throw new XapiException(XapiErrors.OperationNotAllowed, $"SR {sr.Uuid} cannot hold new disks.");
+            if (!host.Pool.HasStore(srRef)) throw new XapiException(XapiErrors.OperationNotAllowed, $"SR {sr.Uuid} cannot hold new disks.");
             var size = values["virtual_size"]!.GetValue<long>();
-            AssertValidSize(host, size, growBy: RoundSize(size));
+            AssertValidSize(host.Pool.StoreFor(srRef), size, growBy: RoundSize(size));
             var vdi = AddVdi(host, values, RoundSize(size));
             return ValueTask.FromResult<JsonNode?>(vdi.Ref);
         }
     }
 
-    /// <summary>Creates a VDI record and its (empty) disk; call under the database lock.</summary>
+    /// <summary>Creates a VDI record and its (empty) disk on the SR the values name; call under the database lock.</summary>
     public static XapiObject AddVdi(HostRuntime host, Dictionary<string, JsonNode?> values, long size)
     {
+        var srRef = values["SR"]!.GetValue<string>();
+        var store = host.Pool.StoreFor(srRef);
         values["virtual_size"] = size;
         var smConfig = values.GetValueOrDefault("sm_config") as JsonObject ?? new JsonObject();
         smConfig["vdi_type"] = "vhd";
@@ -59,8 +57,8 @@ internal static class VdiHandlers
         vdi.Set("missing", false);
         vdi.Set("parent", XapiType.NullRef);
         vdi.Set("allowed_operations", new JsonArray("clone", "copy", "resize", "snapshot", "destroy", "forget", "update"));
-        host.Storage.CreateDisk(vdi.Uuid, size);
-        host.Database.Require("SR", host.SrRef).AddToSet("VDIs", vdi.Ref);
+        store.CreateDisk(vdi.Uuid, size);
+        host.Database.Require("SR", srRef).AddToSet("VDIs", vdi.Ref);
         host.RefreshStorageUsage();
         return vdi;
     }
@@ -88,7 +86,7 @@ internal static class VdiHandlers
             if (db.Find("VBD", vbdRef) is { } vbd) DeviceHandlers.RemoveVbd(host, vbd);
         if (db.Find("VDI", vdi.GetString("snapshot_of")) is { } origin) origin.RemoveFromSet("snapshots", vdi.Ref);
         db.Require("SR", vdi.GetString("SR")).RemoveFromSet("VDIs", vdi.Ref);
-        host.Storage.DeleteDisk(vdi.Uuid);
+        host.Pool.StoreOf(vdi).DeleteDisk(vdi.Uuid);
         db.Destroy(vdi);
         host.RefreshStorageUsage();
     }
@@ -109,7 +107,7 @@ internal static class VdiHandlers
                 var size = RoundSize(requested);
                 if (size > vdi.GetLong("virtual_size"))
                 {
-                    call.Host.Storage.ResizeDisk(vdi.Uuid, size);
+                    call.Host.Pool.StoreOf(vdi).ResizeDisk(vdi.Uuid, size);
                     vdi.Set("virtual_size", size);
                     call.Host.RefreshStorageUsage();
                 }
@@ -123,15 +121,15 @@ internal static class VdiHandlers
         var current = vdi.GetLong("virtual_size");
         if (requested < current)
             throw new XapiException(XapiErrors.SrBackendFailure79, string.Empty, "VDI Invalid size", "Shrinking VDIs is not supported");
-        AssertValidSize(host, requested, growBy: RoundSize(requested) - current);
+        AssertValidSize(host.Pool.StoreOf(vdi), requested, growBy: RoundSize(requested) - current);
     }
 
-    private static void AssertValidSize(HostRuntime host, long size, long growBy)
+    private static void AssertValidSize(CowDiskStore store, long size, long growBy)
     {
         if (size < 0 || size > VhdLayout.MaxVirtualSize)
             throw new XapiException(XapiErrors.SrBackendFailure79, string.Empty, "VDI Invalid size", $"VHD size must be between 0 and {VhdLayout.MaxVirtualSize} bytes");
         // The SR is thin: a size is refused only when it could not be backed by what is left.
-        var free = host.Storage.FreeBytes;
+        var free = store.FreeBytes;
         if (growBy > free) throw new XapiException(XapiErrors.SrFull, XapiErrors.Int(growBy), XapiErrors.Int(free));
     }
 
@@ -156,6 +154,53 @@ internal static class VdiHandlers
             vdi => CopyVdi(call.Host, vdi, asSnapshot).Ref);
 
     /// <summary>
+    /// VDI.copy(vdi, sr[, base_vdi, into_vdi]): a full copy onto another SR (bytes move from one
+    /// SR's store to the other's), or a copy-on-write clone when the SR is the VDI's own; with
+    /// into_vdi, the blocks are written into that existing VDI instead.
+    /// </summary>
+    private static ValueTask<JsonNode?> CopyToSr(XapiCall call)
+    {
+        var target = call.Ref(2);
+        var into = call.Ref(4);
+        return ObjectOperation.RunAsync(call, "VDI", call.Ref(1), "copy",
+            vdi =>
+            {
+                VmLifecycle.AssertNoOtherOperation(vdi);
+                if (into != XapiType.NullRef) call.Db.Require("VDI", into);
+                else if (target == XapiType.NullRef) throw new XapiException(XapiErrors.HandleInvalid, "SR", target);
+                else call.Db.Require("SR", target);
+            },
+            vdi =>
+            {
+                if (into == XapiType.NullRef && target == vdi.GetString("SR")) return CopyVdi(call.Host, vdi, asSnapshot: false).Ref;
+                var destination = into != XapiType.NullRef ? call.Db.Require("VDI", into) : NewCopyTarget(call.Host, vdi, target);
+                CowDiskStore.CopyBlocks(call.Host.Pool.StoreOf(vdi), vdi.Uuid, call.Host.Pool.StoreOf(destination), destination.Uuid);
+                call.Host.RefreshStorageUsage();
+                return destination.Ref;
+            });
+    }
+
+    /// <summary>A new VDI on another SR with the source's bytes; call under the database lock.</summary>
+    public static XapiObject FullCopy(HostRuntime host, XapiObject source, string srRef)
+    {
+        var copy = NewCopyTarget(host, source, srRef);
+        CowDiskStore.CopyBlocks(host.Pool.StoreOf(source), source.Uuid, host.Pool.StoreOf(copy), copy.Uuid);
+        host.RefreshStorageUsage();
+        return copy;
+    }
+
+    private static XapiObject NewCopyTarget(HostRuntime host, XapiObject source, string srRef)
+    {
+        var values = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        foreach (var field in source.Class.Fields.Where(f => f.IsConstructorArgument))
+            values[field.Name] = source.Get(field.Name)?.DeepClone();
+        values["SR"] = srRef;
+        var size = source.GetLong("virtual_size");
+        AssertValidSize(host.Pool.StoreFor(srRef), size, growBy: size);
+        return AddVdi(host, values, size);
+    }
+
+    /// <summary>
     /// An instant copy-on-write copy of a VDI: a snapshot (is_a_snapshot, snapshot_of) or a clone.
     /// Call under the database lock.
     /// </summary>
@@ -170,7 +215,7 @@ internal static class VdiHandlers
         copy.Set("missing", false);
         copy.Set("parent", XapiType.NullRef);
         copy.Set("allowed_operations", source.Get("allowed_operations")!.DeepClone());
-        host.Storage.CloneDisk(source.Uuid, copy.Uuid);
+        host.Pool.StoreOf(source).CloneDisk(source.Uuid, copy.Uuid);
         host.Database.Require("SR", copy.GetString("SR")).AddToSet("VDIs", copy.Ref);
         if (asSnapshot)
         {

@@ -11,13 +11,24 @@ internal static class VmHandlers
     {
         registry.Add("VM.create", Create);
         registry.Add("VM.destroy", Destroy);
-        registry.Add("VM.start", call => Start(call, call.Ref(1), call.Bool(2), "start"));
-        registry.Add("VM.start_on", call => StartOn(call));
-        registry.Add("VM.resume", call => Resume(call, call.Ref(1), call.Bool(2), "resume"));
-        registry.Add("VM.resume_on", call =>
+        registry.Add("VM.start", call => Start(call, call.Ref(1), target: null, call.Bool(2), "start"));
+        registry.Add("VM.start_on", call => Start(call, call.Ref(1), Member(call, call.Ref(2)), call.Bool(3), "start_on"));
+        registry.Add("VM.resume", call => Resume(call, call.Ref(1), target: null, call.Bool(2), "resume"));
+        registry.Add("VM.resume_on", call => Resume(call, call.Ref(1), Member(call, call.Ref(2)), call.Bool(3), "resume_on"));
+        registry.Add("VM.pool_migrate", PoolMigrate);
+        registry.Add("VM.provision", Provision);
+        registry.Add("VM.assert_can_boot_here", call =>
         {
-            AssertThisHost(call, call.Ref(2));
-            return Resume(call, call.Ref(1), call.Bool(3), "resume_on");
+            lock (call.Db.Sync) AssertCanBoot(Member(call, call.Ref(2)), call.Db.Require("VM", call.Ref(1)), "start_on");
+            return ValueTask.FromResult<JsonNode?>(null);
+        });
+        registry.Add("VM.get_possible_hosts", call =>
+        {
+            lock (call.Db.Sync)
+            {
+                var vm = call.Db.Require("VM", call.Ref(1));
+                return ValueTask.FromResult<JsonNode?>(new JsonArray(PossibleHosts(call.Host, vm).Select(h => (JsonNode?)h.HostRef).ToArray()));
+            }
         });
         registry.Add("VM.clean_shutdown", call => PowerOperation(call, "clean_shutdown", needsAgent: true, (h, vm) => VmLifecycle.Halt(h, vm)));
         registry.Add("VM.hard_shutdown", call => PowerOperation(call, "hard_shutdown", needsAgent: false, (h, vm) => VmLifecycle.Halt(h, vm)));
@@ -34,10 +45,10 @@ internal static class VmHandlers
         {
             lock (call.Db.Sync)
             {
-                if (call.Ref(3) != XapiType.NullRef && call.Ref(3) != call.Host.SrRef) call.Db.Require("SR", call.Ref(3));
+                if (call.Ref(3) != XapiType.NullRef) call.Db.Require("SR", call.Ref(3));
             }
 
-            return Copy(call, call.String(2), "copy", asSnapshot: false, ignoredVdis: []);
+            return Copy(call, call.String(2), "copy", asSnapshot: false, ignoredVdis: [], targetSr: call.Ref(3));
         });
         registry.Add("VM.set_VCPUs_max", call => SetVcpus(call, "VCPUs_max"));
         registry.Add("VM.set_VCPUs_at_startup", call => SetVcpus(call, "VCPUs_at_startup"));
@@ -74,6 +85,8 @@ internal static class VmHandlers
                     if (db.Find("VBD", vbdRef) is { } vbd) DeviceHandlers.RemoveVbd(host, vbd);
                 foreach (var vifRef in vm.GetStrings("VIFs"))
                     if (db.Find("VIF", vifRef) is { } vif) DeviceHandlers.RemoveVif(host, vif);
+                foreach (var vtpmRef in vm.GetStrings("VTPMs"))
+                    if (db.Find("VTPM", vtpmRef) is { } vtpm) VtpmHandlers.Remove(host, vtpm);
                 if (vm.GetString("power_state") == VmLifecycle.Suspended) VmLifecycle.Halt(host, vm);
                 if (db.Find("VM_metrics", vm.GetString("metrics")) is { } metrics) db.Destroy(metrics);
                 if (db.Find("VM_guest_metrics", vm.GetString("guest_metrics")) is { } guest) db.Destroy(guest);
@@ -84,42 +97,181 @@ internal static class VmHandlers
                 return null;
             });
 
-    private static ValueTask<JsonNode?> StartOn(XapiCall call)
+    /// <summary>
+    /// VM.start / start_on: boots the VM on the named member or, for start, on one xapi picks
+    /// (the VM's affinity host when it can boot there, else any member that can, at random).
+    /// </summary>
+    private static ValueTask<JsonNode?> Start(XapiCall call, string vmRef, HostRuntime? target, bool paused, string operation)
     {
-        AssertThisHost(call, call.Ref(2));
-        return Start(call, call.Ref(1), call.Bool(3), "start_on");
-    }
-
-    private static ValueTask<JsonNode?> Start(XapiCall call, string vmRef, bool paused, string operation) =>
-        ObjectOperation.RunAsync(call, "VM", vmRef, operation,
+        HostRuntime? chosen = null;
+        return ObjectOperation.RunAsync(call, "VM", vmRef, operation,
             vm =>
             {
                 VmLifecycle.AssertOperationValid(vm, operation);
-                AssertCanBoot(call.Host, vm, operation);
+                chosen = target ?? ChooseHost(call.Host, vm, operation);
+                AssertCanBoot(chosen, vm, operation);
             },
             vm =>
             {
                 // Checked again: another start may have taken the memory meanwhile.
-                AssertCanBoot(call.Host, vm, operation);
-                VmLifecycle.Boot(call.Host, vm, paused);
+                AssertCanBoot(chosen!, vm, operation);
+                VmLifecycle.Boot(chosen!, vm, paused);
                 return null;
             },
             call.Host.Options.PowerOperationDuration);
+    }
 
-    private static ValueTask<JsonNode?> Resume(XapiCall call, string vmRef, bool paused, string operation) =>
-        ObjectOperation.RunAsync(call, "VM", vmRef, operation,
+    private static ValueTask<JsonNode?> Resume(XapiCall call, string vmRef, HostRuntime? target, bool paused, string operation)
+    {
+        HostRuntime? chosen = null;
+        return ObjectOperation.RunAsync(call, "VM", vmRef, operation,
             vm =>
             {
                 VmLifecycle.AssertOperationValid(vm, operation);
-                AssertCanBoot(call.Host, vm, operation);
+                chosen = target ?? ChooseHost(call.Host, vm, operation);
+                AssertCanBoot(chosen, vm, operation);
             },
             vm =>
             {
-                AssertCanBoot(call.Host, vm, operation);
-                VmLifecycle.Resume(call.Host, vm, paused);
+                AssertCanBoot(chosen!, vm, operation);
+                VmLifecycle.Resume(chosen!, vm, paused);
                 return null;
             },
             call.Host.Options.PowerOperationDuration);
+    }
+
+    /// <summary>
+    /// VM.pool_migrate(vm, host, options): a live move to another member of the pool. The
+    /// destination must see every SR the VM's disks are on (shared storage; a VM on local disks
+    /// needs a storage migration, VM.migrate_send) and have its memory free. The domain moves in
+    /// one step: it never runs on two hosts.
+    /// </summary>
+    private static ValueTask<JsonNode?> PoolMigrate(XapiCall call)
+    {
+        var destination = Member(call, call.Ref(2));
+        return ObjectOperation.RunAsync(call, "VM", call.Ref(1), "pool_migrate",
+            vm =>
+            {
+                VmLifecycle.AssertOperationValid(vm, "pool_migrate");
+                AssertCanBoot(destination, vm, "pool_migrate");
+            },
+            vm =>
+            {
+                AssertCanBoot(destination, vm, "pool_migrate");
+                VmLifecycle.MoveDomain(call.Host, vm, destination);
+                return null;
+            },
+            call.Host.Options.PowerOperationDuration);
+    }
+
+    /// <summary>
+    /// VM.provision (xapi_vm.ml, xapi_templates.ml): the VM stops being a template, then each disk
+    /// other_config:disks describes is made — a VDI of that size on the SR named by uuid (an
+    /// unknown or empty one is UUID_INVALID [sr, value], so an installer must name it) and a VBD
+    /// with that userdevice — and the disks and postinstall keys are removed.
+    /// </summary>
+    private static ValueTask<JsonNode?> Provision(XapiCall call) =>
+        ObjectOperation.RunAsync(call, "VM", call.Ref(1), "provision",
+            vm => VmLifecycle.AssertOperationValid(vm, "provision"),
+            vm =>
+            {
+                var host = call.Host;
+                var db = call.Db;
+                vm.Set("is_a_template", false);
+                if (vm.GetStringMap("other_config").TryGetValue("disks", out var xml) && xml.Length > 0)
+                {
+                    var created = new List<XapiObject>();
+                    try
+                    {
+                        foreach (var disk in ProvisionDisk.Parse(xml))
+                        {
+                            var sr = db.FindByUuid("SR", disk.Sr) ?? throw new XapiException(XapiErrors.UuidInvalid, "sr", disk.Sr);
+                            if (!host.Pool.HasStore(sr.Ref)) throw new XapiException(XapiErrors.OperationNotAllowed, $"SR {sr.Uuid} cannot hold new disks.");
+                            var vdi = VdiHandlers.AddVdi(host, new Dictionary<string, JsonNode?>
+                            {
+                                ["name_label"] = disk.Device, ["name_description"] = "Created by template provisioner", ["SR"] = sr.Ref,
+                                ["type"] = disk.Type, ["sharable"] = false, ["read_only"] = false, ["other_config"] = new JsonObject(),
+                                ["sm_config"] = new JsonObject { ["vmhint"] = vm.Uuid },
+                            }, VdiHandlers.RoundSize(disk.Size));
+                            created.Add(vdi);
+                            var vbd = DeviceHandlers.CreateVbd(host, vm, vdi.Ref, disk.Device, disk.Bootable);
+                            vbd.Set("unpluggable", disk.Type != "system");
+                            vbd.SetMapEntry("other_config", "owner", string.Empty);
+                        }
+                    }
+                    catch
+                    {
+                        foreach (var vdi in created) VdiHandlers.RemoveVdi(host, vdi);
+                        throw;
+                    }
+                }
+
+                vm.RemoveMapEntry("other_config", "disks");
+                vm.RemoveMapEntry("other_config", "postinstall");
+                return null;
+            });
+
+    /// <summary>One disk of a template's other_config:disks (<c>&lt;provision&gt;&lt;disk device size sr bootable type/&gt;…</c>).</summary>
+    private sealed record ProvisionDisk(string Device, long Size, string Sr, bool Bootable, string Type)
+    {
+        public static List<ProvisionDisk> Parse(string xml)
+        {
+            try
+            {
+                var root = System.Xml.Linq.XElement.Parse(xml);
+                if (root.Name != "provision") throw new FormatException("not a provision element");
+                return root.Elements("disk").Select(d => new ProvisionDisk(
+                    (string?)d.Attribute("device") ?? throw new FormatException("device"),
+                    long.Parse((string?)d.Attribute("size") ?? throw new FormatException("size"), System.Globalization.CultureInfo.InvariantCulture),
+                    (string?)d.Attribute("sr") ?? throw new FormatException("sr"),
+                    (string?)d.Attribute("bootable") == "true",
+                    (string?)d.Attribute("type") ?? "system")).ToList();
+            }
+            catch (Exception e) when (e is System.Xml.XmlException or FormatException or OverflowException)
+            {
+                throw new XapiException(XapiErrors.InternalError, $"Xapi_templates.Parse_failure: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>The member behind a host ref (HANDLE_INVALID for a ref of no host of this pool).</summary>
+    private static HostRuntime Member(XapiCall call, string hostRef)
+    {
+        lock (call.Db.Sync)
+        {
+            call.Db.Require("host", hostRef);
+            return call.Host.Pool.Member(hostRef) ?? throw new XapiException(XapiErrors.HandleInvalid, "host", hostRef);
+        }
+    }
+
+    /// <summary>Where xapi would start the VM: its affinity host if it can boot there, else a random member that can.</summary>
+    private static HostRuntime ChooseHost(HostRuntime host, XapiObject vm, string operation)
+    {
+        var possible = PossibleHosts(host, vm);
+        if (possible.Count == 0)
+        {
+            // The reason the likeliest host gives is the one worth reporting (xapi reports NO_HOSTS_AVAILABLE).
+            if (host.Pool.Members.Count == 1) AssertCanBoot(host.Pool.Members[0], vm, operation);
+            throw new XapiException(XapiErrors.NoHostsAvailable);
+        }
+
+        var affinity = possible.FirstOrDefault(h => h.HostRef == vm.GetString("affinity"));
+        return affinity ?? possible[Random.Shared.Next(possible.Count)];
+    }
+
+    private static List<HostRuntime> PossibleHosts(HostRuntime host, XapiObject vm) =>
+        host.Pool.Members.Where(m =>
+        {
+            try
+            {
+                AssertCanBoot(m, vm, "start");
+                return true;
+            }
+            catch (XapiException)
+            {
+                return false;
+            }
+        }).ToList();
 
     private static ValueTask<JsonNode?> PowerOperation(XapiCall call, string operation, bool needsAgent, Action<HostRuntime, XapiObject> apply) =>
         ObjectOperation.RunAsync(call, "VM", call.Ref(1), operation,
@@ -136,40 +288,54 @@ internal static class VmHandlers
             },
             call.Host.Options.PowerOperationDuration);
 
-    /// <summary>Enough free memory on the host, and no disk in exclusive use by another running VM.</summary>
-    private static void AssertCanBoot(HostRuntime host, XapiObject vm, string operation)
+    /// <summary>
+    /// What xapi checks before a VM may run on a host: the host is enabled, sees every SR of the
+    /// VM's disks (VM_REQUIRES_SR), has the memory free, and no disk is in exclusive use elsewhere.
+    /// Call under the database lock.
+    /// </summary>
+    private static void AssertCanBoot(HostRuntime target, XapiObject vm, string operation)
     {
+        var db = target.Database;
+        var hostObj = db.Require("host", target.HostRef);
+        if (!hostObj.GetBool("enabled")) throw new XapiException(XapiErrors.HostDisabled, target.HostRef);
+        foreach (var vbdRef in vm.GetStrings("VBDs"))
+        {
+            if (db.Find("VBD", vbdRef) is not { } vbd || vbd.GetBool("empty") || db.Find("VDI", vbd.GetString("VDI")) is not { } vdi) continue;
+            if (!target.Pool.HostSeesSr(target.HostRef, vdi.GetString("SR")))
+                throw new XapiException(XapiErrors.VmRequiresSr, vm.Ref, vdi.GetString("SR"));
+        }
+
         var needed = vm.GetLong("memory_static_max");
-        var available = host.FreeMemory();
+        var available = target.FreeMemory() + (vm.GetString("resident_on") == target.HostRef ? needed : 0);
         if (needed > available)
             throw new XapiException(XapiErrors.HostNotEnoughFreeMemory, XapiErrors.Int(needed), XapiErrors.Int(available));
-        var db = host.Database;
         foreach (var vbdRef in vm.GetStrings("VBDs"))
         {
             if (db.Find("VBD", vbdRef) is not { } vbd || db.Find("VDI", vbd.GetString("VDI")) is not { } vdi) continue;
-            if (vdi.GetBool("sharable")) continue;
+            if (vdi.GetBool("sharable") || vbd.GetString("type") == "CD") continue;
             var inUseElsewhere = vdi.GetStrings("VBDs")
                 .Select(r => db.Find("VBD", r))
-                .Any(other => other is not null && other.Ref != vbd.Ref && other.GetBool("currently_attached"));
-            if (inUseElsewhere) throw new XapiException(XapiErrors.VdiInUse, vdi.Ref, operation);
+                .Any(other => other is not null && other.Ref != vbd.Ref && other.GetBool("currently_attached") && other.GetString("VM") != vm.Ref);
+            if (inUseElsewhere && operation != "pool_migrate") throw new XapiException(XapiErrors.VdiInUse, vdi.Ref, operation);
         }
-    }
-
-    private static void AssertThisHost(XapiCall call, string hostRef)
-    {
-        lock (call.Db.Sync) call.Db.Require("host", hostRef);
     }
 
     /// <summary>
     /// VM.snapshot / clone / copy: a new VM record with copies of the disks (instant copy-on-write
     /// copies of the VDIs) and of the VIFs. A snapshot is a template with is_a_snapshot set.
     /// </summary>
-    private static ValueTask<JsonNode?> Copy(XapiCall call, string newName, string operation, bool asSnapshot, IReadOnlyList<string> ignoredVdis) =>
+    private static ValueTask<JsonNode?> Copy(XapiCall call, string newName, string operation, bool asSnapshot, IReadOnlyList<string> ignoredVdis,
+        string targetSr = XapiType.NullRef) =>
         ObjectOperation.RunAsync(call, "VM", call.Ref(1), operation,
             vm => VmLifecycle.AssertOperationValid(vm, operation),
-            vm => CopyVm(call.Host, vm, newName, asSnapshot, ignoredVdis).Ref);
+            vm => CopyVm(call.Host, vm, newName, asSnapshot, ignoredVdis, targetSr).Ref);
 
-    internal static XapiObject CopyVm(HostRuntime host, XapiObject source, string newName, bool asSnapshot, IReadOnlyList<string> ignoredVdis)
+    /// <summary>
+    /// A copy of a VM record with its devices: disks as copy-on-write copies on their own SR, or
+    /// (VM.copy to an SR) full copies there; VIFs, CDs and vTPMs alike.
+    /// </summary>
+    internal static XapiObject CopyVm(HostRuntime host, XapiObject source, string newName, bool asSnapshot, IReadOnlyList<string> ignoredVdis,
+        string targetSr = XapiType.NullRef)
     {
         var db = host.Database;
         var values = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
@@ -198,12 +364,17 @@ internal static class VmHandlers
             if (ignoredVdis.Contains(vdiRef, StringComparer.Ordinal)) continue;
             var targetVdi = vdiRef;
             if (vbd.GetString("type") == "Disk" && db.Find("VDI", vdiRef) is { } vdi)
-                targetVdi = VdiHandlers.CopyVdi(host, vdi, asSnapshot).Ref;
+                targetVdi = targetSr == XapiType.NullRef || targetSr == vdi.GetString("SR")
+                    ? VdiHandlers.CopyVdi(host, vdi, asSnapshot).Ref
+                    : VdiHandlers.FullCopy(host, vdi, targetSr).Ref;
             DeviceHandlers.AddVbd(host, copy, targetVdi, vbd);
         }
 
         foreach (var vifRef in source.GetStrings("VIFs"))
             if (db.Find("VIF", vifRef) is { } vif) DeviceHandlers.AddVif(host, copy, vif);
+        // A vTPM's state is copied unless it is unique (xapi_vtpm.copy_or_create_contents).
+        foreach (var vtpm in source.GetStrings("VTPMs").Select(r => db.Find("VTPM", r)).OfType<XapiObject>())
+            VtpmHandlers.Add(host, copy, vtpm.GetBool("is_unique"), vtpm.GetBool("is_unique") ? string.Empty : VtpmHandlers.Contents(host, vtpm));
 
         host.RefreshStorageUsage();
         return copy;

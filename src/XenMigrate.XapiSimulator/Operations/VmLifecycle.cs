@@ -44,7 +44,7 @@ internal static class VmLifecycle
         ["resume_on"] = [Suspended],
         ["destroy"] = [Halted, Suspended],
         ["export"] = [Halted, Suspended],
-        ["migrate_send"] = [Halted, Paused, Running], // the simulator moves no suspend image
+        ["migrate_send"] = [Halted, Suspended, Running],
         ["changing_dynamic_range"] = [Halted, Running],
         ["snapshot"] = AnyState,
         ["revert"] = AnyState,
@@ -61,7 +61,7 @@ internal static class VmLifecycle
             throw new XapiException(XapiErrors.OperationBlocked, vm.Ref, reason);
         if (vm.GetBool("is_control_domain") && operation is not ("snapshot" or "changing_dynamic_range"))
             throw new XapiException(XapiErrors.OperationNotAllowed, $"Operation '{operation}' is not allowed on the control domain.");
-        if (vm.GetBool("is_a_template") && operation is "start" or "start_on" or "resume" or "resume_on" or "provision" or "pause" or "suspend")
+        if (vm.GetBool("is_a_template") && operation is "start" or "start_on" or "resume" or "resume_on" or "pause" or "suspend")
             throw new XapiException(XapiErrors.VmIsTemplate, vm.Ref);
         AssertPowerState(vm, operation);
         AssertNoOtherOperation(vm);
@@ -99,7 +99,7 @@ internal static class VmLifecycle
             foreach (var (operation, states) in AllowedPowerStates)
             {
                 if (!states.Contains(state, StringComparer.Ordinal)) continue;
-                if (template && operation is "start" or "start_on" or "provision" or "pause" or "suspend") continue;
+                if (template && operation is "start" or "start_on" or "pause" or "suspend") continue;
                 if (!agent && operation is "clean_shutdown" or "clean_reboot" or "suspend" or "checkpoint") continue;
                 allowed.Add(operation);
             }
@@ -113,7 +113,7 @@ internal static class VmLifecycle
         if (!JsonNode.DeepEquals(vm.Get("allowed_operations"), allowed)) vm.Set("allowed_operations", allowed);
     }
 
-    /// <summary>Halted/Suspended → Running or Paused on this host.</summary>
+    /// <summary>Halted/Suspended → Running or Paused on <paramref name="host"/> (the member it is placed on).</summary>
     public static void Boot(HostRuntime host, XapiObject vm, bool paused)
     {
         var db = host.Database;
@@ -122,6 +122,8 @@ internal static class VmLifecycle
         vm.Set("scheduled_to_be_resident_on", XapiType.NullRef);
         vm.Set("domid", NextDomainId(host));
         vm.Set("memory_target", vm.GetLong("memory_dynamic_max"));
+        var cpu = db.Require("host", host.HostRef).GetStringMap("cpu_info");
+        vm.Set("last_boot_CPU_flags", new JsonObject { ["vendor"] = cpu.GetValueOrDefault("vendor") ?? string.Empty, ["features"] = cpu.GetValueOrDefault("features") ?? string.Empty });
         db.Require("host", host.HostRef).AddToSet("resident_VMs", vm.Ref);
         SetDevicesAttached(host, vm, attached: true);
         if (db.Find("VM_metrics", vm.GetString("metrics")) is { } metrics)
@@ -143,20 +145,33 @@ internal static class VmLifecycle
     public static void Halt(HostRuntime host, XapiObject vm)
     {
         var db = host.Database;
+        var resident = ResidentHost(host, vm);
         vm.Set("power_state", Halted);
         ClearResidence(host, vm);
         if (db.Find("VDI", vm.GetString("suspend_VDI")) is { } suspendVdi) DestroySuspendImage(host, vm, suspendVdi);
-        host.RefreshMemory();
+        resident?.RefreshMemory();
         UpdateAllowedOperations(host, vm);
     }
 
-    /// <summary>Running → Suspended: the memory image goes to a suspend VDI, the domain goes away.</summary>
+    /// <summary>
+    /// Running → Suspended: the memory image goes to a suspend VDI (on the VM's suspend_SR, else
+    /// the resident host's suspend_image_sr, else the pool's suspend_image_SR), the domain goes away.
+    /// </summary>
     public static void Suspend(HostRuntime host, XapiObject vm)
     {
+        var resident = ResidentHost(host, vm) ?? host;
+        var candidates = new[]
+        {
+            vm.GetString("suspend_SR"),
+            host.Database.Find("host", resident.HostRef)?.GetString("suspend_image_sr") ?? XapiType.NullRef,
+            host.Database.Require("pool", host.PoolRef).GetString("suspend_image_SR"),
+        };
+        var sr = candidates.FirstOrDefault(host.Pool.HasStore)
+                 ?? throw new XapiException(XapiErrors.SrNotFound, "suspend_image_SR");
         var image = VdiHandlers.AddVdi(host, new Dictionary<string, JsonNode?>
         {
             ["name_label"] = $"Suspend image for {vm.GetString("name_label")}",
-            ["SR"] = host.SrRef,
+            ["SR"] = sr,
             ["type"] = "suspend",
             ["sharable"] = false,
             ["read_only"] = false,
@@ -165,9 +180,30 @@ internal static class VmLifecycle
         vm.Set("suspend_VDI", image.Ref);
         vm.Set("power_state", Suspended);
         ClearResidence(host, vm);
-        host.RefreshMemory();
+        resident.RefreshMemory();
         UpdateAllowedOperations(host, vm);
     }
+
+    /// <summary>
+    /// A running or paused domain moves to another member (a pool migration's hand-over): the
+    /// residence, a new domid there and both hosts' free memory change at once.
+    /// </summary>
+    public static void MoveDomain(HostRuntime host, XapiObject vm, HostRuntime destination)
+    {
+        var db = host.Database;
+        var source = ResidentHost(host, vm);
+        db.Find("host", vm.GetString("resident_on"))?.RemoveFromSet("resident_VMs", vm.Ref);
+        vm.Set("resident_on", destination.HostRef);
+        vm.Set("domid", NextDomainId(host));
+        db.Require("host", destination.HostRef).AddToSet("resident_VMs", vm.Ref);
+        if (db.Find("VM_metrics", vm.GetString("metrics")) is { } metrics) metrics.Set("last_updated", host.Now());
+        source?.RefreshMemory();
+        destination.RefreshMemory();
+        UpdateAllowedOperations(host, vm);
+    }
+
+    /// <summary>The member a VM runs on (resident_on), or null when it runs nowhere.</summary>
+    public static HostRuntime? ResidentHost(HostRuntime host, XapiObject vm) => host.Pool.Member(vm.GetString("resident_on"));
 
     public static void Resume(HostRuntime host, XapiObject vm, bool paused)
     {
@@ -210,10 +246,10 @@ internal static class VmLifecycle
     private static void ClearResidence(HostRuntime host, XapiObject vm)
     {
         var db = host.Database;
+        db.Find("host", vm.GetString("resident_on"))?.RemoveFromSet("resident_VMs", vm.Ref);
         vm.Set("resident_on", XapiType.NullRef);
         vm.Set("domid", -1L);
         vm.Set("memory_target", 0L);
-        db.Require("host", host.HostRef).RemoveFromSet("resident_VMs", vm.Ref);
         SetDevicesAttached(host, vm, attached: false);
         DetachGuestMetrics(host, vm);
         if (db.Find("VM_metrics", vm.GetString("metrics")) is { } metrics)
@@ -268,8 +304,8 @@ internal static class VmLifecycle
 
     private static void DestroySuspendImage(HostRuntime host, XapiObject vm, XapiObject image)
     {
-        host.Storage.DeleteDisk(image.Uuid);
-        host.Database.Require("SR", host.SrRef).RemoveFromSet("VDIs", image.Ref);
+        host.Pool.StoreOf(image).DeleteDisk(image.Uuid);
+        host.Database.Find("SR", image.GetString("SR"))?.RemoveFromSet("VDIs", image.Ref);
         host.Database.Destroy(image);
         vm.Set("suspend_VDI", XapiType.NullRef);
         host.RefreshStorageUsage();

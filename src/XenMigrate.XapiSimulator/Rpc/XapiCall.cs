@@ -49,7 +49,7 @@ internal sealed class XapiCall
         get
         {
             if (AsyncTask is not null) return AsyncTask;
-            lock (Db.Sync) return _operationTask ??= Host.Tasks.CreateUnlisted(Method, string.Empty).Ref;
+            lock (Db.Sync) return _operationTask ??= Host.Tasks.CreateUnlisted(Method, string.Empty, Host.HostRef).Ref;
         }
     }
 

@@ -74,7 +74,7 @@ internal sealed class XapiDispatcher
         }
 
         string taskRef;
-        lock (_host.Database.Sync) taskRef = _host.Tasks.Create(method, string.Empty, session).Ref;
+        lock (_host.Database.Sync) taskRef = _host.Tasks.Create(method, string.Empty, session, _host.HostRef).Ref;
         _host.Tasks.Run(taskRef, async token =>
         {
             var call = new XapiCall(_host, message, arguments, session, taskRef, token)

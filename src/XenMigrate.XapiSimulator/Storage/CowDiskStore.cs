@@ -193,6 +193,29 @@ internal sealed class CowDiskStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Copies every allocated block of one disk into another (on this store or another SR's):
+    /// a full copy, as VDI.copy across SRs and a storage migration make. The target keeps its size.
+    /// </summary>
+    public static void CopyBlocks(CowDiskStore source, string sourceId, CowDiskStore target, string targetId)
+    {
+        using var reader = source.OpenReader(sourceId);
+        var buffer = ArrayPool<byte>.Shared.Rent(BlockSize);
+        try
+        {
+            foreach (var block in source.AllocatedBlocks(reader))
+            {
+                var length = reader.BlockLength(block);
+                reader.ReadBlock(block, buffer.AsSpan(0, length));
+                target.Write(targetId, block * BlockSize, buffer.AsSpan(0, length));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     public byte[] ComputeSha256(string diskId)
     {
         using var reader = OpenReader(diskId);

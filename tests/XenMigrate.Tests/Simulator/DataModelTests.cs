@@ -20,7 +20,8 @@ public class DataModelTests
     [Test]
     public void ParameterDefaults_AreTrailingParametersOfRealMessages()
     {
-        foreach (var (cls, message, param) in ParameterDefaults.All)
+        Assert.That(XapiDataModel.Instance.Defaults.All.Count(), Is.EqualTo(56), "every param_default of datamodel*.ml for the model's messages");
+        foreach (var (cls, message, param) in XapiDataModel.Instance.Defaults.All)
         {
             var m = XapiDataModel.Instance.FindMessage($"{cls}.{message}");
             Assert.That(m, Is.Not.Null, $"{cls}.{message}");
@@ -40,6 +41,8 @@ public class DataModelTests
     [TestCase("VM.snapshot", 3, 4)]
     [TestCase("session.login_with_password", 2, 4)]
     [TestCase("VM.migrate_send", 7, 8)]
+    [TestCase("VDI.copy", 2, 5)]
+    [TestCase("VDI.introduce", 10, 19)]
     public void ParameterCounts(string method, int required, int all)
     {
         var message = XapiDataModel.Instance.FindMessage(method)!;

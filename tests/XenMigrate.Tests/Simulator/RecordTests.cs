@@ -30,7 +30,7 @@ public class RecordTests : SimulatorFixture
         Assert.That((bool)host["enabled"]!, Is.True);
         Assert.That((string?)host["control_domain"], Is.EqualTo(Host.ControlDomainRef));
         Assert.That(host["resident_VMs"]!.AsArray().Select(r => (string?)r), Does.Contain(Host.ControlDomainRef));
-        Assert.That(host["PBDs"]!.AsArray(), Has.Count.EqualTo(1));
+        Assert.That(host["PBDs"]!.AsArray(), Has.Count.EqualTo(4), "the local SR, the tools and ISO libraries, the DVD drive");
     }
 
     [Test]
