@@ -21,7 +21,7 @@ internal static class GatewayArgs
             $"--Database:ConnectionString=Data Source={Path.Combine(workDir, dbName + ".db")}", "--Database:MigrateOnStartup=true",
             "--Logging:LogLevel:Default=Warning", "--XenServer:EmbeddedLab=false", "--XenServer:EventTimeout=00:00:01",
             // One project holds every benchmark VM (up to ~150): Nova's default quotas would refuse its resizes.
-            "--Quota:Instances=-1", "--Quota:Cores=-1", "--Quota:Ram=-1",
+            "--Quota:Instances=-1", "--Quota:Cores=-1", "--Quota:Ram=-1", "--XenServer:AdoptVms=All",
         };
         args.AddRange(NovaClient.UserArgs());
         foreach (var (h, i) in hosts.Select((h, i) => (h, i)))

@@ -8,52 +8,67 @@ using XenMigrate.XapiSimulator.Control;
 namespace XenMigrate.Api.Hosting;
 
 /// <summary>
-/// The embedded default's XenServer lab: three simulated standalone hosts on loopback, each with a
-/// local SR, and a handful of demo VMs whose disks hold real data. The inventory watches them like
-/// any configured host. Lab state lives in memory and temporary files: a restart seeds it afresh
-/// (the demo VMs keep their server ids, so the database's rows and history stay attached).
+/// The embedded default's XenServer lab, both topologies a site runs: a pool of two hosts
+/// (<c>xs-sim-1</c>, master, and <c>xs-sim-2</c>) sharing an NFS-like SR besides their local ones,
+/// and a standalone host <c>xs-sim-3</c>, all on loopback, with a handful of demo VMs whose disks
+/// hold real data (one with a CD, a vTPM, BIOS strings and a user snapshot). The inventory watches
+/// them like configured hosts: the pool through its master. Lab state lives in memory and
+/// temporary files: a restart seeds it afresh (the demo VMs keep their server ids, so the
+/// database's rows and history stay attached).
 /// </summary>
 public sealed class EmbeddedLab : IXenServerHostSource, IAsyncDisposable
 {
     public const int HostCount = 3;
+    public const string PoolName = "xs-sim-pool";
     private const long MiB = 1024L * 1024;
     private const long GiB = 1024 * MiB;
 
-    private readonly List<SimulatedHost> _hosts;
+    private readonly SimulatedPool _pool;
+    private readonly SimulatedHost _standalone;
+    private readonly string _password;
 
-    private EmbeddedLab(List<SimulatedHost> hosts) => _hosts = hosts;
+    private EmbeddedLab(SimulatedPool pool, SimulatedHost standalone, string password)
+    {
+        _pool = pool;
+        _standalone = standalone;
+        _password = password;
+    }
 
-    public IReadOnlyList<SimulatedHost> Hosts => _hosts;
+    /// <summary>xs-sim-1, xs-sim-2 (the pool) and xs-sim-3 (standalone).</summary>
+    public IReadOnlyList<SimulatedHost> Hosts => [.. _pool.Members, _standalone];
 
-    /// <summary>A demo VM: where it runs, who owns it, its size (a standard flavor's) and how much data its disk holds.</summary>
-    private sealed record DemoVm(string Name, int Host, string Project, int MemoryMb, int Vcpus, int DiskGb, int DataMib, string Power);
+    public SimulatedPool Pool => _pool;
+
+    /// <summary>A demo VM: where it runs, who owns it, its size (a standard flavor's), its data, whether its disk is on the pool's shared SR.</summary>
+    private sealed record DemoVm(string Name, int Host, string Project, int MemoryMb, int Vcpus, int DiskGb, int DataMib, string Power,
+        bool Shared = false, bool Identity = false);
 
     private static readonly DemoVm[] DemoVms =
     [
-        new("web1", 1, "demo", 2048, 1, 20, 48, "Running"),
-        new("db1", 1, "demo", 4096, 2, 40, 64, "Running"),
+        new("web1", 1, "demo", 2048, 1, 20, 48, "Running", Identity: true),
+        new("db1", 1, "demo", 4096, 2, 40, 64, "Running", Shared: true),
         new("web2", 2, "demo", 512, 1, 1, 24, "Running"),
-        new("build1", 2, "admin", 2048, 1, 20, 32, "Halted"),
+        new("build1", 2, "admin", 2048, 1, 20, 32, "Halted", Shared: true),
         new("infra1", 3, "admin", 512, 1, 1, 16, "Running"),
     ];
 
     public static async Task<EmbeddedLab> StartAsync(CancellationToken ct)
     {
-        var hosts = new List<SimulatedHost>();
+        var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        SimulatedHostOptions Host(int i) => new()
+        {
+            Name = $"xs-sim-{i}", Username = "root", Password = password, MemoryBytes = 16 * GiB, DeleteDataOnDispose = true,
+        };
+
+        var pool = await SimulatedPool.StartAsync(new SimulatedPoolOptions
+        {
+            Name = PoolName, Hosts = [Host(1), Host(2)], SharedStorageBytes = 512 * GiB, DefaultStorage = DefaultStorage.Shared,
+        }, ct);
+        SimulatedHost? standalone = null;
         try
         {
-            for (var i = 1; i <= HostCount; i++)
-            {
-                hosts.Add(await SimulatedHost.StartAsync(new SimulatedHostOptions
-                {
-                    Name = $"xs-sim-{i}",
-                    Username = "root",
-                    Password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
-                    MemoryBytes = 16 * GiB,
-                    DeleteDataOnDispose = true,
-                }, ct));
-            }
-
+            standalone = await SimulatedHost.StartAsync(Host(3), ct);
+            var hosts = new[] { pool.Members[0], pool.Members[1], standalone };
             foreach (var vm in DemoVms)
             {
                 await hosts[vm.Host - 1].Control.SeedVmAsync(new SeedVmSpec
@@ -64,6 +79,11 @@ public sealed class EmbeddedLab : IXenServerHostSource, IAsyncDisposable
                     DiskBytes = vm.DiskGb * GiB,
                     DataBytes = vm.DataMib * MiB,
                     PowerState = vm.Power,
+                    StorageRepository = vm.Shared ? pool.SharedSrRef : null,
+                    CdIso = vm.Identity ? "guest-tools.iso" : null,
+                    VtpmContents = vm.Identity ? Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes("vtpm:" + vm.Name))) : null,
+                    BiosStrings = vm.Identity ? new Dictionary<string, string> { ["bios-vendor"] = "Xen", ["system-serial-number"] = "XM-" + vm.Name } : null,
+                    Snapshots = vm.Identity ? ["before-upgrade"] : [],
                     OtherConfig = new Dictionary<string, string>
                     {
                         [InventoryKeys.ServerId] = StableServerId(vm.Name).ToString(),
@@ -72,28 +92,33 @@ public sealed class EmbeddedLab : IXenServerHostSource, IAsyncDisposable
                 }, ct);
             }
 
-            return new EmbeddedLab(hosts);
+            return new EmbeddedLab(pool, standalone, password);
         }
         catch
         {
-            foreach (var h in hosts) await h.DisposeAsync();
+            if (standalone is not null) await standalone.DisposeAsync();
+            await pool.DisposeAsync();
             throw;
         }
     }
 
+    /// <summary>Two endpoints, as an operator would configure them: the pool (by any member; here the master) and the standalone host.</summary>
     public Task<IReadOnlyList<XapiHostOptions>> GetHostsAsync(CancellationToken ct) =>
-        Task.FromResult<IReadOnlyList<XapiHostOptions>>(_hosts
-            .Select(h => new XapiHostOptions { Name = h.Name, Url = h.Url, Username = h.Username, Password = h.Password })
-            .ToList());
+        Task.FromResult<IReadOnlyList<XapiHostOptions>>(
+        [
+            new XapiHostOptions { Name = PoolName, Url = _pool.Members[0].Url, Username = "root", Password = _password },
+            new XapiHostOptions { Name = _standalone.Name, Url = _standalone.Url, Username = _standalone.Username, Password = _standalone.Password },
+        ]);
 
     /// <summary>Lines for the start-up banner: each host's XAPI endpoint and login (loopback only).</summary>
     public IEnumerable<string> Describe() =>
-        _hosts.Select(h => $"  {h.Name,-10} {h.Url}/jsonrpc   user {h.Username} password {h.Password}");
+        Hosts.Select(h => $"  {h.Name,-10} {h.Url}/jsonrpc   user {h.Username} password {h.Password}" +
+                          (h.Pool.Members.Count > 1 ? $"   (pool {PoolName}{(h.IsMaster ? ", master" : "")})" : "   (standalone)"));
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var h in _hosts) await h.DisposeAsync();
-        _hosts.Clear();
+        await _standalone.DisposeAsync();
+        await _pool.DisposeAsync();
     }
 
     /// <summary>The same demo VM gets the same server id on every start.</summary>

@@ -59,6 +59,9 @@ public static class Gateway
         {
             lab = await EmbeddedLab.StartAsync(CancellationToken.None);
             builder.Services.AddSingleton<IXenServerHostSource>(_ => lab); // created by a factory: disposed with the app
+            // The lab's VMs are all the gateway's to manage (real pools default to tagged VMs only).
+            if (builder.Configuration[$"{XenServerOptions.Section}:{nameof(XenServerOptions.AdoptVms)}"] is null)
+                builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>($"{XenServerOptions.Section}:{nameof(XenServerOptions.AdoptVms)}", nameof(AdoptVms.All))]);
         }
 
         builder.Services.AddXenMigrateInfrastructure(builder.Configuration, builder.Environment.ContentRootPath);

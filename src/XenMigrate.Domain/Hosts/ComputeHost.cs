@@ -3,7 +3,8 @@ using XenMigrate.Domain.Common;
 namespace XenMigrate.Domain.Hosts;
 
 /// <summary>
-/// A standalone XenServer host the gateway drives: Nova's compute service and hypervisor in one.
+/// A XenServer host the gateway drives — a pool member or a standalone host: Nova's compute
+/// service and hypervisor in one. A member's pool is its host aggregate.
 /// </summary>
 public sealed class ComputeHost
 {
@@ -43,6 +44,25 @@ public sealed class ComputeHost
 
     public DateTime CreatedAt { get; private set; }
     public DateTime UpdatedAt { get; private set; }
+
+    /// <summary>The XenServer pool the host belongs to (a standalone host is its own pool of one).</summary>
+    public Guid? PoolUuid { get; private set; }
+
+    /// <summary>The pool's name_label ("" for a standalone host's nameless pool).</summary>
+    public string? PoolName { get; private set; }
+
+    /// <summary>Whether the host's pool is shown as a host aggregate (a named pool, or one of several hosts).</summary>
+    public bool InAggregate { get; private set; }
+
+    /// <summary>Which pool the host is in, as XenServer last reported.</summary>
+    public void ObservePool(Guid poolUuid, string poolName, bool aggregate, DateTime now)
+    {
+        if (PoolUuid == poolUuid && PoolName == poolName && InAggregate == aggregate) return;
+        PoolUuid = poolUuid;
+        PoolName = poolName;
+        InAggregate = aggregate;
+        UpdatedAt = now;
+    }
 
     /// <summary>Whether the scheduler may place work here.</summary>
     public bool IsSchedulable => Enabled && IsUp && !ForcedDown;

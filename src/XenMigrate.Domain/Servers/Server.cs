@@ -59,6 +59,12 @@ public sealed class Server
     public bool Locked { get; private set; }
     public string? LockedReason { get; private set; }
 
+    /// <summary>
+    /// False for a VM found on a host that XenMigrate was not handed (XenServer:AdoptVms): shown
+    /// to admins, never acted on.
+    /// </summary>
+    public bool Managed { get; private set; } = true;
+
     /// <summary>The flavor the server runs with; during VERIFY_RESIZE it is already the new one.</summary>
     public FlavorSnapshot Flavor { get; private set; }
 
@@ -87,6 +93,14 @@ public sealed class Server
 
     /// <summary>Nova's server metadata (key/value pairs given at create).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; private set; } = new Dictionary<string, string>();
+
+    /// <summary>Whether XenMigrate may act on the server's VM, as the inventory last found it.</summary>
+    public void ObserveManaged(bool managed, DateTime now)
+    {
+        if (Managed == managed) return;
+        Managed = managed;
+        UpdatedAt = now;
+    }
 
     public void Rename(string name, DateTime now)
     {
@@ -394,6 +408,7 @@ public sealed class Server
     /// <summary>Nova's check_instance_lock, check_instance_state(vm_state=…, task_state=[None]) and launched_at.</summary>
     private void Guard(string action, bool callerIsAdmin, params VmState[] allowed)
     {
+        if (!Managed) throw new ServerNotManagedException(Id);
         if (Locked && !callerIsAdmin) throw new ServerLockedException(Id);
         if (!allowed.Contains(VmState)) throw new InvalidServerStateException(action, Id, "vm_state", VmState.ToNovaName());
         if (TaskState is { } task) throw new InvalidServerStateException(action, Id, "task_state", task.ToNovaName());
@@ -462,6 +477,7 @@ public sealed class Server
     /// </summary>
     public void BeginDelete(bool callerIsAdmin, DateTime now)
     {
+        if (!Managed) throw new ServerNotManagedException(Id);
         if (Locked && !callerIsAdmin) throw new ServerLockedException(Id);
         if (TaskState is { } task && task is not (Servers.TaskState.Scheduling or Servers.TaskState.Spawning or Servers.TaskState.Deleting))
             throw new InvalidServerStateException("delete", Id, "task_state", task.ToNovaName());

@@ -3,6 +3,13 @@ using XenMigrate.Domain.Common;
 namespace XenMigrate.Domain.Servers;
 
 /// <summary>A locked server refuses actions from anyone but an admin (Nova: 409 "Instance … is locked").</summary>
+/// <summary>The server's VM is one XenMigrate was not handed (XenServer:AdoptVms): nothing may be done to it.</summary>
+public sealed class ServerNotManagedException(Guid serverId)
+    : DomainException($"Instance {serverId} is not managed by XenMigrate: its VM was found on a XenServer host but not handed over (tag it for adoption, see XenServer:AdoptVms).")
+{
+    public Guid ServerId { get; } = serverId;
+}
+
 public sealed class ServerLockedException(Guid serverId) : DomainException($"Instance {serverId} is locked")
 {
     public Guid ServerId { get; } = serverId;

@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
-using XenMigrate.Infrastructure.Workflow;
 using XenMigrate.Infrastructure.Xapi;
+using XenMigrate.Infrastructure.XenServer;
 
 namespace XenMigrate.Infrastructure.Images;
 
@@ -10,12 +10,12 @@ namespace XenMigrate.Infrastructure.Images;
 public sealed record TemplateImage(Guid Id, string Name, string Description, long MinRamMb, IReadOnlyList<string> Hosts);
 
 /// <summary>
-/// The XenServer templates on the hosts, as images. The same template has another uuid on every
-/// standalone host, so an image's id is a name-based UUID (RFC 4122 version 5) of the template's
-/// name_label, or the uuid an operator put in the template's other_config
-/// (<see cref="ImageIdKey"/>): the same on every host and across restarts.
+/// The XenServer templates of the pools, as images (a template is pool-wide: every member of its
+/// pool can boot it). The same template has another uuid in every pool, so an image's id is a
+/// name-based UUID (RFC 4122 version 5) of the template's name_label, or the uuid an operator put
+/// in the template's other_config (<see cref="ImageIdKey"/>): the same everywhere and across restarts.
 /// </summary>
-public sealed partial class TemplateImages(XenServerHosts hosts, ILogger<TemplateImages> logger)
+public sealed partial class TemplateImages(XenServerPools pools, ILogger<TemplateImages> logger)
 {
     /// <summary>other_config key on a template that pins its image id (an operator's choice wins over the name).</summary>
     public const string ImageIdKey = "xenmigrate_image_id";
@@ -43,27 +43,28 @@ public sealed partial class TemplateImages(XenServerHosts hosts, ILogger<Templat
         template.OtherConfig.TryGetValue(ImageIdKey, out var pinned) && Guid.TryParseExact(pinned, "D", out var id) ? id : IdForName(template.NameLabel);
 
     /// <summary>A template that can be an image (snapshots are templates too, but not images).</summary>
-    public static bool IsImage(XapiVm vm) => vm.IsATemplate && !vm.IsASnapshot && !vm.IsControlDomain;
+    public static bool IsImage(XapiVm vm) => vm.IsATemplate && !vm.IsASnapshot && !vm.IsControlDomain
+                                             && !vm.OtherConfig.ContainsKey(Inventory.InventoryKeys.ServerId); // not a server being built
 
-    /// <summary>Every image on the hosts that answer; a host that does not answer is left out (logged).</summary>
+    /// <summary>Every image of the pools that answer; a pool that does not answer is left out (logged).</summary>
     public async Task<IReadOnlyList<TemplateImage>> ListAsync(CancellationToken ct)
     {
         var found = new Dictionary<Guid, (XapiVm Template, List<string> Hosts)>();
-        foreach (var host in await hosts.AllAsync(ct))
+        foreach (var pool in await pools.TopologiesAsync(ct))
         {
             try
             {
-                await using var session = await hosts.OpenAsync(host.Name, ct);
+                var session = await pool.Connection.SessionAsync(ct);
                 foreach (var template in (await session.VmsAsync(ct)).Values.Where(IsImage).OrderBy(v => v.Uuid, StringComparer.Ordinal))
                 {
                     var id = IdOf(template);
                     if (!found.TryGetValue(id, out var entry)) found[id] = entry = (template, []);
-                    if (!entry.Hosts.Contains(host.Name)) entry.Hosts.Add(host.Name);
+                    foreach (var member in pool.Members.Where(m => !entry.Hosts.Contains(m.ComputeName))) entry.Hosts.Add(member.ComputeName);
                 }
             }
             catch (Exception e) when (e is XapiException or XapiTransportException or TimeoutException or HttpRequestException)
             {
-                LogHostSkipped(logger, host.Name, e.Message);
+                LogHostSkipped(logger, pool.Connection.Endpoint.Name, e.Message);
             }
         }
 
@@ -75,10 +76,10 @@ public sealed partial class TemplateImages(XenServerHosts hosts, ILogger<Templat
 
     public async Task<TemplateImage?> FindAsync(Guid id, CancellationToken ct) => (await ListAsync(ct)).FirstOrDefault(i => i.Id == id);
 
-    /// <summary>The template behind an image on one host, or null when that host has none.</summary>
-    public static async Task<XapiVm?> TemplateOnHostAsync(XapiSession session, Guid imageId, CancellationToken ct) =>
+    /// <summary>The template behind an image in one pool, or null when that pool has none.</summary>
+    public static async Task<XapiVm?> TemplateOnPoolAsync(XapiSession session, Guid imageId, CancellationToken ct) =>
         (await session.VmsAsync(ct)).Values.Where(IsImage).OrderBy(v => v.Uuid, StringComparer.Ordinal).FirstOrDefault(v => IdOf(v) == imageId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Images: host {Host} left out of the list ({Reason})")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Images: pool {Host} left out of the list ({Reason})")]
     private static partial void LogHostSkipped(ILogger logger, string host, string reason);
 }

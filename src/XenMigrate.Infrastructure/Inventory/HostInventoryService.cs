@@ -3,43 +3,60 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using XenMigrate.Infrastructure.Xapi;
+using XenMigrate.Infrastructure.XenServer;
 
 namespace XenMigrate.Infrastructure.Inventory;
 
 /// <summary>
-/// Watches every configured host: logs in, syncs, then long-polls <c>event.from</c> on VMs and
-/// syncs again whenever something changed (or the poll times out). A host that stops answering is
-/// marked down and retried. A server its host no longer reports is forgotten after a grace period
-/// (long enough for a move to another host to be seen there first).
+/// Watches every configured pool through its one session: reads the pool's members, syncs, then
+/// long-polls <c>event.from</c> on VMs, hosts and the pool and syncs again whenever something
+/// changed (or the poll times out). <c>EVENTS_LOST</c> (the token fell out of xapi's window) is a
+/// resync, not an outage. A pool that stops answering has its hosts marked down and is retried
+/// (its connection looks for a new master meanwhile). A server no member reports any more is
+/// forgotten after a grace period (long enough for a move to another host to be seen there first).
 /// </summary>
 public sealed partial class HostInventoryService(
     IServiceScopeFactory scopes,
     IOptions<XenServerOptions> options,
-    IXenServerHostSource hostSource,
+    XenServerPools pools,
     TimeProvider time,
     ILogger<HostInventoryService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var hosts = await hostSource.GetHostsAsync(stoppingToken);
-        await Task.WhenAll(hosts.Select(h => WatchAsync(h, stoppingToken)));
+        var connections = await pools.ConnectionsAsync(stoppingToken);
+        await Task.WhenAll(connections.Select(c => WatchAsync(c, stoppingToken)));
     }
 
-    private async Task WatchAsync(XapiHostOptions host, CancellationToken ct)
+    private async Task WatchAsync(XapiPoolConnection connection, CancellationToken ct)
     {
         var missingSince = new Dictionary<Guid, DateTime>();
         var known = new HashSet<Guid>();
+        IReadOnlyCollection<string> hostNames = [connection.Endpoint.Name];
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                await using var session = await XapiSession.OpenAsync(host, options.Value.CallTimeout, ct);
+                var session = await connection.SessionAsync(ct);
                 var token = string.Empty;
                 while (!ct.IsCancellationRequested)
                 {
-                    var seen = await SyncOnceAsync(session, ct);
-                    await ForgetVanishedAsync(host, known, seen, missingSince, ct);
-                    (_, token) = await session.EventsFromAsync(["vm"], token, options.Value.EventTimeout, ct);
+                    var pool = await pools.RefreshAsync(connection, ct);
+                    hostNames = pool.Members.Select(m => m.ComputeName).ToList();
+                    var seen = await SyncOnceAsync(pool, session, ct);
+                    await ForgetVanishedAsync(hostNames, known, seen, missingSince, ct);
+                    try
+                    {
+                        (_, token) = await session.EventsFromAsync(["vm", "host", "pool"], token, options.Value.EventTimeout, ct);
+                    }
+                    catch (XapiException e) when (e.Code == XapiException.EventsLost)
+                    {
+                        token = string.Empty; // too far behind xapi's event window: read everything again
+                        LogResync(logger, connection.Endpoint.Name);
+                    }
+
+                    if (session.Faulted) break; // the connection finds the master again
+                    if (!ReferenceEquals(session, await connection.SessionAsync(ct))) break; // the master moved
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -48,8 +65,8 @@ public sealed partial class HostInventoryService(
             }
             catch (Exception e) when (e is XapiTransportException or XapiException or TimeoutException or HttpRequestException)
             {
-                LogUnreachable(logger, host.Name, e.Message);
-                await MarkDownAsync(host.Name, ct);
+                LogUnreachable(logger, connection.Endpoint.Name, e.Message);
+                await MarkDownAsync(hostNames, ct);
                 try
                 {
                     await Task.Delay(options.Value.RetryDelay, time, ct);
@@ -62,13 +79,13 @@ public sealed partial class HostInventoryService(
         }
     }
 
-    private async Task<IReadOnlySet<Guid>> SyncOnceAsync(XapiSession session, CancellationToken ct)
+    private async Task<IReadOnlySet<Guid>> SyncOnceAsync(PoolTopology pool, XapiSession session, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<HostInventorySync>().SyncAsync(session, options.Value, ct);
+        return await scope.ServiceProvider.GetRequiredService<HostInventorySync>().SyncAsync(pool, session, options.Value, ct);
     }
 
-    private async Task ForgetVanishedAsync(XapiHostOptions host, HashSet<Guid> known, IReadOnlySet<Guid> seen,
+    private async Task ForgetVanishedAsync(IReadOnlyCollection<string> hostNames, HashSet<Guid> known, IReadOnlySet<Guid> seen,
         Dictionary<Guid, DateTime> missingSince, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
@@ -79,7 +96,7 @@ public sealed partial class HostInventoryService(
         var expired = missingSince.Where(p => now - p.Value >= options.Value.VanishedGrace).Select(p => p.Key).ToList();
         if (expired.Count == 0) return;
         await using var scope = scopes.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<HostInventorySync>().ForgetAsync(expired, host.Name, ct);
+        await scope.ServiceProvider.GetRequiredService<HostInventorySync>().ForgetAsync(expired, hostNames, ct);
         foreach (var id in expired)
         {
             missingSince.Remove(id);
@@ -87,24 +104,27 @@ public sealed partial class HostInventoryService(
         }
     }
 
-    private async Task MarkDownAsync(string hostName, CancellationToken ct)
+    private async Task MarkDownAsync(IReadOnlyCollection<string> hostNames, CancellationToken ct)
     {
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<HostInventorySync>().ReportUnreachableAsync(hostName, ct);
+            await scope.ServiceProvider.GetRequiredService<HostInventorySync>().ReportUnreachableAsync(hostNames, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            LogMarkDownFailed(logger, hostName, e.Message);
+            LogMarkDownFailed(logger, string.Join(", ", hostNames), e.Message);
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "XenServer host {Host} is not answering: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "XenServer pool {Host} is not answering: {Reason}")]
     private static partial void LogUnreachable(ILogger logger, string host, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record host {Host} as down: {Reason}")]
-    private static partial void LogMarkDownFailed(ILogger logger, string host, string reason);
+    [LoggerMessage(Level = LogLevel.Information, Message = "XenServer pool {Host}: events lost, reading everything again")]
+    private static partial void LogResync(ILogger logger, string host);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record hosts {Hosts} as down: {Reason}")]
+    private static partial void LogMarkDownFailed(ILogger logger, string hosts, string reason);
 }
 
 /// <summary>

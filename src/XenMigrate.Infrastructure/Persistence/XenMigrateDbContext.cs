@@ -25,6 +25,7 @@ public abstract class XenMigrateDbContext(DbContextOptions options) : DbContext(
     public DbSet<Migration> Migrations => Set<Migration>();
     public DbSet<InstanceAction> InstanceActions => Set<InstanceAction>();
     public DbSet<ComputeHost> ComputeHosts => Set<ComputeHost>();
+    public DbSet<HostAggregate> HostAggregates => Set<HostAggregate>();
     public DbSet<Project> Projects => Set<Project>();
     public DbSet<User> Users => Set<User>();
     public DbSet<RoleAssignment> RoleAssignments => Set<RoleAssignment>();

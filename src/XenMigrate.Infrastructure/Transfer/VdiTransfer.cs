@@ -45,8 +45,11 @@ public sealed partial class VdiTransfer : IDisposable
     /// </summary>
     /// <exception cref="VdiTransferException">Either host failed, the export was cut short or malformed, or data stopped flowing.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired; both tasks are cancelled.</exception>
+    /// <param name="sourceBase">The host to export from (a pool member that sees the VDI's SR); the session's host when null.</param>
+    /// <param name="destinationBase">The host to import into, likewise.</param>
     public async Task<TransferResult> CopyAsync(XapiSession source, string sourceVdiRef, string? baseVdiRef,
-        XapiSession destination, string destinationVdiRef, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+        XapiSession destination, string destinationVdiRef, IProgress<TransferProgress>? progress, CancellationToken cancellationToken,
+        Uri? sourceBase = null, Uri? destinationBase = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -55,7 +58,8 @@ public sealed partial class VdiTransfer : IDisposable
         if (baseVdiRef is not null) ArgumentException.ThrowIfNullOrWhiteSpace(baseVdiRef);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-        using var copy = new Copy(this, source, sourceVdiRef, baseVdiRef, destination, destinationVdiRef, progress);
+        using var copy = new Copy(this, source, sourceVdiRef, baseVdiRef, destination, destinationVdiRef, progress,
+            sourceBase ?? source.BaseUri, destinationBase ?? destination.BaseUri);
         return await copy.RunAsync(cancellationToken);
     }
 
@@ -73,7 +77,7 @@ public sealed partial class VdiTransfer : IDisposable
             new HttpClient(XapiHttp.CreateHandler(host)) { Timeout = Timeout.InfiniteTimeSpan })).Value;
 
     /// <summary><c>{base}/{handler}?k=v&amp;…</c> with every value escaped. The URL carries the session ref: never log it.</summary>
-    private static Uri HandlerUri(XapiSession session, string handler, params (string Key, string? Value)[] query)
+    private static Uri HandlerUri(Uri baseUri, string handler, params (string Key, string? Value)[] query)
     {
         var path = new StringBuilder(handler);
         var separator = '?';
@@ -84,7 +88,7 @@ public sealed partial class VdiTransfer : IDisposable
             separator = '&';
         }
 
-        return new Uri(session.BaseUri, path.ToString());
+        return new Uri(baseUri, path.ToString());
     }
 
     /// <summary>The state of one copy, from creating its tasks to their outcome.</summary>
@@ -115,9 +119,14 @@ public sealed partial class VdiTransfer : IDisposable
         private bool _importSent;
         private VhdStreamPrefix? _prefix;
 
+        private readonly Uri _sourceBase;
+        private readonly Uri _destinationBase;
+
         public Copy(VdiTransfer owner, XapiSession source, string sourceVdi, string? baseVdi, XapiSession destination,
-            string destinationVdi, IProgress<TransferProgress>? progress)
+            string destinationVdi, IProgress<TransferProgress>? progress, Uri sourceBase, Uri destinationBase)
         {
+            _sourceBase = sourceBase;
+            _destinationBase = destinationBase;
             _owner = owner;
             _source = source;
             _sourceVdi = sourceVdi;
@@ -258,7 +267,7 @@ public sealed partial class VdiTransfer : IDisposable
         private async Task PipeAsync(CancellationToken token)
         {
             Touch();
-            var exportUri = HandlerUri(_source, ExportMethod, ("session_id", _source.SessionRef), ("task_id", _exportTask),
+            var exportUri = HandlerUri(_sourceBase, ExportMethod, ("session_id", _source.SessionRef), ("task_id", _exportTask),
                 ("vdi", _sourceVdi), ("base", _baseVdi), ("format", "vhd"));
             var get = Hold(new HttpRequestMessage(HttpMethod.Get, exportUri));
             _exportSent = true;
@@ -284,7 +293,7 @@ public sealed partial class VdiTransfer : IDisposable
             Report(0, force: true);
 
             Touch();
-            var importUri = HandlerUri(_destination, ImportMethod, ("session_id", _destination.SessionRef), ("task_id", _importTask),
+            var importUri = HandlerUri(_destinationBase, ImportMethod, ("session_id", _destination.SessionRef), ("task_id", _importTask),
                 ("vdi", _destinationVdi), ("format", "vhd"));
             var content = Hold(new VhdUploadContent(prefix.Bytes, body, prefix.StreamLength, Options.BufferSize,
                 written =>

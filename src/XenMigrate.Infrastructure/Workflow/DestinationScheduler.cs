@@ -6,6 +6,7 @@ using XenMigrate.Domain.Migrations;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Xapi;
+using XenMigrate.Infrastructure.XenServer;
 
 namespace XenMigrate.Infrastructure.Workflow;
 
@@ -14,7 +15,7 @@ namespace XenMigrate.Infrastructure.Workflow;
 /// allowed), with enough free memory and local storage for the new flavor once the memory
 /// already claimed by other open migrations to it is counted. The most free memory wins.
 /// </summary>
-public sealed class DestinationScheduler(XenMigrateDbContext db, XenServerHosts hosts, IOptions<WorkflowOptions> options)
+public sealed class DestinationScheduler(XenMigrateDbContext db, IHypervisorDriver driver, IOptions<WorkflowOptions> options)
 {
     public async Task<(ComputeHost? Host, string Reason)> PickAsync(Server server, Migration migration, string? requestedHost, CancellationToken ct)
     {
@@ -47,16 +48,13 @@ public sealed class DestinationScheduler(XenMigrateDbContext db, XenServerHosts 
         {
             try
             {
-                await using var session = await hosts.OpenAsync(host.Name, ct);
-                var xapiHost = (await session.HostsAsync(ct)).Values.First();
-                var free = await session.ComputeFreeMemoryAsync(xapiHost.Ref, ct) - claims.GetValueOrDefault(host.Name);
-                var pool = await session.PoolAsync(ct);
-                var sr = (await session.SrsAsync(ct)).GetValueOrDefault(pool.DefaultSr);
+                var usage = await driver.UsageAsync(host.Name, ct);
+                var free = usage.MemoryFreeBytes - claims.GetValueOrDefault(host.Name);
                 if (free < neededMemory) reasons.Add($"{host.Name}: {free / (1024 * 1024)} MB free, {flavor.MemoryMb} MB needed");
-                else if (sr is null || sr.FreeBytes < neededDisk) reasons.Add($"{host.Name}: not enough free storage");
+                else if (usage.DiskBytes - usage.DiskUsedBytes < neededDisk) reasons.Add($"{host.Name}: not enough free storage");
                 else if (best is null || free > best.Value.Free) best = (host, free);
             }
-            catch (Exception e) when (e is XapiException or XapiTransportException or TimeoutException)
+            catch (Exception e) when (e is XapiException or XapiTransportException or TimeoutException or UnknownComputeHostException)
             {
                 reasons.Add($"{host.Name}: not answering");
             }

@@ -25,6 +25,12 @@ public sealed class MigrationCheckpoint
     /// <summary>Power state of the source VM when the migration started (Running or Halted).</summary>
     public string? SourcePowerState { get; set; }
 
+    /// <summary>
+    /// How the disks travel between this pair of hosts (<see cref="XenServer.MovePath"/>), chosen at
+    /// prep: a copy (snapshot, base, delta), or on a shared SR a copy-on-write clone at the cut-over.
+    /// </summary>
+    public string? MovePath { get; set; }
+
     public string? SnapshotVmUuid { get; set; }
 
     public string? DestinationVmUuid { get; set; }
@@ -58,9 +64,14 @@ public sealed class DiskCheckpoint
     public string Userdevice { get; set; } = "0";
     public bool Bootable { get; set; }
     public string SourceVdiUuid { get; set; } = string.Empty;
+    public string NameLabel { get; set; } = string.Empty;
     public string? SnapshotVdiUuid { get; set; }
     public string? DestinationVdiUuid { get; set; }
     public long VirtualSize { get; set; }
+
+    /// <summary>A disk that cannot give a differencing export (raw, qcow2): copied whole once the VM is down.</summary>
+    public bool WholeAtCutOver { get; set; }
+
     public bool BaseCopied { get; set; }
     public bool DeltaCopied { get; set; }
 }

@@ -1,12 +1,12 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Xapi;
+using XenMigrate.Infrastructure.XenServer;
 
 namespace XenMigrate.Infrastructure.Workflow;
 
@@ -17,8 +17,7 @@ namespace XenMigrate.Infrastructure.Workflow;
 /// </summary>
 public sealed partial class PowerWorkflow(
     XenMigrateDbContext db,
-    XenServerHosts hosts,
-    IOptions<WorkflowOptions> options,
+    IHypervisorDriver driver,
     TimeProvider time,
     ILogger<PowerWorkflow> logger)
 {
@@ -32,13 +31,13 @@ public sealed partial class PowerWorkflow(
         _ => ($"compute_{action.Name}_instance", $"instance.{action.Name}"),
     };
 
-    /// <summary>The XAPI power_state a finished action leaves the VM in.</summary>
-    private static string XapiTarget(PowerAction action) => action.ResultPower switch
+    /// <summary>The power state a finished action leaves the VM in.</summary>
+    private static VmPower Target(PowerAction action) => action.ResultPower switch
     {
-        PowerState.Shutdown => "Halted",
-        PowerState.Paused => "Paused",
-        PowerState.Suspended => "Suspended",
-        _ => "Running",
+        PowerState.Shutdown => VmPower.Halted,
+        PowerState.Paused => VmPower.Paused,
+        PowerState.Suspended => VmPower.Suspended,
+        _ => VmPower.Running,
     };
 
     public async Task RunAsync(int instanceActionId, CancellationToken ct)
@@ -53,11 +52,10 @@ public sealed partial class PowerWorkflow(
             await db.SaveChangesAsync(ct);
         }
 
-        await using var session = await hosts.OpenAsync(server.Host!, ct);
-        var vm = await session.FindServerVmAsync(server.Id, ct) ?? throw new InvalidOperationException($"Server {server.Id} has no VM on {server.Host}.");
-        if (vm.PowerState != XapiTarget(action)) await DriveAsync(session, vm, action, ct);
+        var vm = await driver.FindServerVmAsync(server.Host!, server.Id, ct) ?? throw new InvalidOperationException($"Server {server.Id} has no VM on {server.Host}.");
+        if (vm.Power != Target(action)) await DriveAsync(server.Host!, vm, action, ct);
 
-        var observed = HostInventorySync.ToPowerState((await session.VmAsync(vm.Ref, ct)).PowerState);
+        var observed = HostInventorySync.ToPowerState((await driver.FindVmAsync(server.Host!, vm.Uuid, ct))?.Power ?? VmPower.Unknown);
         if (observed != action.ResultPower)
             throw new InvalidOperationException($"VM {vm.Uuid} is {observed} after {action.Name}, not {action.ResultPower}.");
 
@@ -79,10 +77,9 @@ public sealed partial class PowerWorkflow(
         PowerState? observed = null;
         try
         {
-            await using var session = await hosts.OpenAsync(server.Host!, ct);
-            if (await session.FindServerVmAsync(server.Id, ct) is { } vm) observed = HostInventorySync.ToPowerState(vm.PowerState);
+            if (await driver.FindServerVmAsync(server.Host!, server.Id, ct) is { } vm) observed = HostInventorySync.ToPowerState(vm.Power);
         }
-        catch (Exception e) when (e is XapiException or XapiTransportException or TimeoutException or HttpRequestException)
+        catch (Exception e) when (e is XapiException or XapiTransportException or TimeoutException or HttpRequestException or UnknownComputeHostException)
         {
             // the host is still away: the inventory records the power state once it answers again
         }
@@ -95,32 +92,16 @@ public sealed partial class PowerWorkflow(
         LogFailed(logger, action.Name, server.Id, reason);
     }
 
-    /// <summary>The XAPI calls from the VM's current power state to the action's target.</summary>
-    private async Task DriveAsync(XapiSession s, XapiVm vm, PowerAction action, CancellationToken ct)
+    /// <summary>From the VM's current power state to the action's target, on the server's host.</summary>
+    private Task DriveAsync(string host, GuestVm vm, PowerAction action, CancellationToken ct) => action.Name switch
     {
-        var timeout = options.Value.OperationTimeout;
-        switch (action.Name)
-        {
-            case "stop":
-                await s.ShutDownAsync(vm.Ref, options.Value.CleanShutdownTimeout, timeout, reason => LogHardShutdown(logger, vm.Uuid, reason), ct);
-                break;
-            case "start":
-                await s.CallAsyncTaskAsync("VM.start", timeout, ct, vm.Ref, false, false);
-                break;
-            case "pause":
-                await s.CallAsyncTaskAsync("VM.pause", timeout, ct, vm.Ref);
-                break;
-            case "unpause":
-                await s.CallAsyncTaskAsync("VM.unpause", timeout, ct, vm.Ref);
-                break;
-            case "suspend":
-                await s.CallAsyncTaskAsync("VM.suspend", timeout, ct, vm.Ref);
-                break;
-            case "resume":
-                await s.CallAsyncTaskAsync("VM.resume", timeout, ct, vm.Ref, false, false);
-                break;
-        }
-    }
+        "stop" => driver.ShutDownAsync(host, vm.Uuid, reason => LogHardShutdown(logger, vm.Uuid, reason), ct),
+        "start" or "resume" => driver.StartAsync(host, vm.Uuid, paused: false, ct),
+        "pause" => driver.PauseAsync(host, vm.Uuid, ct),
+        "unpause" => driver.UnpauseAsync(host, vm.Uuid, ct),
+        "suspend" => driver.SuspendAsync(host, vm.Uuid, ct),
+        _ => Task.CompletedTask,
+    };
 
     /// <summary>The action and its server while the server still shows the action's task; null once it is done.</summary>
     private async Task<(InstanceAction, Server, PowerAction)?> LoadAsync(int instanceActionId, CancellationToken ct)

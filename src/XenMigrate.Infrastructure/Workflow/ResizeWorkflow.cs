@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -10,25 +9,25 @@ using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Telemetry;
 using XenMigrate.Infrastructure.Transfer;
-using XenMigrate.Infrastructure.Xapi;
+using XenMigrate.Infrastructure.XenServer;
 
 namespace XenMigrate.Infrastructure.Workflow;
 
 /// <summary>
-/// The steps of a resize or cold migration on standalone XenServer hosts (xapi.md's closing list):
-/// prep → copy base (VM running) → cut over (halt, copy the delta) → finish (VERIFY_RESIZE), then
-/// confirm or revert; any step that keeps failing rolls back. Each step is idempotent: it reads
-/// the checkpoint, finds what an earlier run made (tagged with the migration uuid), and commits its
-/// transition before the next step is enqueued. The source VM's disks are never written, so the
-/// source stays a complete copy until confirm; two copies never run at once.
+/// The steps of a resize or cold migration: prep (destination, the move's path for this pair of
+/// hosts, every check that can fail) → copy base (VM running) → cut over (halt, copy the delta) →
+/// finish (VERIFY_RESIZE), then confirm or revert; any step that keeps failing rolls back. On a
+/// shared SR the disks are not copied: each is cloned (copy-on-write, no byte moves) at the cut
+/// over. Each step is idempotent: it reads the checkpoint, finds what an earlier run made (tagged
+/// with the migration uuid), and commits its transition before the next step is enqueued. The
+/// source VM's disks are never written, so the source stays a complete copy until confirm; two
+/// copies never run at once. XenServer is reached only through <see cref="IHypervisorDriver"/>.
 /// </summary>
 public sealed partial class ResizeWorkflow(
     XenMigrateDbContext db,
     IServiceScopeFactory scopes,
-    XenServerHosts hosts,
+    IHypervisorDriver driver,
     DestinationScheduler scheduler,
-    VdiTransfer transfer,
-    IOptions<WorkflowOptions> options,
     TimeProvider time,
     ILogger<ResizeWorkflow> logger) : IDisposable
 {
@@ -42,9 +41,12 @@ public sealed partial class ResizeWorkflow(
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
     public void Dispose() => _flushing.Dispose();
-    private TimeSpan OpTimeout => options.Value.OperationTimeout;
 
-    /// <summary>Picks and records the destination. False when no host fits (the migration then fails).</summary>
+    /// <summary>
+    /// Picks and records the destination and the way the disks travel; checks what can be checked
+    /// (the VM's devices, the destination's networks) so a move that cannot happen fails here,
+    /// before anything is touched.
+    /// </summary>
     public async Task<bool> PrepAsync(int migrationId, CancellationToken ct)
     {
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
@@ -59,23 +61,30 @@ public sealed partial class ResizeWorkflow(
             throw new NoValidHostException(reason);
         }
 
-        await using (var source = await hosts.OpenAsync(migration.SourceCompute!, ct))
+        var vm = await driver.FindServerVmAsync(migration.SourceCompute!, server.Id, ct)
+                 ?? throw new InvalidOperationException($"Server {server.Id} has no VM on {migration.SourceCompute}.");
+        MovePlan plan;
+        try
         {
-            var vm = await source.FindServerVmAsync(server.Id, ct)
-                     ?? throw new InvalidOperationException($"Server {server.Id} has no VM on {migration.SourceCompute}.");
-            checkpoint.SourceVmUuid = vm.Uuid;
-            checkpoint.SourcePowerState = vm.PowerState;
+            plan = await driver.PlanMoveAsync(migration.SourceCompute!, host.Name, vm.Uuid, live: false, ct);
+        }
+        catch (UnmovableVmException e)
+        {
+            await FinishEventAsync(server, checkpoint.ResizeRequestId, EventPrep, false, e.Message, ct);
+            throw new NoValidHostException(e.Message); // nothing was touched: give up at once
         }
 
-        var destUrl = (await hosts.FindAsync(host.Name, ct)).Url;
-        migration.SetDestination(host.Name, host.Name, new Uri(destUrl).Host, Now);
+        checkpoint.SourceVmUuid = vm.Uuid;
+        checkpoint.SourcePowerState = vm.Power.ToString();
+        checkpoint.MovePath = plan.Path.ToString();
+        migration.SetDestination(host.Name, host.Name, await driver.AddressAsync(host.Name, ct), Now);
         await FinishEventAsync(server, checkpoint.ResizeRequestId, EventPrep, true, null, ct);
         Notify("instance.resize_prep.end", server, checkpoint.ResizeRequestId);
         await SaveAsync(checkpoint, ct);
         return true;
     }
 
-    /// <summary>Snapshots the running VM and streams each disk's snapshot to new VDIs on the destination.</summary>
+    /// <summary>Snapshots the running VM and streams each disk's snapshot to new disks on the destination (nothing on a shared SR).</summary>
     public async Task CopyBaseAsync(int migrationId, CancellationToken ct)
     {
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
@@ -89,62 +98,59 @@ public sealed partial class ResizeWorkflow(
         }
 
         if (migration.Status != MigrationStatus.Migrating || checkpoint.SourceHaltedAt is not null) return;
-
-        await using var source = await hosts.OpenAsync(migration.SourceCompute!, ct);
-        await using var dest = await hosts.OpenAsync(migration.DestCompute!, ct);
         var tag = migration.Uuid.ToString();
-
-        // The snapshot: found when an earlier run already took it — by its tag, or by its name when
-        // that run died between VM.snapshot and tagging it (a snapshot cannot be tagged as it is made).
-        var vms = await source.VmsAsync(ct);
-        var snapshot = vms.Values.FirstOrDefault(v => XapiObjects.IsSnapshotOf(v, tag));
-        if (snapshot is null)
+        if (IsShared(checkpoint))
         {
-            var sourceVm = vms.Values.Single(v => v.Uuid == checkpoint.SourceVmUuid);
-            snapshot = await source.VmAsync(await source.CallAsyncTaskAsync("VM.snapshot", OpTimeout, ct, sourceVm.Ref, XapiObjects.SnapshotName(tag)), ct);
+            await PlanSharedDisksAsync(migration, checkpoint, ct);
+            await SaveAsync(checkpoint, ct);
+            return;
         }
 
-        if (!snapshot.OtherConfig.ContainsKey(XapiObjects.MigrationTag))
-            await source.AddToOtherConfigAsync("VM", snapshot.Ref, XapiObjects.MigrationTag, tag, ct);
-
+        var snapshot = await driver.SnapshotAsync(migration.SourceCompute!, checkpoint.SourceVmUuid!, tag, ct);
         checkpoint.SnapshotVmUuid = snapshot.Uuid;
-        await PlanDisksAsync(source, dest, checkpoint, snapshot, tag, ct);
+        await PlanCopiedDisksAsync(migration, checkpoint, snapshot, tag, ct);
         await SaveAsync(checkpoint, ct);
 
-        foreach (var disk in checkpoint.Disks.Where(d => !d.BaseCopied))
+        foreach (var disk in checkpoint.Disks.Where(d => !d.BaseCopied && !d.WholeAtCutOver))
         {
-            var snapshotVdi = await source.RefByUuidAsync("VDI", disk.SnapshotVdiUuid, ct) ?? throw new InvalidOperationException("The snapshot disk is gone.");
-            var destVdi = await dest.RefByUuidAsync("VDI", disk.DestinationVdiUuid, ct) ?? throw new InvalidOperationException("The destination disk is gone.");
-            await transfer.CopyAsync(source, snapshotVdi, null, dest, destVdi, new DiskProgress(this, migration.Id, 10, 60), ct);
+            await driver.CopyDiskAsync(migration.SourceCompute!, disk.SnapshotVdiUuid!, null, migration.DestCompute!, disk.DestinationVdiUuid!,
+                new DiskProgress(this, migration.Id, 10, 60), ct);
             disk.BaseCopied = true;
             await SaveAsync(checkpoint, ct);
         }
     }
 
-    /// <summary>Stops the source (clean, then hard), blocks its start, and copies what changed since the snapshot.</summary>
+    /// <summary>Stops the source (clean, then hard), blocks its start, and copies what changed since the snapshot (or clones, on a shared SR).</summary>
     public async Task CutOverAsync(int migrationId, CancellationToken ct)
     {
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
         if (migration.Status != MigrationStatus.Migrating) return;
 
-        await using var source = await hosts.OpenAsync(migration.SourceCompute!, ct);
-        await using var dest = await hosts.OpenAsync(migration.DestCompute!, ct);
-        var vm = await source.RefByUuidAsync("VM", checkpoint.SourceVmUuid, ct) ?? throw new InvalidOperationException("The source VM is gone.");
-
         if (checkpoint.SourceHaltedAt is null)
         {
-            await ShutDownAsync(source, vm, ct);
-            await BlockStartAsync(source, vm, migration.Uuid, ct);
+            await driver.ShutDownAsync(migration.SourceCompute!, checkpoint.SourceVmUuid!, reason => LogHardShutdown(logger, checkpoint.SourceVmUuid!, reason), ct);
+            await driver.BlockStartAsync(migration.SourceCompute!, checkpoint.SourceVmUuid!,
+                $"XenMigrate migration {migration.Uuid} moved this VM; confirm or revert it there.", ct);
             checkpoint.SourceHaltedAt = Now;
             await SaveAsync(checkpoint, ct);
         }
 
+        var tag = migration.Uuid.ToString();
         foreach (var disk in checkpoint.Disks.Where(d => !d.DeltaCopied))
         {
-            var sourceVdi = await source.RefByUuidAsync("VDI", disk.SourceVdiUuid, ct) ?? throw new InvalidOperationException("A source disk is gone.");
-            var snapshotVdi = await source.RefByUuidAsync("VDI", disk.SnapshotVdiUuid, ct) ?? throw new InvalidOperationException("The snapshot disk is gone.");
-            var destVdi = await dest.RefByUuidAsync("VDI", disk.DestinationVdiUuid, ct) ?? throw new InvalidOperationException("The destination disk is gone.");
-            await transfer.CopyAsync(source, sourceVdi, snapshotVdi, dest, destVdi, new DiskProgress(this, migration.Id, 60, 80), ct);
+            if (IsShared(checkpoint))
+            {
+                // The source is down: a copy-on-write clone on the shared SR is its exact content, and no byte moves.
+                disk.DestinationVdiUuid = await driver.CloneDiskAsync(migration.SourceCompute!, disk.SourceVdiUuid,
+                    DiskRequest(disk, tag, disk.VirtualSize), ct);
+            }
+            else
+            {
+                // What changed since the snapshot; a disk that gives no differencing export goes whole.
+                await driver.CopyDiskAsync(migration.SourceCompute!, disk.SourceVdiUuid, disk.WholeAtCutOver ? null : disk.SnapshotVdiUuid,
+                    migration.DestCompute!, disk.DestinationVdiUuid!, new DiskProgress(this, migration.Id, 60, 80), ct);
+            }
+
             disk.DeltaCopied = true;
             await SaveAsync(checkpoint, ct);
         }
@@ -156,7 +162,7 @@ public sealed partial class ResizeWorkflow(
         await SaveAsync(checkpoint, ct);
     }
 
-    /// <summary>Grows the disks, creates the VM with the new size on the destination and starts it (unless it was off).</summary>
+    /// <summary>Grows the root disk, creates the VM with the new size on the destination and starts it there (unless it was off).</summary>
     public async Task FinishAsync(int migrationId, CancellationToken ct)
     {
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
@@ -169,50 +175,24 @@ public sealed partial class ResizeWorkflow(
             await SaveAsync(checkpoint, ct);
         }
 
-        await using var source = await hosts.OpenAsync(migration.SourceCompute!, ct);
-        await using var dest = await hosts.OpenAsync(migration.DestCompute!, ct);
         var flavor = server.NewFlavor ?? server.Flavor;
         var tag = migration.Uuid.ToString();
-
-        var destVm = await dest.RefByUuidAsync("VM", checkpoint.DestinationVmUuid, ct);
-        if (destVm is null)
+        if (checkpoint.DestinationVmUuid is null || await driver.FindVmAsync(migration.DestCompute!, checkpoint.DestinationVmUuid, ct) is null)
         {
-            // A VM with our tag but not in the checkpoint was left half-built by a run that died
-            // (its disks or VIFs may be missing): take it down, keeping the copied disks, and build anew.
-            foreach (var halfBuilt in (await dest.VmsAsync(ct)).Values.Where(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag))
-                await dest.DestroyVmAsync(halfBuilt.Uuid, withDisks: false, OpTimeout, ct);
-
             var root = checkpoint.Disks.OrderBy(d => d.Userdevice, StringComparer.Ordinal).First();
             var wantedRoot = flavor.RootGb * 1024L * 1024 * 1024;
-            foreach (var disk in checkpoint.Disks)
-            {
-                var vdi = await dest.RefByUuidAsync("VDI", disk.DestinationVdiUuid, ct) ?? throw new InvalidOperationException("The destination disk is gone.");
-                if (disk == root && wantedRoot > disk.VirtualSize) await dest.CallAsync("VDI.resize", ct, vdi, wantedRoot);
-            }
-
-            var sourceVmRef = await source.RefByUuidAsync("VM", checkpoint.SourceVmUuid, ct) ?? throw new InvalidOperationException("The source VM is gone.");
-            var sourceRecord = await source.RecordAsync("VM", sourceVmRef, ct);
-            destVm = await dest.CallForStringAsync("VM.create", ct, NewVmRecord(sourceRecord, flavor.MemoryMb, flavor.Vcpus, tag));
-            foreach (var disk in checkpoint.Disks)
-            {
-                var vdi = await dest.RefByUuidAsync("VDI", disk.DestinationVdiUuid, ct);
-                await dest.CallAsync("VBD.create", ct, new JsonObject
-                {
-                    ["VM"] = destVm, ["VDI"] = vdi, ["userdevice"] = disk.Userdevice, ["bootable"] = disk.Bootable, ["mode"] = "RW",
-                    ["type"] = "Disk", ["empty"] = false, ["other_config"] = new JsonObject(), ["qos_algorithm_type"] = "",
-                    ["qos_algorithm_params"] = new JsonObject(),
-                });
-            }
-
-            await CopyVifsAsync(source, sourceRecord, dest, destVm, ct);
-            checkpoint.DestinationVmUuid = await dest.UuidAsync("VM", destVm, ct);
+            if (wantedRoot > root.VirtualSize) await driver.GrowDiskAsync(migration.DestCompute!, root.DestinationVdiUuid!, wantedRoot, ct);
+            var spec = new VmCopySpec(flavor.MemoryMb, flavor.Vcpus,
+                checkpoint.Disks.ToDictionary(d => d.Userdevice, d => d.DestinationVdiUuid!, StringComparer.Ordinal),
+                checkpoint.Disks.ToDictionary(d => d.Userdevice, d => d.Bootable, StringComparer.Ordinal), tag);
+            checkpoint.DestinationVmUuid = await driver.CreateVmLikeAsync(migration.DestCompute!, migration.SourceCompute!, checkpoint.SourceVmUuid!, spec, ct);
             await SaveAsync(checkpoint, ct);
         }
 
-        var wasRunning = checkpoint.SourcePowerState == "Running";
-        var destRecord = await dest.VmAsync(destVm, ct);
-        if (wasRunning && destRecord.PowerState == "Halted")
-            await dest.CallAsyncTaskAsync("VM.start", OpTimeout, ct, destVm, false, false);
+        var wasRunning = checkpoint.SourcePowerState == nameof(VmPower.Running);
+        var destVm = await driver.FindVmAsync(migration.DestCompute!, checkpoint.DestinationVmUuid!, ct)
+                     ?? throw new XenServerObjectGoneException("VM", checkpoint.DestinationVmUuid!);
+        if (wasRunning && destVm.Power == VmPower.Halted) await driver.StartAsync(migration.DestCompute!, destVm.Uuid, paused: false, ct);
         if (wasRunning && checkpoint.SourceHaltedAt is { } haltedAt) migration.RecordDowntime(Now - haltedAt, Now);
 
         server.FinishResize(migration.DestCompute!, migration.DestNode, wasRunning ? PowerState.Running : PowerState.Shutdown, Now);
@@ -224,7 +204,7 @@ public sealed partial class ResizeWorkflow(
         LogFinished(logger, server.Id, migration.SourceCompute!, migration.DestCompute!, migration.DowntimeMilliseconds ?? 0);
     }
 
-    /// <summary>Confirm: the source VM, its snapshot and its disks are destroyed; the server stays where it is.</summary>
+    /// <summary>Confirm: the source VM, the move's snapshot and the source's disks are destroyed; the server stays where it is.</summary>
     public async Task ConfirmAsync(int migrationId, CancellationToken ct)
     {
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
@@ -232,17 +212,10 @@ public sealed partial class ResizeWorkflow(
         await StartEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventConfirm, migration.SourceCompute, ct);
         Notify("instance.resize_confirm.start", server, checkpoint.ConfirmOrRevertRequestId);
 
-        await using (var source = await hosts.OpenAsync(migration.SourceCompute!, ct))
-        {
-            await DestroySnapshotsAsync(source, migration.Uuid.ToString(), ct);
-            await source.DestroyVmAsync(checkpoint.SourceVmUuid, withDisks: true, OpTimeout, ct);
-        }
-
-        await using (var dest = await hosts.OpenAsync(migration.DestCompute!, ct))
-        {
-            if (await dest.RefByUuidAsync("VM", checkpoint.DestinationVmUuid, ct) is { } destVm)
-                await RemoveTagAsync(dest, destVm, ct);
-        }
+        var tag = migration.Uuid.ToString();
+        await driver.DestroyMoveArtifactsAsync(migration.SourceCompute!, tag, snapshotsOnly: true, ct);
+        await driver.DestroyVmAsync(migration.SourceCompute!, checkpoint.SourceVmUuid, withDisks: true, ct);
+        if (checkpoint.DestinationVmUuid is not null) await driver.ClearMoveTagAsync(migration.DestCompute!, checkpoint.DestinationVmUuid, ct);
 
         migration.TransitionTo(MigrationStatus.Confirmed, Now);
         server.FinishConfirmResize(Now);
@@ -263,7 +236,7 @@ public sealed partial class ResizeWorkflow(
         await StartEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventFinishRevert, migration.SourceCompute, ct);
 
         migration.TransitionTo(MigrationStatus.Reverted, Now);
-        server.FinishRevertResize(checkpoint.SourcePowerState == "Running" ? PowerState.Running : PowerState.Shutdown, Now);
+        server.FinishRevertResize(checkpoint.SourcePowerState == nameof(VmPower.Running) ? PowerState.Running : PowerState.Shutdown, Now);
         await FinishEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventFinishRevert, true, null, ct);
         Notify("instance.resize_revert.end", server, checkpoint.ConfirmOrRevertRequestId);
         await SaveAsync(checkpoint, ct);
@@ -304,7 +277,7 @@ public sealed partial class ResizeWorkflow(
         }
 
         migration.TransitionTo(MigrationStatus.Error, Now);
-        var power = checkpoint.SourcePowerState == "Halted" ? PowerState.Shutdown : PowerState.Running;
+        var power = checkpoint.SourcePowerState == nameof(VmPower.Halted) ? PowerState.Shutdown : PowerState.Running;
         var fault = new ServerFault(500, reason, null, Now);
         server.FailResize(fault, power, Now);
         Notify("instance.resize.error", server, requestId, fault);
@@ -319,142 +292,67 @@ public sealed partial class ResizeWorkflow(
     private void Notify(string eventType, Server server, string? requestId, ServerFault? fault = null) =>
         NovaNotifications.Add(db, eventType, server, requestId, Now, server.NewFlavor, fault);
 
-    /// <summary>Stop and destroy the destination copy (if any) first; only then unblock and restart the source.</summary>
+    /// <summary>
+    /// Stop and destroy the destination copy (if any) and every disk tagged for the move there
+    /// first; only then unblock and restart the source on its own host.
+    /// </summary>
     private async Task RestoreSourceAsync(Migration migration, MigrationCheckpoint checkpoint, CancellationToken ct)
     {
         var tag = migration.Uuid.ToString();
         if (migration.DestCompute is not null)
         {
-            await using var dest = await hosts.OpenAsync(migration.DestCompute, ct);
-            var destVm = checkpoint.DestinationVmUuid
-                         ?? (await dest.VmsAsync(ct)).Values.FirstOrDefault(v => v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag)?.Uuid;
-            await dest.DestroyVmAsync(destVm, withDisks: true, OpTimeout, ct);
-            foreach (var vdi in (await dest.VdisAsync(ct)).Values.Where(v => v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag))
-                await dest.DestroyVdiAsync(vdi.Ref, ct);
+            await driver.DestroyVmAsync(migration.DestCompute, checkpoint.DestinationVmUuid, withDisks: true, ct);
+            await driver.DestroyMoveArtifactsAsync(migration.DestCompute, tag, snapshotsOnly: false, ct);
         }
 
-        await using var source = await hosts.OpenAsync(migration.SourceCompute!, ct);
-        if (await source.RefByUuidAsync("VM", checkpoint.SourceVmUuid, ct) is { } vm)
+        if (await driver.FindVmAsync(migration.SourceCompute!, checkpoint.SourceVmUuid!, ct) is { } vm)
         {
-            foreach (var op in new[] { "start", "start_on" })
-                await source.CallAsync("VM.remove_from_blocked_operations", ct, vm, op);
-            var record = await source.VmAsync(vm, ct);
-            if (checkpoint.SourcePowerState == "Running" && record.PowerState == "Halted")
-                await source.CallAsyncTaskAsync("VM.start", OpTimeout, ct, vm, false, false);
+            await driver.UnblockStartAsync(migration.SourceCompute!, vm.Uuid, ct);
+            if (checkpoint.SourcePowerState == nameof(VmPower.Running) && vm.Power == VmPower.Halted)
+                await driver.StartAsync(migration.SourceCompute!, vm.Uuid, paused: false, ct);
         }
 
-        await DestroySnapshotsAsync(source, migration.Uuid.ToString(), ct);
+        await driver.DestroyMoveArtifactsAsync(migration.SourceCompute!, tag, snapshotsOnly: true, ct);
     }
 
-    /// <summary>
-    /// The migration's snapshot on the source, found as CopyBase finds it (the recorded one is tagged
-    /// before it is recorded), so one a dead run took but never recorded goes too.
-    /// </summary>
-    private async Task DestroySnapshotsAsync(XapiSession source, string tag, CancellationToken ct)
+    private static bool IsShared(MigrationCheckpoint checkpoint) => checkpoint.MovePath == nameof(MovePath.SharedStorage);
+
+    private static DiskRequest DiskRequest(DiskCheckpoint disk, string tag, long size) =>
+        new(disk.NameLabel, $"Copied by XenMigrate migration {tag}", size, new Dictionary<string, string>
+        {
+            [XapiDriver.MoveTagKey] = tag, [XapiDriver.UserdeviceTagKey] = disk.Userdevice,
+        });
+
+    /// <summary>On a shared SR the disks are the source's own until the cut-over clones them.</summary>
+    private async Task PlanSharedDisksAsync(Migration migration, MigrationCheckpoint checkpoint, CancellationToken ct)
     {
-        foreach (var snapshot in (await source.VmsAsync(ct)).Values.Where(v => XapiObjects.IsSnapshotOf(v, tag)))
-            await source.DestroyVmAsync(snapshot.Uuid, withDisks: true, OpTimeout, ct);
+        if (checkpoint.Disks.Count > 0) return;
+        checkpoint.Disks = (await driver.DisksAsync(migration.SourceCompute!, checkpoint.SourceVmUuid!, ct)).Select(d => new DiskCheckpoint
+        {
+            Userdevice = d.Userdevice, Bootable = d.Bootable, SourceVdiUuid = d.VdiUuid, VirtualSize = d.VirtualSize, NameLabel = d.NameLabel,
+            BaseCopied = true,
+        }).ToList();
     }
 
-    private static async Task PlanDisksAsync(XapiSession source, XapiSession dest, MigrationCheckpoint checkpoint, XapiVm snapshot, string tag, CancellationToken ct)
+    /// <summary>The destination disks, made (or found again by their tags) on the destination's target SR.</summary>
+    private async Task PlanCopiedDisksAsync(Migration migration, MigrationCheckpoint checkpoint, VmSnapshot snapshot, string tag, CancellationToken ct)
     {
         if (checkpoint.Disks.Count > 0 && checkpoint.Disks.All(d => d.DestinationVdiUuid is not null)) return;
-
-        var sourceVm = await source.VmAsync(await source.RefByUuidAsync("VM", checkpoint.SourceVmUuid, ct) ?? throw new InvalidOperationException("The source VM is gone."), ct);
-        var vbds = await source.VbdsAsync(ct);
-        var vdis = await source.VdisAsync(ct);
-        var snapshotDisks = snapshot.Vbds.Select(r => vbds[r]).Where(b => b.IsDisk).ToDictionary(b => b.Userdevice, b => vdis[b.Vdi]);
-        var destSr = (await dest.PoolAsync(ct)).DefaultSr;
-        var existing = (await dest.VdisAsync(ct)).Values.Where(v => v.OtherConfig.GetValueOrDefault(XapiObjects.MigrationTag) == tag).ToList();
-
         var disks = new List<DiskCheckpoint>();
-        foreach (var vbd in sourceVm.Vbds.Select(r => vbds[r]).Where(b => b.IsDisk).OrderBy(b => b.Userdevice, StringComparer.Ordinal))
+        foreach (var disk in await driver.DisksAsync(migration.SourceCompute!, checkpoint.SourceVmUuid!, ct))
         {
-            var sourceVdi = vdis[vbd.Vdi];
-            var snapVdi = snapshotDisks[vbd.Userdevice];
-            var destVdi = existing.FirstOrDefault(v => v.OtherConfig.GetValueOrDefault(XapiObjects.UserdeviceTag) == vbd.Userdevice)?.Ref
-                          ?? await dest.CallForStringAsync("VDI.create", ct, new JsonObject
-                          {
-                              ["name_label"] = sourceVdi.NameLabel, ["name_description"] = $"Copied by XenMigrate migration {tag}",
-                              ["SR"] = destSr, ["virtual_size"] = sourceVdi.VirtualSize, ["type"] = "user", ["sharable"] = false,
-                              ["read_only"] = false, ["xenstore_data"] = new JsonObject(), ["sm_config"] = new JsonObject(), ["tags"] = new JsonArray(),
-                              ["other_config"] = new JsonObject { [XapiObjects.MigrationTag] = tag, [XapiObjects.UserdeviceTag] = vbd.Userdevice },
-                          });
-            var bootable = XapiValues.Bool((await source.RecordAsync("VBD", vbd.Ref, ct))["bootable"]);
-            disks.Add(new DiskCheckpoint
+            var planned = new DiskCheckpoint
             {
-                Userdevice = vbd.Userdevice, Bootable = bootable, SourceVdiUuid = sourceVdi.Uuid, SnapshotVdiUuid = snapVdi.Uuid,
-                DestinationVdiUuid = await dest.UuidAsync("VDI", destVdi, ct), VirtualSize = sourceVdi.VirtualSize,
-            });
+                Userdevice = disk.Userdevice, Bootable = disk.Bootable, SourceVdiUuid = disk.VdiUuid, VirtualSize = disk.VirtualSize,
+                NameLabel = disk.NameLabel, SnapshotVdiUuid = snapshot.DisksByUserdevice[disk.Userdevice],
+                WholeAtCutOver = disk.Format != DiskFormat.Vhd,
+            };
+            planned.DestinationVdiUuid = await driver.CreateDiskAsync(migration.DestCompute!, DiskRequest(planned, tag, disk.VirtualSize), ct);
+            disks.Add(planned);
         }
 
         checkpoint.Disks = disks;
     }
-
-    private Task ShutDownAsync(XapiSession source, string vm, CancellationToken ct) =>
-        source.ShutDownAsync(vm, options.Value.CleanShutdownTimeout, OpTimeout, reason => LogHardShutdown(logger, vm, reason), ct);
-
-    private static async Task BlockStartAsync(XapiSession source, string vm, Guid migration, CancellationToken ct)
-    {
-        var blocked = XapiValues.Map((await source.RecordAsync("VM", vm, ct))["blocked_operations"]);
-        foreach (var op in new[] { "start", "start_on" })
-        {
-            if (!blocked.ContainsKey(op))
-                await source.CallAsync("VM.add_to_blocked_operations", ct, vm, op, $"XenMigrate migration {migration} moved this VM; confirm or revert it there.");
-        }
-    }
-
-    private static async Task CopyVifsAsync(XapiSession source, JsonObject sourceRecord, XapiSession dest, string destVm, CancellationToken ct)
-    {
-        var networks = await dest.CallAsync("network.get_all_records", ct) as JsonObject ?? [];
-        var network = networks.Select(p => p.Key).FirstOrDefault();
-        if (network is null) return;
-        foreach (var vifRef in XapiValues.Strings(sourceRecord["VIFs"]))
-        {
-            var vif = await source.RecordAsync("VIF", vifRef, ct);
-            await dest.CallAsync("VIF.create", ct, new JsonObject
-            {
-                ["device"] = XapiValues.String(vif["device"]), ["network"] = network, ["VM"] = destVm, ["MAC"] = XapiValues.String(vif["MAC"]),
-                ["MTU"] = XapiValues.Int(vif["MTU"]), ["other_config"] = new JsonObject(), ["qos_algorithm_type"] = "",
-                ["qos_algorithm_params"] = new JsonObject(),
-            });
-        }
-    }
-
-    /// <summary>The VM.create record: the source's own, with the new memory and vCPUs and a fresh identity.</summary>
-    private static JsonObject NewVmRecord(JsonObject source, int memoryMb, int vcpus, string tag)
-    {
-        string[] copied =
-        [
-            "name_label", "name_description", "user_version", "actions_after_shutdown", "actions_after_reboot", "actions_after_crash",
-            "PV_bootloader", "PV_kernel", "PV_ramdisk", "PV_args", "PV_bootloader_args", "PV_legacy_args", "HVM_boot_policy",
-            "HVM_boot_params", "HVM_shadow_multiplier", "platform", "PCI_bus", "recommendations", "domain_type", "VCPUs_params",
-            "xenstore_data", "tags", "NVRAM", "hardware_platform_version", "has_vendor_device",
-        ];
-        var record = new JsonObject();
-        foreach (var key in copied)
-            if (source.TryGetPropertyValue(key, out var value) && value is not null) record[key] = value.DeepClone();
-
-        var memory = memoryMb * 1024L * 1024;
-        var staticMin = Math.Min(XapiValues.Int(source["memory_static_min"]), memory);
-        record["is_a_template"] = false;
-        record["affinity"] = XapiValues.NullRef;
-        record["memory_static_min"] = staticMin;
-        record["memory_static_max"] = memory;
-        record["memory_dynamic_min"] = memory;
-        record["memory_dynamic_max"] = memory;
-        record["VCPUs_max"] = vcpus;
-        record["VCPUs_at_startup"] = vcpus;
-        record["blocked_operations"] = new JsonObject();
-        var otherConfig = XapiValues.Map(source["other_config"]);
-        otherConfig.Remove("mac_seed"); // the new VM gets its own
-        otherConfig[XapiObjects.MigrationTag] = tag;
-        record["other_config"] = new JsonObject(otherConfig.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
-        return record;
-    }
-
-    private static async Task RemoveTagAsync(XapiSession s, string vm, CancellationToken ct) =>
-        await s.RemoveFromOtherConfigAsync("VM", vm, XapiObjects.MigrationTag, ct);
 
     private async Task<(Migration, Server, MigrationCheckpoint)> LoadAsync(int migrationId, CancellationToken ct)
     {

@@ -71,7 +71,8 @@ public static class WorkflowRegistration
         services.AddScoped<LiveMigrationWorkflow>();
         services.AddScoped<LiveMigrationStarter>();
         services.AddTransient<LiveMigrationJobs>();
-        services.AddSingleton<XenServerHosts>();
+        services.AddSingleton<XenServer.XenServerPools>();
+        services.AddSingleton<XenServer.IHypervisorDriver, XenServer.XapiDriver>();
         services.AddSingleton(sp => new VdiTransfer(logger: sp.GetService<Microsoft.Extensions.Logging.ILogger<VdiTransfer>>()));
         return services;
     }

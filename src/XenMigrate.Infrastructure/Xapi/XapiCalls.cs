@@ -39,14 +39,7 @@ public static class XapiCalls
     public static Task RemoveFromOtherConfigAsync(this XapiSession s, string cls, string reference, string key, CancellationToken ct) =>
         s.CallAsync($"{cls}.remove_from_other_config", ct, reference, key);
 
-    // ---- Storage XenMotion (cross-pool migration between standalone hosts) ----
-
-    /// <summary>
-    /// On the destination: prepares to receive a VM over <paramref name="networkRef"/>; the token
-    /// (xapi's keys: master, xenops, SM, host, session_id) goes to the source's migrate calls.
-    /// </summary>
-    public static async Task<Dictionary<string, string>> MigrateReceiveAsync(this XapiSession s, string hostRef, string networkRef, CancellationToken ct) =>
-        XapiValues.Map(await s.CallAsync("host.migrate_receive", ct, hostRef, networkRef, new Dictionary<string, string>()));
+    // ---- Storage XenMotion ----
 
     /// <summary>On the source: xapi's checks of a migrate_send (version, memory, maps) without moving anything.</summary>
     public static Task AssertCanMigrateAsync(this XapiSession s, string vmRef, IReadOnlyDictionary<string, string> dest, bool live,
@@ -57,16 +50,6 @@ public static class XapiCalls
     public static Task<string> StartMigrateSendAsync(this XapiSession s, string vmRef, IReadOnlyDictionary<string, string> dest, bool live,
         IReadOnlyDictionary<string, string> vdiMap, IReadOnlyDictionary<string, string> vifMap, CancellationToken ct) =>
         s.CallForStringAsync("Async.VM.migrate_send", ct, vmRef, dest, live, vdiMap, vifMap, new Dictionary<string, string>());
-
-    /// <summary>The management network of the host (its management PIF's), where migration traffic is received.</summary>
-    public static async Task<string> ManagementNetworkAsync(this XapiSession s, CancellationToken ct)
-    {
-        var pifs = await s.CallAsync("PIF.get_all_records", ct) as JsonObject ?? [];
-        var management = pifs.Select(p => p.Value as JsonObject).FirstOrDefault(p => XapiValues.Bool(p?["management"]));
-        if (management is not null) return XapiValues.String(management["network"]);
-        var networks = await s.CallAsync("network.get_all", ct);
-        return XapiValues.Strings(networks).FirstOrDefault() ?? throw new XapiTransportException(s.Host.Name, "The host has no network.");
-    }
 
     public static async Task<XapiTask> TaskRecordAsync(this XapiSession s, string taskRef, CancellationToken ct) =>
         XapiTask.From(taskRef, await s.CallAsync("task.get_record", ct, taskRef) as JsonObject

@@ -17,6 +17,10 @@ public sealed class XapiException(string method, string code, IReadOnlyList<stri
     public const string OtherOperationInProgress = "OTHER_OPERATION_IN_PROGRESS";
     public const string VmBadPowerState = "VM_BAD_POWER_STATE";
     public const string TaskCancelled = "TASK_CANCELLED";
+    public const string HostIsSlave = "HOST_IS_SLAVE";
+    public const string VdiInUse = "VDI_IN_USE";
+    public const string EventsLost = "EVENTS_LOST";
+    public const string UuidInvalid = "UUID_INVALID";
 }
 
 /// <summary>The host could not be reached or answered something that is not XAPI.</summary>

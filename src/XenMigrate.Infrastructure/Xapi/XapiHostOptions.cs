@@ -28,6 +28,37 @@ public sealed class XenServerOptions
 
     /// <summary>Bound on any single XAPI call (an event.from adds its own timeout to this).</summary>
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Which existing VMs the gateway takes on as servers (writing its keys into their
+    /// other_config): <c>All</c> (the embedded lab), <c>Tagged</c> (only VMs carrying
+    /// <see cref="AdoptTag"/> in their XenServer tags, the default) or <c>None</c> (only VMs the
+    /// gateway creates). The others are shown to admins as unmanaged and cannot be acted on.
+    /// </summary>
+    public AdoptVms AdoptVms { get; set; } = AdoptVms.Tagged;
+
+    /// <summary>The XenServer tag (VM.tags, e.g. set in XenCenter or Xen Orchestra) that hands a VM to XenMigrate.</summary>
+    public string AdoptTag { get; set; } = "xenmigrate";
+
+    /// <summary>
+    /// Networks named differently on another pool: source network name_label → destination
+    /// name_label. Unmapped networks are matched by name_label and VLAN.
+    /// </summary>
+    public Dictionary<string, string> NetworkMap { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How often an operation on an object XenServer says is busy (VDI_IN_USE, OTHER_OPERATION_IN_PROGRESS) is tried again.</summary>
+    public int BusyRetries { get; set; } = 10;
+
+    /// <summary>The first pause before such a retry; it doubles up to 5 s.</summary>
+    public TimeSpan BusyRetryDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+}
+
+/// <summary>Which VMs found on the hosts become servers the gateway manages.</summary>
+public enum AdoptVms
+{
+    All,
+    Tagged,
+    None,
 }
 
 /// <summary>One XenServer host: where its XAPI is and how to log in.</summary>

@@ -23,6 +23,14 @@ public sealed record XapiVm(string Ref, string Uuid, string NameLabel, string Po
     /// <summary>A VM that Nova would call a server: not a template, snapshot or control domain.</summary>
     public bool IsGuest => !IsATemplate && !IsASnapshot && !IsControlDomain;
 
+    /// <summary>The host the VM prefers to start on (OpaqueRef:NULL when none).</summary>
+    public string Affinity => XapiValues.String(Record["affinity"]);
+
+    /// <summary>The VM's XenServer tags (what XenCenter and Xen Orchestra show).</summary>
+    public IReadOnlyList<string> Tags => XapiValues.Strings(Record["tags"]);
+
+    public IReadOnlyList<string> Vifs => XapiValues.Strings(Record["VIFs"]);
+
     public static XapiVm From(string reference, JsonObject r) => new(reference,
         XapiValues.String(r["uuid"]), XapiValues.String(r["name_label"]), XapiValues.String(r["power_state"]),
         XapiValues.Int(r["memory_static_max"]), XapiValues.Int(r["VCPUs_max"]), XapiValues.String(r["resident_on"]),

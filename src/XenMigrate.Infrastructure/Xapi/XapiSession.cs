@@ -26,27 +26,45 @@ public sealed class XapiSession : IAsyncDisposable
     private string? _sessionRef;
     private long _nextId;
 
-    private XapiSession(HttpClient http, bool ownsHttp, XapiHostOptions host, TimeSpan callTimeout)
+    private readonly Uri _baseUri;
+
+    private XapiSession(HttpClient http, bool ownsHttp, XapiHostOptions host, TimeSpan callTimeout, Uri baseUri)
     {
         _http = http;
         _ownsHttp = ownsHttp;
         _host = host;
         _callTimeout = callTimeout;
+        _baseUri = baseUri;
     }
 
+    /// <summary>The configured endpoint this session belongs to (its name, credentials, pinned certificate).</summary>
     public XapiHostOptions Host => _host;
 
-    /// <summary>The base URL of the host (for the HTTP export/import handlers).</summary>
-    public Uri BaseUri => new(_host.Url.TrimEnd('/') + "/");
+    /// <summary>The base URL of the host this session talks to (the pool master; also for the HTTP handlers).</summary>
+    public Uri BaseUri => _baseUri;
+
+    /// <summary>
+    /// Kept by a pool connection and lent to every caller: disposing it does nothing (only the
+    /// connection logs it out), so a busy gateway does not storm a host's serialized logins.
+    /// </summary>
+    internal bool Shared { get; set; }
+
+    /// <summary>Set once a call could not reach the host: the connection looks for the master again.</summary>
+    public bool Faulted { get; private set; }
 
     /// <summary>The current session ref (the transfer handlers pass it as session_id).</summary>
     public string SessionRef => _sessionRef ?? throw new InvalidOperationException("Not logged in.");
 
-    /// <summary>Logs in to a host. The HttpClient, when given, is not disposed with the session.</summary>
-    public static async Task<XapiSession> OpenAsync(XapiHostOptions host, TimeSpan callTimeout, CancellationToken ct, HttpClient? http = null)
+    /// <summary>
+    /// Logs in to a host (at <paramref name="url"/>, else the configured URL). The HttpClient, when
+    /// given, is not disposed with the session. A pool member refuses with HOST_IS_SLAVE, whose
+    /// parameter is the master's address.
+    /// </summary>
+    public static async Task<XapiSession> OpenAsync(XapiHostOptions host, TimeSpan callTimeout, CancellationToken ct, HttpClient? http = null,
+        Uri? url = null)
     {
         var session = new XapiSession(http ?? new HttpClient(XapiHttp.CreateHandler(host)) { Timeout = Timeout.InfiniteTimeSpan },
-            http is null, host, callTimeout);
+            http is null, host, callTimeout, url ?? new Uri(host.Url.TrimEnd('/') + "/"));
         try
         {
             await session.LoginAsync(null, ct);
@@ -128,6 +146,13 @@ public sealed class XapiSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Shared) return;
+        await CloseAsync();
+    }
+
+    /// <summary>Logs out and releases the session for good (what disposing does for a session that is not shared).</summary>
+    internal async ValueTask CloseAsync()
+    {
         if (_sessionRef is { } sessionRef)
         {
             _sessionRef = null;
@@ -142,7 +167,7 @@ public sealed class XapiSession : IAsyncDisposable
             }
         }
 
-        _loginGate.Dispose();
+        // The login gate is left to the GC: a borrower of a replaced shared session may still be using it.
         if (_ownsHttp) _http.Dispose();
     }
 
@@ -187,6 +212,7 @@ public sealed class XapiSession : IAsyncDisposable
         // A connection reset just after connect can escape HttpClient as a bare SocketException.
         catch (Exception e) when (e is HttpRequestException or SocketException or IOException)
         {
+            Faulted = true;
             throw new XapiTransportException(_host.Name, $"{method}: {e.Message}", e);
         }
         catch (JsonException e)
@@ -195,6 +221,7 @@ public sealed class XapiSession : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
+            if (method != "event.from") Faulted = true;
             throw new TimeoutException($"{method} on {_host.Name} timed out.");
         }
 
@@ -213,8 +240,9 @@ public sealed class XapiSession : IAsyncDisposable
         if (error["message"] is not JsonValue m || m.GetValueKind() != JsonValueKind.String)
             throw new XapiTransportException(_host.Name, $"{method} answered a malformed error.");
         var code = m.GetValue<string>();
-        // Never repeat what a login sent (the user name and password come back in its error params).
-        var parameters = isLogin ? [] : XapiValues.Strings(error["data"]);
+        // Never repeat what a login sent (the user name and password come back in its error params);
+        // a member's HOST_IS_SLAVE carries only the master's address, which is what a client follows.
+        var parameters = isLogin && code != XapiException.HostIsSlave ? [] : XapiValues.Strings(error["data"]);
         return new XapiException(method, code, parameters);
     }
 

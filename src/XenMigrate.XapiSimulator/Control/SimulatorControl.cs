@@ -94,6 +94,7 @@ public sealed class SimulatorControl
                 record["other_config"] = otherConfig;
             }
 
+            record["affinity"] = _host.HostRef; // its home server, as XenCenter sets one for a new VM
             if (spec.BiosStrings is not null)
                 record["bios_strings"] = new JsonObject(spec.BiosStrings.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
             var vm = VmFactory.Create(_host, record);

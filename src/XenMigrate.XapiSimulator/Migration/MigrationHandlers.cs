@@ -269,11 +269,13 @@ internal static class MigrationHandlers
                 await progress.MemoryAsync(plan.Memory, host.Options.MemoryMigrationBytesPerSecond, host.Clock, ct);
             ct.ThrowIfCancellationRequested(); // the last moment a task.cancel is honoured
 
-            // Stop-and-copy: the guest is stopped from here until it runs on the destination.
+            // Stop-and-copy: the guest is stopped from here until it runs on the destination. Across
+            // pools the source record shows it (the domain is gone); inside a pool xapi keeps the one
+            // record Running throughout and only its residence changes at the hand-over.
             if (plan.PowerState == VmLifecycle.Running)
             {
-                lock (db.Sync) VmLifecycle.Halt(host, db.Require("VM", plan.VmRef));
-                handedOver = true;
+                if (!plan.IntraPool) lock (db.Sync) VmLifecycle.Halt(host, db.Require("VM", plan.VmRef));
+                handedOver = !plan.IntraPool;
                 foreach (var (vdi, point) in mirrors)
                     await CopyAsync(host, vdi, remote, vdi.VdiUuid, point, destVdis[vdi.VdiRef], progress, hook, CancellationToken.None);
             }
@@ -447,7 +449,7 @@ internal static class MigrationHandlers
         }
 
         var destination = host.Pool.Member(plan.DestHost)!;
-        if (plan.PowerState == VmLifecycle.Running) VmLifecycle.Boot(destination, vm, paused: false);
+        if (plan.PowerState == VmLifecycle.Running) VmLifecycle.MoveDomain(host, vm, destination);
         else if (plan.PowerState == VmLifecycle.Suspended && destVdis.TryGetValue(vm.GetString("suspend_VDI"), out var image))
         {
             if (db.Find("VDI", vm.GetString("suspend_VDI")) is { } oldImage) VdiHandlers.RemoveVdi(host, oldImage);

@@ -56,13 +56,13 @@ public abstract class CrashSafetyTests
             new("migrate", "VM.clean_shutdown", CallHookTiming.After), // the source is down, unrecorded
             new("migrate", Export, CallHookTiming.DuringTransfer, 0, ArmedBy: "VM.clean_shutdown"), // the delta copy
             new("migrate", "VM.create", CallHookTiming.After), // cut over → finish: a half-built destination VM
-            new("migrate", "VM.start", CallHookTiming.Before), // finish, before the destination starts
-            new("migrate", "VM.start", CallHookTiming.After), // the destination runs, unrecorded
+            new("migrate", "VM.start_on", CallHookTiming.Before), // finish, before the destination starts
+            new("migrate", "VM.start_on", CallHookTiming.After), // the destination runs, unrecorded
             new("confirm", "VM.destroy", CallHookTiming.Before),
             new("confirm", "VM.destroy", CallHookTiming.After),
             new("revert", "VM.hard_shutdown", CallHookTiming.Before), // the destination copy stops first
             new("revert", "VM.destroy", CallHookTiming.After),
-            new("revert", "VM.start", CallHookTiming.After), // the source runs again, unrecorded
+            new("revert", "VM.start_on", CallHookTiming.After), // the source runs again, unrecorded
         ];
         return points.Select((p, i) => new TestCaseData(p, i).SetArgDisplayNames(p.ToString()));
     }

@@ -38,7 +38,7 @@ public class XenServerFaultTests : ReliabilityFixture
     }
 
     [TestCase("VM.snapshot", 0, TestName = "OtherOperationInProgress_OnSnapshot_CompletesAfterRetry")]
-    [TestCase("VM.start", 1, TestName = "OtherOperationInProgress_OnStart_CompletesAfterRetry")]
+    [TestCase("VM.start_on", 1, TestName = "OtherOperationInProgress_OnStart_CompletesAfterRetry")]
     public async Task OtherOperationInProgress_CompletesAfterRetry(string method, int faultyHost)
     {
         Tried();
@@ -218,7 +218,7 @@ public class XenServerFaultTests : ReliabilityFixture
         Tried();
         var id = await SeedSmallAsync(2, "rel-oom");
         var sha = await GuestDataShaAsync(Xs3, id);
-        Xs1.Faults.FailNext("VM.start", "HOST_NOT_ENOUGH_FREE_MEMORY", ["1073741824", "0"], times: MigrationJobs.Retries + 1);
+        Xs1.Faults.FailNext("VM.start_on", "HOST_NOT_ENOUGH_FREE_MEMORY", ["1073741824", "0"], times: MigrationJobs.Retries + 1);
         var request = await MigrateAsync(id, Xs1);
         await ExpectRolledBackAsync(id, request, Xs3, sha, "HOST_NOT_ENOUGH_FREE_MEMORY");
         Survived();

@@ -33,7 +33,8 @@ public sealed class LabHosts : IAsyncDisposable
         {
             $"--XenServer:Hosts:{i}:Name={h.Name}", $"--XenServer:Hosts:{i}:Url={h.Url}",
             $"--XenServer:Hosts:{i}:Username={h.Username}", $"--XenServer:Hosts:{i}:Password={h.Password}",
-        }).Concat(["--XenServer:EventTimeout=00:00:02", "--XenServer:RetryDelay=00:00:00.500", "--XenServer:VanishedGrace=00:00:02"]);
+        }).Concat(["--XenServer:EventTimeout=00:00:02", "--XenServer:RetryDelay=00:00:00.500", "--XenServer:VanishedGrace=00:00:02",
+            "--XenServer:AdoptVms=All"]);
 
     public async ValueTask DisposeAsync()
     {

@@ -31,7 +31,9 @@ public static class LabInspector
         var used = (await s.VbdsAsync(CancellationToken.None)).Values.Where(b => b.IsDisk).Select(b => b.Vdi).ToHashSet();
         // A suspended VM's memory image belongs to it through VM.suspend_VDI, not a VBD.
         used.UnionWith((await s.VmsAsync(CancellationToken.None)).Values.Select(vm => XapiValues.String(vm.Record["suspend_VDI"])));
-        return vdis.Values.Where(v => !used.Contains(v.Ref)).ToList();
+        // Discs in ISO libraries (tools, DVD) are never a VM's own disks.
+        var isoSrs = (await s.SrsAsync(CancellationToken.None)).Values.Where(sr => sr.ContentType == "iso").Select(sr => sr.Ref).ToHashSet();
+        return vdis.Values.Where(v => !used.Contains(v.Ref) && !isoSrs.Contains(v.Sr)).ToList();
     }
 
     /// <summary>VMs and snapshots a migration made and left behind (tagged, or named as its snapshots are).</summary>

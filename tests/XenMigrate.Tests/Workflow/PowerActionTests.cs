@@ -183,7 +183,8 @@ public abstract class PowerActionTests : WorkflowFixture
     private static string XapiMethod(string action) => action switch
     {
         "stop" => "VM.clean_shutdown",
-        "start" => "VM.start",
+        "start" => "VM.start_on", // on the server's own host, not one xapi picks
+        "resume" => "VM.resume_on",
         _ => "VM." + action,
     };
 

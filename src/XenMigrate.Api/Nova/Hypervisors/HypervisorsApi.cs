@@ -6,6 +6,7 @@ using XenMigrate.Domain.Hosts;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.XenServer;
 
 namespace XenMigrate.Api.Nova.Hypervisors;
 
@@ -151,7 +152,7 @@ public static class HypervisorsApi
         return view;
     }
 
-    private static JsonObject Full(ComputeHost host, HypervisorUsage usage, NovaCaller caller, Dictionary<string, List<Server>>? servers)
+    private static JsonObject Full(ComputeHost host, HostUsage usage, NovaCaller caller, Dictionary<string, List<Server>>? servers)
     {
         var view = Summary(host, caller, servers);
         view["host_ip"] = usage.Address.Length > 0 ? usage.Address : null;

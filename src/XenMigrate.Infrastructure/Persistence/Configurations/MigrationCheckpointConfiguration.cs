@@ -15,6 +15,7 @@ internal sealed class MigrationCheckpointConfiguration : IEntityTypeConfiguratio
         b.HasOne<Migration>().WithOne().HasForeignKey<MigrationCheckpoint>(c => c.MigrationId).OnDelete(DeleteBehavior.Cascade);
         b.Property(c => c.SourceVmUuid).HasMaxLength(64);
         b.Property(c => c.SourcePowerState).HasMaxLength(32);
+        b.Property(c => c.MovePath).HasMaxLength(32);
         b.Property(c => c.SnapshotVmUuid).HasMaxLength(64);
         b.Property(c => c.DestinationVmUuid).HasMaxLength(64);
         b.Property(c => c.RollbackReason).HasMaxLength(1024);

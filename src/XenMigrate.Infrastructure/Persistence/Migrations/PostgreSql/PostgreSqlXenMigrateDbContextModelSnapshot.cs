@@ -170,6 +170,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<bool>("ForcedDown")
                         .HasColumnType("boolean");
 
+                    b.Property<bool>("InAggregate")
+                        .HasColumnType("boolean");
+
                     b.Property<bool>("IsUp")
                         .HasColumnType("boolean");
 
@@ -180,6 +183,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .IsRequired()
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)");
+
+                    b.Property<string>("PoolName")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<Guid?>("PoolUuid")
+                        .HasColumnType("uuid");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
@@ -201,6 +211,46 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .IsUnique();
 
                     b.ToTable("ComputeHosts", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Hosts.HostAggregate", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("AvailabilityZone")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<Guid?>("PoolUuid")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("Uuid")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PoolUuid")
+                        .IsUnique();
+
+                    b.HasIndex("Uuid")
+                        .IsUnique();
+
+                    b.ToTable("HostAggregates", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.Project", b =>
@@ -476,6 +526,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)");
 
+                    b.Property<bool>("Managed")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("Metadata")
                         .IsRequired()
                         .HasColumnType("text");
@@ -656,6 +709,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<string>("Disks")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<string>("MovePath")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
 
                     b.Property<string>("RequestedHost")
                         .HasColumnType("text");

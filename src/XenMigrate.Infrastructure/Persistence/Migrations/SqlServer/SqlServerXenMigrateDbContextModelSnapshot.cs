@@ -170,6 +170,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<bool>("ForcedDown")
                         .HasColumnType("bit");
 
+                    b.Property<bool>("InAggregate")
+                        .HasColumnType("bit");
+
                     b.Property<bool>("IsUp")
                         .HasColumnType("bit");
 
@@ -180,6 +183,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .IsRequired()
                         .HasMaxLength(255)
                         .HasColumnType("nvarchar(255)");
+
+                    b.Property<string>("PoolName")
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<Guid?>("PoolUuid")
+                        .HasColumnType("uniqueidentifier");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("datetime2");
@@ -201,6 +211,47 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .IsUnique();
 
                     b.ToTable("ComputeHosts", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Hosts.HostAggregate", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("int");
+
+                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("AvailabilityZone")
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<Guid?>("PoolUuid")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<Guid>("Uuid")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PoolUuid")
+                        .IsUnique()
+                        .HasFilter("[PoolUuid] IS NOT NULL");
+
+                    b.HasIndex("Uuid")
+                        .IsUnique();
+
+                    b.ToTable("HostAggregates", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.Project", b =>
@@ -476,6 +527,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .HasMaxLength(255)
                         .HasColumnType("nvarchar(255)");
 
+                    b.Property<bool>("Managed")
+                        .HasColumnType("bit");
+
                     b.Property<string>("Metadata")
                         .IsRequired()
                         .HasColumnType("nvarchar(max)");
@@ -656,6 +710,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<string>("Disks")
                         .IsRequired()
                         .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("MovePath")
+                        .HasMaxLength(32)
+                        .HasColumnType("nvarchar(32)");
 
                     b.Property<string>("RequestedHost")
                         .HasColumnType("nvarchar(max)");

@@ -159,6 +159,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<bool>("ForcedDown")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("InAggregate")
+                        .HasColumnType("INTEGER");
+
                     b.Property<bool>("IsUp")
                         .HasColumnType("INTEGER");
 
@@ -168,6 +171,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PoolName")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("PoolUuid")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("UpdatedAt")
@@ -190,6 +200,44 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         .IsUnique();
 
                     b.ToTable("ComputeHosts", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Hosts.HostAggregate", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AvailabilityZone")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("PoolUuid")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("Uuid")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PoolUuid")
+                        .IsUnique();
+
+                    b.HasIndex("Uuid")
+                        .IsUnique();
+
+                    b.ToTable("HostAggregates", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.Project", b =>
@@ -461,6 +509,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         .HasMaxLength(255)
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("Managed")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Metadata")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -636,6 +687,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.Property<string>("Disks")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MovePath")
+                        .HasMaxLength(32)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("RequestedHost")
