@@ -16,6 +16,7 @@ using XenMigrate.Api.Nova.Quotas;
 using XenMigrate.Api.Nova.RateLimiting;
 using XenMigrate.Api.Nova.Servers;
 using XenMigrate.Api.Nova.Services;
+using XenMigrate.Api.Nova.Aggregates;
 using XenMigrate.Api.Nova.Versions;
 using XenMigrate.Api.OpenApi;
 using XenMigrate.Infrastructure;
@@ -121,6 +122,7 @@ public static class Gateway
             compute.MapInstanceActions();
             compute.MapFlavors();
             compute.MapServices();
+            compute.MapAggregates();
             compute.MapHypervisors();
         }
 

@@ -112,6 +112,8 @@ public static class NovaPolicy
     public static readonly Rule InstanceActionEvents = new("os_compute_api:os-instance-actions:events", Check.Admin);
     public static readonly Rule FlavorExtraSpecsIndex = new("os_compute_api:os-flavor-extra-specs:index", Check.ReaderOrAdmin);
     public static readonly Rule ServicesList = new("os_compute_api:os-services:list", Check.Admin);
+    public static readonly Rule AggregatesIndex = new("os_compute_api:os-aggregates:index", Check.Admin);
+    public static readonly Rule AggregatesShow = new("os_compute_api:os-aggregates:show", Check.Admin);
     public static readonly Rule ServicesUpdate = new("os_compute_api:os-services:update", Check.Admin);
     public static readonly Rule HypervisorsList = new("os_compute_api:os-hypervisors:list", Check.Admin);
     public static readonly Rule HypervisorsListDetail = new("os_compute_api:os-hypervisors:list-detail", Check.Admin);

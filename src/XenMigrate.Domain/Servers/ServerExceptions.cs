@@ -37,3 +37,9 @@ public sealed class CannotResizeDiskException(string reason)
 
 /// <summary>Confirm or revert with no finished resize to act on (Nova: 400).</summary>
 public sealed class NotResizedException() : DomainException("Instance has not been resized.");
+
+/// <summary>The hypervisor cannot carry this server anywhere (a vGPU, a PCI or USB device passed through): refused before anything moves.</summary>
+public sealed class ServerCannotMoveException(Guid serverId, string reason) : DomainException($"Instance {serverId} cannot be moved: {reason}")
+{
+    public Guid ServerId { get; } = serverId;
+}

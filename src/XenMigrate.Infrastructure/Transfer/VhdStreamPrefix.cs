@@ -78,7 +78,9 @@ public sealed class VhdStreamPrefix
     {
         ArgumentNullException.ThrowIfNull(stream);
         var footer = new byte[FooterSize];
-        await ReadExactlyAsync(stream, footer, 0, "footer", cancellationToken);
+        var got = await stream.ReadAtLeastAsync(footer, FooterSize, throwOnEndOfStream: false, cancellationToken);
+        AssertNotAnErrorPage(footer.AsSpan(0, got));
+        if (got < FooterSize) throw new InvalidVhdStreamException($"The VHD stream ended after {got} bytes, inside its footer.");
         var (differencing, dataOffset, virtualSize) = ParseFooter(footer);
 
         // Whatever lies between the footer and the header (nothing, in xapi's streams) is kept too.
@@ -110,6 +112,21 @@ public sealed class VhdStreamPrefix
         for (var i = 0; i < structure.Length; i++)
             if (i < checksumOffset || i >= checksumOffset + 4) sum += structure[i];
         return ~sum;
+    }
+
+    /// <summary>
+    /// A real host can answer 200 and then put a whole HTTP error page in the body (xen-api issue
+    /// #4603, an SR_BACKEND_FAILURE_46; Xen Orchestra checks for it too): name it, rather than call
+    /// it a malformed VHD.
+    /// </summary>
+    private static void AssertNotAnErrorPage(ReadOnlySpan<byte> start)
+    {
+        if (start.Length < 5 || !start[..5].SequenceEqual("HTTP/"u8)) return;
+        var text = System.Text.Encoding.ASCII.GetString(start);
+        var end = text.IndexOfAny(['\r', '\n']);
+        var statusLine = end > 0 ? text[..end] : text[..Math.Min(text.Length, 80)];
+        var code = System.Text.RegularExpressions.Regex.Match(text, "[A-Z][A-Z0-9]*_[A-Z0-9_]+").Value;
+        throw new InvalidVhdStreamException($"The export answered 200, then an HTTP error page in its body ({statusLine}{(code.Length > 0 ? $", {code}" : "")}).");
     }
 
     private static (bool Differencing, long DataOffset, long VirtualSize) ParseFooter(ReadOnlySpan<byte> footer)

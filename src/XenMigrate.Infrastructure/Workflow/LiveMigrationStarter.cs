@@ -12,7 +12,7 @@ namespace XenMigrate.Infrastructure.Workflow;
 /// record, the instance action and the checkpoint are committed before the answer, then the job
 /// is enqueued (a crash in between is picked up by the reconciler).
 /// </summary>
-public sealed class LiveMigrationStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, TimeProvider time)
+public sealed class LiveMigrationStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, XenServer.IHypervisorDriver driver, TimeProvider time)
 {
     /// <summary>Nova's instance action names (nova/compute/instance_actions.py).</summary>
     public const string LiveMigrationAction = "live-migration";
@@ -27,6 +27,8 @@ public sealed class LiveMigrationStarter(XenMigrateDbContext db, IBackgroundJobC
     /// </summary>
     public async Task<Migration> StartAsync(Server server, string? requestedHost, bool force, MigrationStarter.Caller caller, CancellationToken ct)
     {
+        server.EnsureCanLiveMigrate(caller.IsAdmin);
+        await MigrationStarter.AssertMovableAsync(driver, server, ct);
         server.BeginLiveMigration(caller.IsAdmin, Now);
         var migration = new Migration(Guid.NewGuid(), server.Id, MigrationType.LiveMigration, server.Host!, server.Node,
             server.Flavor.FlavorInternalId, server.Flavor.FlavorInternalId, server.ProjectId, caller.UserId, Now);

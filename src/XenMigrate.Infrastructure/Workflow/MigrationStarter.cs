@@ -13,7 +13,7 @@ namespace XenMigrate.Infrastructure.Workflow;
 /// the migration and the instance action, commit — all before the response — then enqueue the
 /// first step. Two requests racing on one server meet the optimistic concurrency check: one wins.
 /// </summary>
-public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, TimeProvider time)
+public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, XenServer.IHypervisorDriver driver, TimeProvider time)
 {
     public sealed record Caller(string UserId, string ProjectId, bool IsAdmin, string RequestId);
 
@@ -23,12 +23,35 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
     public async Task<Migration> StartAsync(Server server, FlavorSnapshot newFlavor, string action, string? requestedHost, Caller caller, CancellationToken ct)
     {
         var type = newFlavor.FlavorInternalId == server.Flavor.FlavorInternalId ? MigrationType.Migration : MigrationType.Resize;
+        server.EnsureCanResize(action, caller.IsAdmin);
+        await AssertMovableAsync(driver, server, ct);
         server.BeginResize(action, newFlavor, caller.IsAdmin, Now);
         var migration = new Migration(Guid.NewGuid(), server.Id, type, server.Host!, server.Node,
             server.Flavor.FlavorInternalId, newFlavor.FlavorInternalId, server.ProjectId, caller.UserId, Now);
         await CommitNewAsync(db, migration, action, requestedHost, caller, Now, ct);
         jobs.Enqueue<MigrationJobs>(j => j.Prep(migration.Id, null));
         return migration;
+    }
+
+    /// <summary>
+    /// Refuses before the 202 what no host could take (a vGPU, PCI or USB passthrough). A host that
+    /// does not answer now is left to the first step, which checks again.
+    /// </summary>
+    internal static async Task AssertMovableAsync(XenServer.IHypervisorDriver driver, Server server, CancellationToken ct)
+    {
+        if (server.Host is null) return;
+        try
+        {
+            await driver.AssertMovableAsync(server.Host, server.Id, ct);
+        }
+        catch (XenServer.UnmovableVmException e)
+        {
+            throw new ServerCannotMoveException(server.Id, e.Message);
+        }
+        catch (Exception e) when (e is Xapi.XapiException or Xapi.XapiTransportException or TimeoutException or XenServer.UnknownComputeHostException)
+        {
+            // Checked again, with everything else, when the move starts.
+        }
     }
 
     /// <summary>

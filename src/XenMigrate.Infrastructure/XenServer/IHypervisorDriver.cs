@@ -29,6 +29,12 @@ public interface IHypervisorDriver
     /// </summary>
     Task<MovePlan> PlanMoveAsync(string source, string destination, string vmUuid, bool live, CancellationToken ct);
 
+    /// <summary>
+    /// What the server's VM alone tells about moving it, asked before a move is accepted: throws
+    /// <see cref="UnmovableVmException"/> for a vGPU, a PCI or USB device passed through.
+    /// </summary>
+    Task AssertMovableAsync(string host, Guid serverId, CancellationToken ct);
+
     /// <summary>The host's address (Nova's migration dest_host).</summary>
     Task<string> AddressAsync(string host, CancellationToken ct);
 

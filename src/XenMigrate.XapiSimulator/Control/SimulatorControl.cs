@@ -49,6 +49,12 @@ public sealed record SeedVmSpec
 
     /// <summary>A template (is_a_template) rather than a VM: a custom image whose disk 0 holds the data.</summary>
     public bool Template { get; init; }
+
+    /// <summary>The network (by name_label) of the VM's VIF; the management network (xenbr0) when null.</summary>
+    public string? Network { get; init; }
+
+    /// <summary>XenServer tags on the VM (VM.tags, as XenCenter and Xen Orchestra set them).</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
 }
 
 /// <summary>What <see cref="SimulatorControl.SeedVmAsync"/> created.</summary>
@@ -110,7 +116,11 @@ public sealed class SimulatorControl
                 ["other_config"] = new JsonObject(),
             }, VdiHandlers.RoundSize(spec.DiskBytes));
             var vbd = DeviceHandlers.CreateVbd(_host, vm, vdi.Ref, "0", bootable: true);
-            var vif = DeviceHandlers.CreateVif(_host, vm, _host.NetworkRef, "0");
+            var network = spec.Network is null ? _host.NetworkRef
+                : _host.Database.All("network").FirstOrDefault(n => n.GetString("name_label") == spec.Network)?.Ref
+                  ?? throw new ArgumentException($"No network named {spec.Network}.", nameof(spec));
+            var vif = DeviceHandlers.CreateVif(_host, vm, network, "0");
+            foreach (var tag in spec.Tags) vm.AddToSet("tags", tag);
             if (spec.CdIso is { } iso)
             {
                 var disc = iso.Length == 0 ? null : _host.Database.All("VDI").FirstOrDefault(v => v.GetString("name_label") == iso

@@ -35,11 +35,14 @@ public abstract class WorkflowFixture
     {
     }
 
+    /// <summary>The hosts: three standalone ones by default.</summary>
+    protected virtual Task<LabHosts> StartHostsAsync() => LabHosts.StartAsync(ConfigureHost, "xs-1", "xs-2", "xs-3");
+
     [OneTimeSetUp]
     public async Task StartLab()
     {
         _db = TestDatabase.Create(Kind);
-        Lab = await LabHosts.StartAsync(ConfigureHost, "xs-1", "xs-2", "xs-3");
+        Lab = await StartHostsAsync();
         Gateway = await GatewayInstance.StartAsync(_db, Lab.GatewayArgs().Concat(["--Workflow:CleanShutdownTimeout=00:00:05"]).Concat(ExtraGatewayArgs), ConfigureGatewayServices);
         Admin = await Gateway.TokenAsync(TestUsers.Admin);
         Demo = await Gateway.TokenAsync(TestUsers.Demo);
@@ -61,13 +64,14 @@ public abstract class WorkflowFixture
 
     /// <summary>Seeds a VM owned by demo on a host and waits until it is a server; returns its id.</summary>
     protected async Task<string> SeedServerAsync(int host, string name, long memoryMb = 2048, int vcpus = 1, int diskGb = 20,
-        int dataMib = 8, string power = "Running", bool guestAgent = true)
+        int dataMib = 8, string power = "Running", bool guestAgent = true, Func<SeedVmSpec, SeedVmSpec>? adjust = null)
     {
-        await Lab[host].Control.SeedVmAsync(new SeedVmSpec
+        var spec = new SeedVmSpec
         {
             Name = name, MemoryBytes = memoryMb << 20, Vcpus = vcpus, DiskBytes = (long)diskGb << 30, DataBytes = (long)dataMib << 20,
             PowerState = power, GuestAgent = guestAgent, OtherConfig = new Dictionary<string, string> { [InventoryKeys.Project] = "demo" },
-        });
+        };
+        await Lab[host].Control.SeedVmAsync(adjust?.Invoke(spec) ?? spec);
         var status = power == "Running" ? "ACTIVE" : "SHUTOFF";
         var server = await Eventually.HoldsAsync(() => FindAsync(name), s => s?["status"]?.GetValue<string>() == status,
             TimeSpan.FromSeconds(15), $"{name} listed as {status}");

@@ -55,7 +55,7 @@ public sealed partial class FaultMiddleware(RequestDelegate next, ILogger<FaultM
     /// <summary>A broken domain rule is the client's doing: 409 for state, 400 for what was asked.</summary>
     private static int StatusFor(DomainException rule) => rule switch
     {
-        ServerLockedException or InvalidServerStateException or ServerNotReadyException => StatusCodes.Status409Conflict,
+        ServerLockedException or ServerNotManagedException or ServerCannotMoveException or InvalidServerStateException or ServerNotReadyException => StatusCodes.Status409Conflict,
         _ => StatusCodes.Status400BadRequest,
     };
 

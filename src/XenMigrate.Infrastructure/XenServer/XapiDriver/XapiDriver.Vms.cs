@@ -36,6 +36,14 @@ public sealed partial class XapiDriver
         return new MovePlan(path, disks, path == MovePath.SharedStorage ? 0 : disks.Sum(d => d.VirtualSize), vm.MemoryStaticMax);
     }
 
+    public async Task AssertMovableAsync(string host, Guid serverId, CancellationToken ct)
+    {
+        var on = await OnAsync(host, ct);
+        var vm = (await on.Session.VmsAsync(ct)).Values.FirstOrDefault(v => v.IsGuest
+            && v.OtherConfig.GetValueOrDefault(Inventory.InventoryKeys.ServerId) == serverId.ToString() && !v.OtherConfig.ContainsKey(MoveTagKey));
+        if (vm is not null) AssertMovable(vm);
+    }
+
     /// <summary>What no XenServer copy can carry: refused before anything is touched.</summary>
     private static void AssertMovable(XapiVm vm)
     {
