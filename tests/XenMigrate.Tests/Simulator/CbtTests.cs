@@ -16,7 +16,7 @@ public class CbtTests : SimulatorFixture
 
     protected override SimulatedHostOptions CreateOptions() => new()
     {
-        Name = nameof(CbtTests), StorageBytes = 4 * GiB, Dom0DetachDelay = TimeSpan.FromMilliseconds(500),
+        Name = nameof(CbtTests), StorageBytes = 4 * GiB, Dom0DetachDelay = TimeSpan.FromMilliseconds(1500),
     };
 
     [Test]

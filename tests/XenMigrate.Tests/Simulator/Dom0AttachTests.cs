@@ -12,7 +12,7 @@ namespace XenMigrate.Tests.Simulator;
 /// </summary>
 public class Dom0AttachTests : SimulatorFixture
 {
-    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(600);
+    private static readonly TimeSpan Linger = TimeSpan.FromSeconds(2);
 
     protected override SimulatedHostOptions CreateOptions() => new()
     {
