@@ -58,6 +58,18 @@ internal sealed class HostRuntime
     /// <summary>The host's local SR (its own disk).</summary>
     public string SrRef { get; set; } = XapiType.NullRef;
 
+    /// <summary>The host's legacy (thick, non-VHD) LVM SR, or NULL (<see cref="SimulatedHostOptions.LegacyLvmStorageBytes"/>).</summary>
+    public string LvmSrRef { get; set; } = XapiType.NullRef;
+
+    /// <summary>The host's NBD server (null until it runs).</summary>
+    public Nbd.NbdServer? Nbd { get; set; }
+
+    /// <summary>Where the host's NBD server listens (0 until it runs).</summary>
+    public int NbdPort => Nbd?.Port ?? 0;
+
+    /// <summary>The host's TLS server certificate (PEM), as host.get_server_certificate and VDI.get_nbd_info give it.</summary>
+    public string ServerCertificatePem { get; set; } = string.Empty;
+
     /// <summary>The management network (xenbr0), where seeded guests get their VIF.</summary>
     public string NetworkRef => Pool.ManagementNetworkRef;
 

@@ -59,6 +59,12 @@ public sealed class SimulatedHost : IAsyncDisposable
     /// <summary>The host's local SR.</summary>
     public string SrRef => _runtime.SrRef;
 
+    /// <summary>The host's legacy thick LVM SR (OpaqueRef:NULL unless <see cref="SimulatedHostOptions.LegacyLvmStorageBytes"/>).</summary>
+    public string LvmSrRef => _runtime.LvmSrRef;
+
+    /// <summary>Where the host's NBD server listens (on <see cref="Address"/>).</summary>
+    public int NbdPort => _runtime.NbdPort;
+
     public string NetworkRef => _runtime.NetworkRef;
 
     public string ControlDomainRef => _runtime.ControlDomainRef;
@@ -94,7 +100,11 @@ public sealed class SimulatedHost : IAsyncDisposable
         return host;
     }
 
-    internal ValueTask StopServerAsync() => _server.DisposeAsync();
+    internal async ValueTask StopServerAsync()
+    {
+        await _server.DisposeAsync();
+        if (_runtime.Nbd is { } nbd) await nbd.DisposeAsync();
+    }
 
     /// <summary>A standalone host stops with its pool; a pool member stops when its pool is disposed.</summary>
     public async ValueTask DisposeAsync()

@@ -32,6 +32,24 @@ public sealed class SimulatedHostOptions
     /// <summary>Physical size of the local SR.</summary>
     public long StorageBytes { get; set; } = 512 * GiB;
 
+    /// <summary>
+    /// Size of an extra local LVM SR in "legacy" mode (type lvm, no sm_config use_vhd): its VDIs
+    /// are raw volumes and a VHD import into them fails as on a real host; 0 for none.
+    /// </summary>
+    public long LegacyLvmStorageBytes { get; set; }
+
+    /// <summary>
+    /// How long after a transfer ends its dom0 VBD stays plugged (VDI.destroy/resize answer
+    /// VDI_IN_USE meanwhile), as the detach lags on real hosts. Zero detaches as the transfer ends.
+    /// </summary>
+    public TimeSpan Dom0DetachDelay { get; set; } = TimeSpan.FromMilliseconds(400);
+
+    /// <summary>
+    /// Port of the host's NBD server (xapi-nbd listens on 10809); 0 picks a free one, which
+    /// VDI.get_nbd_info reports. It listens on the host's address, without TLS.
+    /// </summary>
+    public int NbdPort { get; set; }
+
     /// <summary>The product version reported in host.software_version (XenServer 8 by default).</summary>
     public string ProductVersion { get; set; } = "8.4.0";
 

@@ -123,18 +123,29 @@ public sealed class SimulatedPool : IAsyncDisposable
                     runtime.Address = advertised;
                     runtime.Port = server.Port;
                     runtime.BaseUrl = $"http://{advertised}:{server.Port}";
+                    runtime.Nbd = Nbd.NbdServer.Start(runtime, addresses[i], hostOptions.NbdPort);
                     started.Add((runtime, control, server));
                 }
             }
             catch (IOException) when (options.Addresses.Count == 0 && attempt < AddressAttempts)
             {
                 // Another pool holds that port on one of these addresses: try others.
-                foreach (var (_, _, server) in started) await server.DisposeAsync();
+                foreach (var (started1, _, server) in started)
+                {
+                    await server.DisposeAsync();
+                    if (started1.Nbd is { } nbd) await nbd.DisposeAsync();
+                }
+
                 continue;
             }
             catch
             {
-                foreach (var (_, _, server) in started) await server.DisposeAsync();
+                foreach (var (started1, _, server) in started)
+                {
+                    await server.DisposeAsync();
+                    if (started1.Nbd is { } nbd) await nbd.DisposeAsync();
+                }
+
                 throw;
             }
 

@@ -6,17 +6,22 @@ using Microsoft.AspNetCore.Http.Features;
 using XenMigrate.XapiSimulator.Control;
 using XenMigrate.XapiSimulator.Model;
 using XenMigrate.XapiSimulator.Operations;
+using XenMigrate.XapiSimulator.Qcow;
 using XenMigrate.XapiSimulator.Storage;
 using XenMigrate.XapiSimulator.Vhd;
 
 namespace XenMigrate.XapiSimulator.Http;
 
 /// <summary>
-/// <c>PUT /import_raw_vdi?session_id&amp;vdi|sr_id&amp;format=raw|vhd[&amp;chunked][&amp;task_id]</c> as xapi
-/// serves it: a Content-Length is required and Transfer-Encoding refused; the 200 with the
-/// task-id header goes out before the body is read, and the outcome is only in the task
-/// (result <c>&lt;value&gt;OpaqueRef:VDI&lt;/value&gt;</c> or error_info). A VHD writes only the
-/// sectors it carries; everything else on the VDI is left as it was.
+/// <c>PUT /import_raw_vdi?session_id&amp;vdi|sr_id&amp;format=raw|vhd|qcow2[&amp;chunked][&amp;task_id]</c>
+/// in xapi's order (import_raw_vdi.ml): a 302 to a member that sees the SR; an unknown format,
+/// <c>chunked</c> with a non-raw format, or any Transfer-Encoding answer 404 and fail the task
+/// (:47-107); a VHD or qcow2 without a VDI answers 400 (:129-170). Then the <c>200</c> with the
+/// task-id goes out before the body is read, the VDI is attached RW in dom0 (:193-205) and the
+/// outcome is only in the task (result <c>&lt;value&gt;OpaqueRef:VDI&lt;/value&gt;</c> or
+/// error_info, with xapi's 500 page in the body). A VHD or qcow2 writes only what it carries;
+/// everything else on the VDI is left as it was, so a VHD needs a target SR that creates disks
+/// full of zeroes (vhd-tool's "unimplemented: prezeroed", impl.ml:582-583).
 /// </summary>
 internal static class ImportRawVdiEndpoint
 {
@@ -27,40 +32,62 @@ internal static class ImportRawVdiEndpoint
     {
         var request = context.Request;
         var query = request.Query;
-        if (request.Headers.TransferEncoding.Count > 0)
-        {
-            // xapi: "Cannot handle encoding" — send Content-Length instead.
-            await HttpTransfer.ErrorAsync(context, StatusCodes.Status403Forbidden, $"Cannot handle encoding: {request.Headers.TransferEncoding}");
-            return;
-        }
-
-        if (request.ContentLength is not { } length)
-        {
-            await HttpTransfer.ErrorAsync(context, StatusCodes.Status411LengthRequired, "Content-Length is required.");
-            return;
-        }
-
         var format = query["format"].FirstOrDefault() ?? "raw";
         var chunked = query.ContainsKey("chunked");
-        if (format is not ("raw" or "vhd"))
-        {
-            await HttpTransfer.ErrorAsync(context, StatusCodes.Status404NotFound, $"Unknown format '{format}'.");
-            return;
-        }
 
-        // A member that cannot see the SR sends the client to one that can, before it creates anything (import_raw_vdi.ml).
-        if (TargetSr(host, query) is { } targetSr && await HttpTransfer.RedirectUnlessLocalAsync(context, host, targetSr)) return;
-        var target = ResolveTarget(host, query, format, chunked, length);
-        if (target is null)
-        {
-            await HttpTransfer.ErrorAsync(context, StatusCodes.Status404NotFound, "No such VDI or SR.");
-            return;
-        }
+        // A member that cannot see the SR sends the client to one that can, before it creates anything (import_raw_vdi.ml:252-262).
+        var targetSr = TargetSr(host, query);
+        if (targetSr is not null && await HttpTransfer.RedirectUnlessLocalAsync(context, host, targetSr)) return;
 
         var taskRef = HttpTransfer.TaskFor(context, host, "import_raw_vdi", session);
         if (taskRef is null)
         {
             await HttpTransfer.ErrorAsync(context, StatusCodes.Status404NotFound, "No such task.");
+            return;
+        }
+
+        if (targetSr is null)
+        {
+            // import_raw_vdi.ml:263-266: "Require an SR or VDI to import".
+            await RefuseAsync(context, host, taskRef, StatusCodes.Status400BadRequest, new XapiException("VDI_MISSING"));
+            return;
+        }
+
+        if (format is not ("raw" or "vhd" or "qcow2"))
+        {
+            await RefuseAsync(context, host, taskRef, StatusCodes.Status404NotFound, new XapiException(XapiErrors.InternalError, $"Unknown format {format}"));
+            return;
+        }
+
+        if (chunked && format != "raw")
+        {
+            await RefuseAsync(context, host, taskRef, StatusCodes.Status404NotFound, new XapiException(XapiErrors.InternalError, "Cannot handle chunked VHD"));
+            return;
+        }
+
+        if (request.Headers.TransferEncoding.Count > 0)
+        {
+            // import_raw_vdi.ml:96-107: send a Content-Length instead.
+            await RefuseAsync(context, host, taskRef, StatusCodes.Status404NotFound,
+                new XapiException(XapiErrors.InternalError, $"Cannot handle encoding: {request.Headers.TransferEncoding}"));
+            return;
+        }
+
+        if (request.ContentLength is not { } length)
+        {
+            // Not modelled: xapi would read a raw or VHD body until the connection closes.
+            await HttpTransfer.ErrorAsync(context, StatusCodes.Status411LengthRequired, "Content-Length is required.");
+            return;
+        }
+
+        (string Ref, string Uuid, long Size, CowDiskStore Store, bool MustWriteZeroes) target;
+        try
+        {
+            target = ResolveTarget(host, query, format, length);
+        }
+        catch (XapiException refusal)
+        {
+            await RefuseAsync(context, host, taskRef, StatusCodes.Status400BadRequest, refusal);
             return;
         }
 
@@ -71,28 +98,50 @@ internal static class ImportRawVdiEndpoint
         HttpTransfer.UseCloseDelimitedBody(context);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, host.Stopping);
         using var attachment = host.Tasks.Attach(taskRef, cancellation);
+        Dom0Attachment? dom0 = null;
+        var started = false;
         try
         {
             // Headers first: the client learns the task before it sends a byte.
             await context.Response.StartAsync(cancellation.Token);
             await context.Response.Body.FlushAsync(cancellation.Token);
-            if (host.Faults.TakeFailure(FaultInjector.ImportMethod) is { } injected) throw injected;
-            var progress = new ProgressReporter(host, taskRef, length);
+            started = true;
             host.CountCall(FaultInjector.ImportMethod);
+            dom0 = Dom0Attachment.Attach(host, target.Ref, "RW", FaultInjector.ImportMethod, session);
+            var progress = new ProgressReporter(host, taskRef, length);
             var hook = TransferHook.Take(host, FaultInjector.ImportMethod, session);
             var body = new MeteredStream(request.Body, host.Faults, progress: hook.Wrap(progress.Report));
-            var (vdiRef, vdiUuid, size, store) = target.Value;
-            if (format == "vhd") await new VhdStreamReader(body).ApplyAsync(size, Writer(store, vdiUuid), cancellation.Token);
+            var (vdiRef, vdiUuid, size, store, mustWriteZeroes) = target;
+            if (format == "vhd")
+            {
+                // vhd-tool serve exits non-zero ("unimplemented: prezeroed") and xapi reports only that it failed
+                // (vhd_tool_wrapper.ml:64-71).
+                if (mustWriteZeroes) throw new XapiException(XapiErrors.VdiIoError, "Device I/O errors");
+                await new VhdStreamReader(body).ApplyAsync(size, Writer(store, vdiUuid), cancellation.Token);
+            }
+            else if (format == "qcow2") await new QcowStreamReader(body).ApplyAsync(size, Writer(store, vdiUuid), cancellation.Token);
             else if (chunked) await ApplyChunkedAsync(store, vdiUuid, size, body, cancellation.Token);
-            else await ApplyRawAsync(store, vdiUuid, size, length, body, cancellation.Token);
+            else await ApplyRawAsync(store, vdiUuid, size, length, body, mustWriteZeroes, cancellation.Token);
             lock (host.Database.Sync) host.RefreshStorageUsage();
             host.Tasks.Succeed(taskRef, vdiRef);
         }
         catch (Exception e)
         {
             lock (host.Database.Sync) host.RefreshStorageUsage();
-            host.Tasks.Fail(taskRef, e);
+            if (started && !cancellation.IsCancellationRequested) await TransferFailure.FailAsync(context, host, taskRef, e);
+            else host.Tasks.Fail(taskRef, e);
         }
+        finally
+        {
+            dom0?.Release();
+        }
+    }
+
+    /// <summary>A refusal before the 200 (import_raw_vdi.ml HandleError): the task fails, the status goes out.</summary>
+    private static async Task RefuseAsync(HttpContext context, HostRuntime host, string taskRef, int status, XapiException error)
+    {
+        host.Tasks.Fail(taskRef, error);
+        await HttpTransfer.ErrorAsync(context, status, error.Message);
     }
 
     /// <summary>The SR the import writes to: the named VDI's, or <c>sr_id</c>/<c>sr_uuid</c>.</summary>
@@ -106,26 +155,37 @@ internal static class ImportRawVdiEndpoint
         }
     }
 
-    /// <summary>The VDI to write: <c>vdi</c> (ref or uuid), or a new one on <c>sr_id</c>/<c>sr_uuid</c> sized from the body (raw only).</summary>
-    private static (string Ref, string Uuid, long Size, CowDiskStore Store)? ResolveTarget(HostRuntime host, IQueryCollection query, string format, bool chunked, long length)
+    /// <summary>
+    /// The VDI to write: <c>vdi</c> (ref or uuid), or a new one on <c>sr_id</c>/<c>sr_uuid</c> sized
+    /// from the body for a raw import (import_raw_vdi.ml:113-170; anything else answers 400).
+    /// </summary>
+    private static (string Ref, string Uuid, long Size, CowDiskStore Store, bool MustWriteZeroes) ResolveTarget(HostRuntime host, IQueryCollection query, string format, long length)
     {
         lock (host.Database.Sync)
         {
             if (HttpTransfer.FindVdi(host.Database, query["vdi"].FirstOrDefault()) is { } vdi)
-                return host.Pool.HasStore(vdi.GetString("SR")) ? (vdi.Ref, vdi.Uuid, vdi.GetLong("virtual_size"), host.Pool.StoreOf(vdi)) : null;
+            {
+                var vdiSr = host.Database.Require("SR", vdi.GetString("SR"));
+                if (!host.Pool.HasStore(vdiSr.Ref)) throw new XapiException(XapiErrors.InternalError, "Not enough info supplied to import");
+                return (vdi.Ref, vdi.Uuid, vdi.GetLong("virtual_size"), host.Pool.StoreOf(vdi), VdiFormats.MustWriteZeroes(vdi, vdiSr));
+            }
+
+            if (format == "qcow2") throw new XapiException(XapiErrors.InternalError, "Importing a QCOW2 directly into an SR not yet supported");
+            if (format == "vhd") throw new XapiException(XapiErrors.InternalError, "Importing a VHD directly into an SR not yet supported");
             var srId = query["sr_id"].FirstOrDefault() ?? query["sr_uuid"].FirstOrDefault();
             var sr = srId is null ? null : host.Database.Find("SR", srId) ?? host.Database.FindByUuid("SR", srId);
-            if (sr is null || !host.Pool.HasStore(sr.Ref) || format != "raw" || chunked) return null;
+            if (sr is null || !host.Pool.HasStore(sr.Ref)) throw new XapiException(XapiErrors.InternalError, "Not enough info supplied to import");
             var created = VdiHandlers.AddVdi(host, new Dictionary<string, JsonNode?>
             {
-                ["name_label"] = "import_raw_vdi",
+                ["name_label"] = "Imported VDI",
+                ["name_description"] = string.Empty,
                 ["SR"] = sr.Ref,
                 ["type"] = "user",
                 ["sharable"] = false,
                 ["read_only"] = false,
                 ["other_config"] = new JsonObject(),
             }, VdiHandlers.RoundSize(length));
-            return (created.Ref, created.Uuid, created.GetLong("virtual_size"), host.Pool.StoreOf(created));
+            return (created.Ref, created.Uuid, created.GetLong("virtual_size"), host.Pool.StoreOf(created), VdiFormats.MustWriteZeroes(created, sr));
         }
     }
 
@@ -140,7 +200,7 @@ internal static class ImportRawVdiEndpoint
     /// Plain raw: the body is the disk from offset 0. Runs of zeros over blocks that were never
     /// written are skipped (they already read as zeros), which keeps the disk sparse.
     /// </summary>
-    private static async Task ApplyRawAsync(CowDiskStore store, string vdiUuid, long size, long length, Stream body, CancellationToken cancellationToken)
+    private static async Task ApplyRawAsync(CowDiskStore store, string vdiUuid, long size, long length, Stream body, bool mustWriteZeroes, CancellationToken cancellationToken)
     {
         if (length > size) throw new XapiException(XapiErrors.VdiIoError, $"The upload ({length} bytes) is larger than the VDI ({size} bytes).");
         var buffer = ArrayPool<byte>.Shared.Rent(CowDiskStore.BlockSize);
@@ -153,7 +213,8 @@ internal static class ImportRawVdiEndpoint
                 await body.ReadExactlyAsync(buffer.AsMemory(0, count), cancellationToken);
                 var block = offset / CowDiskStore.BlockSize;
                 var zeros = !buffer.AsSpan(0, count).ContainsAnyExcept((byte)0);
-                if (!(zeros && store.IsUnallocated(vdiUuid, block))) store.Write(vdiUuid, offset, buffer.AsSpan(0, count));
+                // A thick volume is not known to read as zeros: there they are written too.
+                if (mustWriteZeroes || !(zeros && store.IsUnallocated(vdiUuid, block))) store.Write(vdiUuid, offset, buffer.AsSpan(0, count));
                 offset += count;
             }
         }

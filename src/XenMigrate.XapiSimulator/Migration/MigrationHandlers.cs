@@ -535,7 +535,28 @@ internal static class MigrationHandlers
     private static async Task DeleteRemoteAsync(RemoteHost remote, string? vm, IEnumerable<string> vdis)
     {
         if (vm is not null) await TryAsync(() => remote.CallAsync("VM.destroy", CancellationToken.None, vm));
-        foreach (var vdi in vdis) await TryAsync(() => remote.CallAsync("VDI.destroy", CancellationToken.None, vdi));
+        foreach (var vdi in vdis) await TryAsync(() => DestroyOnceDetachedAsync(remote, vdi));
+    }
+
+    /// <summary>
+    /// The destination's import of a disk may still be detaching from its dom0 when the copy failed
+    /// here; storage_migrate's receive_cancel destroys the VDIs once its datapath is gone, so wait
+    /// for that (VDI_IN_USE) a few seconds.
+    /// </summary>
+    private static async Task DestroyOnceDetachedAsync(RemoteHost remote, string vdi)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await remote.CallAsync("VDI.destroy", CancellationToken.None, vdi);
+                return;
+            }
+            catch (XapiException e) when (e.Code == XapiErrors.VdiInUse && attempt < 100)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50));
+            }
+        }
     }
 
     /// <summary>Best effort on the destination (it may be the very thing that failed).</summary>

@@ -148,6 +148,7 @@ internal static class HostBootstrap
         hostObj.Set("suspend_image_sr", sr.Ref);
         hostObj.Set("crash_dump_sr", sr.Ref);
         AddPbd(db, hostObj, sr, new JsonObject { ["device"] = "/dev/disk/by-id/scsi-simulated-part3" });
+        if (options.LegacyLvmStorageBytes > 0) AddLegacyLvmSr(host, hostObj);
         if (db.Find("SR", pool.SharedSrRef) is { } shared)
             AddPbd(db, hostObj, shared, new JsonObject { ["server"] = "simulated", ["serverpath"] = "/srv/xenmigrate-shared" });
 
@@ -176,6 +177,33 @@ internal static class HostBootstrap
 
         CreateControlDomain(host, hostObj);
         host.RefreshMemory();
+    }
+
+    /// <summary>
+    /// A local LVM SR not upgraded to LVHD: type lvm, sm_config without use_vhd, so its VDIs are
+    /// raw volumes that must have zeroes written (sm_fs_ops.ml:66-97; LVHDSR.py legacy mode).
+    /// </summary>
+    private static void AddLegacyLvmSr(HostRuntime host, XapiObject hostObj)
+    {
+        var db = host.Database;
+        var options = host.Options;
+        var sr = db.Create("SR", new Dictionary<string, JsonNode?>
+        {
+            ["name_label"] = "Local LVM storage",
+            ["name_description"] = $"Thick LVM storage on {options.Name}",
+            ["physical_size"] = options.LegacyLvmStorageBytes,
+            ["physical_utilisation"] = 0L,
+            ["virtual_allocation"] = 0L,
+            ["type"] = "lvm",
+            ["content_type"] = "user",
+            ["shared"] = false,
+            ["other_config"] = new JsonObject(),
+            ["sm_config"] = new JsonObject { ["allocation"] = "thick", ["devserial"] = "scsi-simulated-lvm" },
+            ["allowed_operations"] = new JsonArray("vdi_create", "vdi_destroy", "vdi_resize", "vdi_clone", "vdi_snapshot", "scan", "plug", "unplug", "update"),
+        });
+        host.LvmSrRef = sr.Ref;
+        host.Pool.AddStore(sr.Ref, new Storage.CowDiskStore(host.Storage.RootDirectory + "-lvm", options.LegacyLvmStorageBytes), $"/dev/VG_XenStorage-{sr.Uuid}");
+        AddPbd(db, hostObj, sr, new JsonObject { ["device"] = "/dev/disk/by-id/scsi-simulated-lvm-part1" });
     }
 
     private static void AddNetwork(PoolRuntime pool, string name, string bridge, string? device, long vlan, bool management, JsonObject otherConfig)

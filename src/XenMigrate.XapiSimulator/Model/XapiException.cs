@@ -63,6 +63,12 @@ public static class XapiErrors
     public const string VdiInUse = "VDI_IN_USE";
     public const string VdiTooLarge = "VDI_TOO_LARGE";
     public const string VdiIoError = "VDI_IO_ERROR";
+    public const string VdiIncompatibleType = "VDI_INCOMPATIBLE_TYPE";
+    public const string VdiReadonly = "VDI_READONLY";
+    public const string VdiNoCbtMetadata = "VDI_NO_CBT_METADATA";
+    public const string VdiOnBootModeIncompatible = "VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION";
+    public const string SrOperationNotSupported = "SR_OPERATION_NOT_SUPPORTED";
+    public const string NetworkIncompatiblePurposes = "NETWORK_INCOMPATIBLE_PURPOSES";
     public const string SrFull = "SR_FULL";
     public const string SrBackendFailure79 = "SR_BACKEND_FAILURE_79";
     public const string DeviceAlreadyExists = "DEVICE_ALREADY_EXISTS";

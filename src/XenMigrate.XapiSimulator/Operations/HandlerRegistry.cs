@@ -28,6 +28,8 @@ internal sealed class HandlerRegistry
         VmHandlers.Register(this);
         VmMemoryHandlers.Register(this);
         VdiHandlers.Register(this);
+        CbtHandlers.Register(this);
+        NbdHandlers.Register(this);
         DeviceHandlers.Register(this);
         VtpmHandlers.Register(this);
         Migration.MigrationHandlers.Register(this);

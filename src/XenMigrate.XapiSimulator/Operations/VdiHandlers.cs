@@ -35,8 +35,13 @@ internal static class VdiHandlers
             var srRef = values["SR"]!.GetValue<string>();
             var sr = call.Db.Require("SR", srRef);
             if (!host.Pool.HasStore(srRef)) throw new XapiException(XapiErrors.OperationNotAllowed, $"SR {sr.Uuid} cannot hold new disks.");
+            // xapi_vdi.ml:578-586: no VDI may be created as cbt_metadata.
+            if (values["type"]?.ToString() == "cbt_metadata")
+                throw new XapiException(XapiErrors.VdiIncompatibleType, string.Empty, "cbt_metadata");
+            var smConfig = VdiFormats.ForNewVdi(sr, values.GetValueOrDefault("sm_config") as JsonObject);
+            values["sm_config"] = smConfig;
             var size = values["virtual_size"]!.GetValue<long>();
-            AssertValidSize(host.Pool.StoreFor(srRef), size, growBy: RoundSize(size));
+            AssertValidSize(host.Pool.StoreFor(srRef), size, growBy: RoundSize(size), smConfig["vdi_type"]!.ToString());
             var vdi = AddVdi(host, values, RoundSize(size));
             return ValueTask.FromResult<JsonNode?>(vdi.Ref);
         }
@@ -48,9 +53,7 @@ internal static class VdiHandlers
         var srRef = values["SR"]!.GetValue<string>();
         var store = host.Pool.StoreFor(srRef);
         values["virtual_size"] = size;
-        var smConfig = values.GetValueOrDefault("sm_config") as JsonObject ?? new JsonObject();
-        smConfig["vdi_type"] = "vhd";
-        values["sm_config"] = smConfig;
+        values["sm_config"] = VdiFormats.ForNewVdi(host.Database.Require("SR", srRef), values.GetValueOrDefault("sm_config") as JsonObject);
         var vdi = host.Database.Create("VDI", values);
         vdi.Set("location", vdi.Uuid);
         vdi.Set("managed", true);
@@ -99,6 +102,7 @@ internal static class VdiHandlers
             {
                 VmLifecycle.AssertNoOtherOperation(vdi);
                 AssertNotInUse(call.Host, vdi, "resize");
+                AssertNotCbtMetadata(vdi);
                 AssertResizable(call.Host, vdi, requested);
             },
             vdi =>
@@ -121,36 +125,55 @@ internal static class VdiHandlers
         var current = vdi.GetLong("virtual_size");
         if (requested < current)
             throw new XapiException(XapiErrors.SrBackendFailure79, string.Empty, "VDI Invalid size", "Shrinking VDIs is not supported");
-        AssertValidSize(host.Pool.StoreOf(vdi), requested, growBy: RoundSize(requested) - current);
+        AssertValidSize(host.Pool.StoreOf(vdi), requested, growBy: RoundSize(requested) - current, VdiFormats.Of(vdi));
     }
 
-    private static void AssertValidSize(CowDiskStore store, long size, long growBy)
+    /// <summary>Largest raw or qcow2 image the simulator lets an SR hold (a VHD stops at 2040 GiB).</summary>
+    public const long MaxImageSize = 64L * 1024 * 1024 * 1024 * 1024;
+
+    private static void AssertValidSize(CowDiskStore store, long size, long growBy, string format = VdiFormats.Vhd)
     {
-        if (size < 0 || size > VhdLayout.MaxVirtualSize)
+        if (size < 0 || size > VhdLayout.MaxVirtualSize && format == VdiFormats.Vhd)
             throw new XapiException(XapiErrors.SrBackendFailure79, string.Empty, "VDI Invalid size", $"VHD size must be between 0 and {VhdLayout.MaxVirtualSize} bytes");
+        if (size > MaxImageSize)
+            throw new XapiException(XapiErrors.SrBackendFailure79, string.Empty, "VDI Invalid size", $"The size must be between 0 and {MaxImageSize} bytes");
         // The SR is thin: a size is refused only when it could not be backed by what is left.
         var free = store.FreeBytes;
         if (growBy > free) throw new XapiException(XapiErrors.SrFull, XapiErrors.Int(growBy), XapiErrors.Int(free));
     }
 
     /// <summary>
-    /// VDI_IN_USE [vdi, operation] while a VBD is attached (a running or paused VM) or its VM is
-    /// suspended (the disks stay in use).
+    /// VDI_IN_USE [vdi, operation] while a VBD of it is attached (xapi also counts its internal "reserved" flag; a running or paused
+    /// VM, or dom0 during a transfer), or its VM is suspended (the disks stay in use), as
+    /// xapi_vdi.ml check_operation_error's blocked_by_attach (244-283). An operation allowed with a
+    /// read-only attach (VDI.copy) is blocked only by RW ones.
     /// </summary>
-    public static void AssertNotInUse(HostRuntime host, XapiObject vdi, string operation)
+    public static void AssertNotInUse(HostRuntime host, XapiObject vdi, string operation, bool readOnlyAttachAllowed = false)
     {
         var db = host.Database;
         foreach (var vbdRef in vdi.GetStrings("VBDs"))
         {
             if (db.Find("VBD", vbdRef) is not { } vbd) continue;
             var vmSuspended = db.Find("VM", vbd.GetString("VM"))?.GetString("power_state") == VmLifecycle.Suspended;
-            if (vbd.GetBool("currently_attached") || vmSuspended) throw new XapiException(XapiErrors.VdiInUse, vdi.Ref, operation);
+            var active = vbd.GetBool("currently_attached") || vmSuspended;
+            if (!active || (readOnlyAttachAllowed && vbd.GetString("mode") == "RO")) continue;
+            throw new XapiException(XapiErrors.VdiInUse, vdi.Ref, operation);
         }
+    }
+
+    /// <summary>A cbt_metadata VDI (its data destroyed) cannot be cloned, copied, resized or snapshotted (xapi_vdi.ml:304-337).</summary>
+    public static void AssertNotCbtMetadata(XapiObject vdi)
+    {
+        if (vdi.GetString("type") == "cbt_metadata") throw new XapiException(XapiErrors.VdiIncompatibleType, vdi.Ref, "cbt_metadata");
     }
 
     private static ValueTask<JsonNode?> Copy(XapiCall call, string operation, bool asSnapshot) =>
         ObjectOperation.RunAsync(call, "VDI", call.Ref(1), operation,
-            VmLifecycle.AssertNoOtherOperation,
+            vdi =>
+            {
+                VmLifecycle.AssertNoOtherOperation(vdi);
+                AssertNotCbtMetadata(vdi);
+            },
             vdi => CopyVdi(call.Host, vdi, asSnapshot).Ref);
 
     /// <summary>
@@ -166,6 +189,8 @@ internal static class VdiHandlers
             vdi =>
             {
                 VmLifecycle.AssertNoOtherOperation(vdi);
+                AssertNotInUse(call.Host, vdi, "copy", readOnlyAttachAllowed: true);
+                AssertNotCbtMetadata(vdi);
                 if (into != XapiType.NullRef) call.Db.Require("VDI", into);
                 else if (target == XapiType.NullRef) throw new XapiException(XapiErrors.HandleInvalid, "SR", target);
                 else call.Db.Require("SR", target);
@@ -196,7 +221,7 @@ internal static class VdiHandlers
             values[field.Name] = source.Get(field.Name)?.DeepClone();
         values["SR"] = srRef;
         var size = source.GetLong("virtual_size");
-        AssertValidSize(host.Pool.StoreFor(srRef), size, growBy: size);
+        AssertValidSize(host.Pool.StoreFor(srRef), size, growBy: size, VdiFormats.Of(source));
         return AddVdi(host, values, size);
     }
 
@@ -217,8 +242,17 @@ internal static class VdiHandlers
         copy.Set("allowed_operations", source.Get("allowed_operations")!.DeepClone());
         host.Pool.StoreOf(source).CloneDisk(source.Uuid, copy.Uuid);
         host.Database.Require("SR", copy.GetString("SR")).AddToSet("VDIs", copy.Ref);
+        copy.Set("cbt_enabled", false);
         if (asSnapshot)
         {
+            // SM's _cbt_snapshot (libs/sm/VDI.py:764-810): the tracked disk's log moves to the snapshot.
+            var store = host.Pool.StoreOf(source);
+            if (store.HasCbt(source.Uuid))
+            {
+                store.SnapshotCbt(source.Uuid, copy.Uuid);
+                copy.Set("cbt_enabled", true);
+            }
+
             copy.Set("is_a_snapshot", true);
             copy.Set("snapshot_of", source.Ref);
             copy.Set("snapshot_time", host.Now());

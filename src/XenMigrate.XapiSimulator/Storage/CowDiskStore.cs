@@ -17,6 +17,7 @@ internal sealed class CowDiskStore : IDisposable
     private readonly Lock _sync = new();
     private readonly Dictionary<string, Disk> _disks = new(StringComparer.Ordinal);
     private readonly List<DiskNode> _nodes = [];
+    private readonly Dictionary<string, CbtLog> _cbt = new(StringComparer.Ordinal);
     private bool _disposed;
 
     public CowDiskStore(string directory, long capacityBytes)
@@ -95,10 +96,22 @@ internal sealed class CowDiskStore : IDisposable
             var disk = Get(diskId);
             if (newSize < disk.VirtualSize) throw new InvalidOperationException("Disks only grow.");
             disk.VirtualSize = newSize;
+            if (_cbt.TryGetValue(diskId, out var log)) log.Grow(newSize);
         }
     }
 
+    /// <summary>Deletes a disk and, if it has one, its changed-block log (merged into its child's first, as SM does).</summary>
     public void DeleteDisk(string diskId)
+    {
+        lock (_sync)
+        {
+            if (_cbt.ContainsKey(diskId)) CbtRemoveFromChain(diskId, coalesce: true);
+            DeleteData(diskId);
+        }
+    }
+
+    /// <summary>Deletes a disk's data but keeps its changed-block log (VDI.data_destroy).</summary>
+    public void DeleteData(string diskId)
     {
         lock (_sync)
         {
@@ -128,6 +141,7 @@ internal sealed class CowDiskStore : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(offset), $"Write [{offset}, +{data.Length}) is outside the disk ({disk.VirtualSize} bytes).");
             if (data.IsEmpty) return;
             var top = WritableTop(disk);
+            if (_cbt.TryGetValue(diskId, out var log)) log.Mark(offset, data.Length);
             var position = offset;
             var remaining = data;
             while (!remaining.IsEmpty)
@@ -147,6 +161,134 @@ internal sealed class CowDiskStore : IDisposable
                 remaining = remaining[length..];
                 position += length;
             }
+        }
+    }
+
+    /// <summary>Reads the disk as it is now (not a pinned point in time), as a block device in dom0 does.</summary>
+    public void Read(string diskId, long offset, Span<byte> destination)
+    {
+        lock (_sync)
+        {
+            ThrowIfDisposed();
+            var disk = Get(diskId);
+            if (offset < 0 || offset + destination.Length > disk.VirtualSize)
+                throw new ArgumentOutOfRangeException(nameof(offset), $"Read [{offset}, +{destination.Length}) is outside the disk ({disk.VirtualSize} bytes).");
+            var position = offset;
+            var remaining = destination;
+            var buffer = ArrayPool<byte>.Shared.Rent(BlockSize);
+            try
+            {
+                while (!remaining.IsEmpty)
+                {
+                    var block = position / BlockSize;
+                    var inBlock = (int)(position % BlockSize);
+                    var length = Math.Min(remaining.Length, BlockSize - inBlock);
+                    if (Resolve(disk.Top, block) is { } node)
+                    {
+                        ReadFully(node, block, buffer.AsSpan(0, BlockSize));
+                        buffer.AsSpan(inBlock, length).CopyTo(remaining);
+                    }
+                    else
+                    {
+                        remaining[..length].Clear();
+                    }
+
+                    remaining = remaining[length..];
+                    position += length;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    // --- Changed block tracking: SM's cbtlog files (libs/sm/VDI.py), one log per VDI, linked parent/child. ---
+
+    /// <summary>Whether the disk (or a data-destroyed snapshot) has a changed-block log.</summary>
+    public bool HasCbt(string diskId)
+    {
+        lock (_sync) return _cbt.ContainsKey(diskId);
+    }
+
+    /// <summary>Starts a fresh log for the disk (VDI.py configure_blocktracking, _create_cbt_log); no-op when it has one.</summary>
+    public void EnableCbt(string diskId)
+    {
+        lock (_sync)
+        {
+            var disk = Get(diskId);
+            if (!_cbt.ContainsKey(diskId)) _cbt[diskId] = new CbtLog(disk.VirtualSize);
+        }
+    }
+
+    /// <summary>Deletes the disk's log and clears its parent's child pointer (VDI.py configure_blocktracking, enable=False).</summary>
+    public void DisableCbt(string diskId)
+    {
+        lock (_sync)
+        {
+            if (!_cbt.Remove(diskId, out var log)) return;
+            if (log.Parent is { } parent && _cbt.TryGetValue(parent, out var parentLog)) parentLog.Child = null;
+        }
+    }
+
+    /// <summary>
+    /// A snapshot of a tracked disk (VDI.py _cbt_snapshot): the disk's log becomes the snapshot's
+    /// (the blocks written since the previous snapshot), and the disk starts a new empty log whose
+    /// parent is the snapshot.
+    /// </summary>
+    public void SnapshotCbt(string diskId, string snapshotId)
+    {
+        lock (_sync)
+        {
+            if (!_cbt.Remove(diskId, out var log)) return;
+            _cbt[snapshotId] = log;
+            if (log.Parent is { } parent && _cbt.TryGetValue(parent, out var parentLog)) parentLog.Child = snapshotId;
+            var fresh = new CbtLog(Get(diskId).VirtualSize) { Parent = snapshotId, Child = log.Child };
+            log.Child = diskId;
+            _cbt[diskId] = fresh;
+        }
+    }
+
+    /// <summary>
+    /// VDI.list_changed_blocks as SM computes it (VDI.py list_changed_blocks): from the log after
+    /// <paramref name="fromId"/>'s, along child pointers, OR every log up to and including
+    /// <paramref name="toId"/>'s. Null when the two are not on one chain. Bit i (MSB first in each
+    /// byte, as bitarray's tobytes) is the 64 KiB block i.
+    /// </summary>
+    public byte[]? ListChangedBlocks(string fromId, string toId)
+    {
+        lock (_sync)
+        {
+            if (!_cbt.TryGetValue(fromId, out var current) || !_cbt.ContainsKey(toId)) return null;
+            bool[]? merged = null;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            while (current.Child is { } next && _cbt.TryGetValue(next, out var nextLog) && seen.Add(next))
+            {
+                if (merged is null) merged = nextLog.Bits.ToArray();
+                else
+                {
+                    if (nextLog.Bits.Length > merged.Length) Array.Resize(ref merged, nextLog.Bits.Length);
+                    for (var i = 0; i < Math.Min(merged.Length, nextLog.Bits.Length); i++) merged[i] |= nextLog.Bits[i];
+                }
+
+                if (next == toId) return CbtLog.ToBytes(merged);
+                current = nextLog;
+            }
+
+            return null;
+        }
+    }
+
+    private void CbtRemoveFromChain(string diskId, bool coalesce)
+    {
+        var log = _cbt[diskId];
+        _cbt.Remove(diskId);
+        if (log.Parent is { } parent && _cbt.TryGetValue(parent, out var parentLog)) parentLog.Child = log.Child;
+        if (log.Child is { } child && _cbt.TryGetValue(child, out var childLog))
+        {
+            childLog.Parent = log.Parent;
+            if (coalesce) childLog.Coalesce(log);
         }
     }
 
@@ -247,6 +389,7 @@ internal sealed class CowDiskStore : IDisposable
             foreach (var node in _nodes) node.DeleteFile();
             _nodes.Clear();
             _disks.Clear();
+            _cbt.Clear();
         }
     }
 
@@ -394,6 +537,48 @@ internal sealed class CowDiskStore : IDisposable
         public long VirtualSize { get; set; } = virtualSize;
 
         public DiskNode Top { get; set; } = top;
+    }
+}
+
+/// <summary>One changed-block log: a bit per 64 KiB block (SM's CBT_BLOCK_SIZE) and the links of its chain.</summary>
+internal sealed class CbtLog(long virtualSize)
+{
+    public const int BlockSize = 64 * 1024;
+
+    public bool[] Bits { get; private set; } = new bool[(virtualSize + BlockSize - 1) / BlockSize];
+
+    public string? Parent { get; set; }
+
+    public string? Child { get; set; }
+
+    public void Mark(long offset, int length)
+    {
+        if (length <= 0) return;
+        var last = Math.Min(Bits.Length - 1, (offset + length - 1) / BlockSize);
+        for (var block = offset / BlockSize; block <= last; block++) Bits[block] = true;
+    }
+
+    public void Grow(long virtualSize)
+    {
+        var blocks = (virtualSize + BlockSize - 1) / BlockSize;
+        if (blocks <= Bits.Length) return;
+        var bits = Bits;
+        Array.Resize(ref bits, (int)blocks);
+        Bits = bits;
+    }
+
+    public void Coalesce(CbtLog other)
+    {
+        if (other.Bits.Length > Bits.Length) Grow((long)other.Bits.Length * BlockSize);
+        for (var i = 0; i < other.Bits.Length; i++) Bits[i] |= other.Bits[i];
+    }
+
+    public static byte[] ToBytes(bool[] bits)
+    {
+        var bytes = new byte[(bits.Length + 7) / 8];
+        for (var i = 0; i < bits.Length; i++)
+            if (bits[i]) bytes[i / 8] |= (byte)(0x80 >> (i % 8));
+        return bytes;
     }
 }
 
