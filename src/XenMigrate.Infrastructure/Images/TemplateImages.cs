@@ -44,7 +44,7 @@ public sealed partial class TemplateImages(XenServerPools pools, ILogger<Templat
 
     /// <summary>A template that can be an image (snapshots are templates too, but not images).</summary>
     public static bool IsImage(XapiVm vm) => vm.IsATemplate && !vm.IsASnapshot && !vm.IsControlDomain
-                                             && !vm.OtherConfig.ContainsKey(Inventory.InventoryKeys.ServerId); // not a server being built
+                                             && !vm.NameLabel.StartsWith(XapiDriver.BuildNamePrefix, StringComparison.Ordinal); // not a server being built
 
     /// <summary>Every image of the pools that answer; a pool that does not answer is left out (logged).</summary>
     public async Task<IReadOnlyList<TemplateImage>> ListAsync(CancellationToken ct)

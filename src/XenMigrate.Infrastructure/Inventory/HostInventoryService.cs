@@ -37,10 +37,14 @@ public sealed partial class HostInventoryService(
         {
             try
             {
-                var session = await connection.SessionAsync(ct);
+                XapiSession? tokenOf = null;
                 var token = string.Empty;
                 while (!ct.IsCancellationRequested)
                 {
+                    // Borrowed anew each pass: after a fail-over (or the master moved) the connection holds another.
+                    var session = await connection.SessionAsync(ct);
+                    if (!ReferenceEquals(session, tokenOf)) token = string.Empty; // a token belongs to its session's host
+                    tokenOf = session;
                     var pool = await pools.RefreshAsync(connection, ct);
                     hostNames = pool.Members.Select(m => m.ComputeName).ToList();
                     var seen = await SyncOnceAsync(pool, session, ct);
@@ -55,17 +59,17 @@ public sealed partial class HostInventoryService(
                         LogResync(logger, connection.Endpoint.Name);
                     }
 
-                    if (session.Faulted) break; // the connection finds the master again
-                    if (!ReferenceEquals(session, await connection.SessionAsync(ct))) break; // the master moved
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception e) when (e is XapiTransportException or XapiException or TimeoutException or HttpRequestException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                LogUnreachable(logger, connection.Endpoint.Name, e.Message);
+                // Whatever went wrong (the pool, or a write that lost a race), this pool's watch must go on.
+                if (e is XapiTransportException or XapiException or TimeoutException or HttpRequestException) LogUnreachable(logger, connection.Endpoint.Name, e.Message);
+                else LogPassFailed(logger, connection.Endpoint.Name, e);
                 await MarkDownAsync(hostNames, ct);
                 try
                 {
@@ -119,6 +123,9 @@ public sealed partial class HostInventoryService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "XenServer pool {Host} is not answering: {Reason}")]
     private static partial void LogUnreachable(ILogger logger, string host, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Inventory of {Host} failed; it starts again")]
+    private static partial void LogPassFailed(ILogger logger, string host, Exception e);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "XenServer pool {Host}: events lost, reading everything again")]
     private static partial void LogResync(ILogger logger, string host);

@@ -80,7 +80,8 @@ public sealed class XapiSession : IAsyncDisposable
     /// <summary>Calls <paramref name="method"/> with the session ref prepended to <paramref name="args"/>.</summary>
     public async Task<JsonNode?> CallAsync(string method, CancellationToken ct, params object?[] args)
     {
-        var sessionRef = SessionRef;
+        // A shared session its connection replaced (a fail-over) is closed: the caller's retry borrows the new one.
+        var sessionRef = _sessionRef ?? throw new XapiTransportException(_host.Name, $"{method}: the session was closed (its pool moved to another master).");
         try
         {
             return await RawCallAsync(method, Params(sessionRef, args), ct);

@@ -101,6 +101,7 @@ public sealed class SimulatorControl
             }
 
             record["affinity"] = _host.HostRef; // its home server, as XenCenter sets one for a new VM
+            record["is_a_template"] = spec.Template; // a template from the start: never seen as a guest
             if (spec.BiosStrings is not null)
                 record["bios_strings"] = new JsonObject(spec.BiosStrings.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
             var vm = VmFactory.Create(_host, record);
@@ -138,12 +139,7 @@ public sealed class SimulatorControl
         {
             var vm = _host.Database.Require("VM", seeded.VmRef);
             foreach (var snapshot in spec.Snapshots) VmHandlers.CopyVm(_host, vm, snapshot, asSnapshot: true, ignoredVdis: []);
-            if (spec.Template)
-            {
-                vm.Set("is_a_template", true);
-                VmLifecycle.UpdateAllowedOperations(_host, vm);
-                return seeded;
-            }
+            if (spec.Template) return seeded;
 
             if (spec.PowerState != VmLifecycle.Halted) VmLifecycle.Boot(_host, vm, paused: spec.PowerState == VmLifecycle.Paused);
             if (spec.PowerState == VmLifecycle.Suspended) VmLifecycle.Suspend(_host, vm);

@@ -37,7 +37,9 @@ public sealed partial class XapiDriver(
     public static string SnapshotName(string tag) => $"xenmigrate-{tag}";
 
     /// <summary>The name a build gives its clone until the VM is finished: how a clone made but not yet tagged is found.</summary>
-    public static string BuildName(Guid serverId) => $"xenmigrate-build-{serverId}";
+    public static string BuildName(Guid serverId) => $"{BuildNamePrefix}{serverId}";
+
+    public const string BuildNamePrefix = "xenmigrate-build-";
 
     /// <summary>A host's pool session and its member record.</summary>
     private sealed record On(XapiSession Session, PoolTopology Pool, PoolMember Member);
