@@ -41,6 +41,9 @@ internal sealed class HostRuntime
 
     public FaultInjector Faults { get; }
 
+    /// <summary>The host's local authentication slots (logins are throttled per host).</summary>
+    public AuthThrottle AuthThrottle { get; } = new();
+
     public TaskManager Tasks => Pool.Tasks;
 
     public XapiDispatcher Dispatcher { get; }

@@ -80,6 +80,18 @@ public sealed class SimulatedHostOptions
     /// <summary>Features the host's licence lacks (xapi's LICENCE_RESTRICTION [feature]); e.g. "Storage_motion".</summary>
     public List<string> LicenceRestrictions { get; set; } = [];
 
+    /// <summary>
+    /// How long checking a login's password takes (xapi's PAM call); logins hold one of the host's
+    /// authentication slots meanwhile (xapi_session.ml throttle_auth_internal). Zero for instant.
+    /// </summary>
+    public TimeSpan LoginLatency { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// How many logins the host authenticates at once; null follows the pool's
+    /// local_auth_max_threads (8 on a fresh pool, changed by pool.set_local_auth_max_threads).
+    /// </summary>
+    public int? LoginConcurrency { get; set; }
+
     /// <summary>Remove the SR's files when the host is disposed.</summary>
     public bool DeleteDataOnDispose { get; set; } = true;
 
@@ -87,4 +99,12 @@ public sealed class SimulatedHostOptions
 
     /// <summary>Logging for the host's web server; none when null.</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; set; }
+
+    /// <summary>A copy to vary per pool member (its licence restrictions a list of its own).</summary>
+    public SimulatedHostOptions Clone()
+    {
+        var copy = (SimulatedHostOptions)MemberwiseClone();
+        copy.LicenceRestrictions = [.. LicenceRestrictions];
+        return copy;
+    }
 }

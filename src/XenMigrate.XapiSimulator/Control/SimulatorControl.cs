@@ -35,6 +35,9 @@ public sealed record SeedVmSpec
     /// <summary>The SR to put the disk on (a ref, e.g. the pool's shared SR); the host's local SR when null.</summary>
     public string? StorageRepository { get; init; }
 
+    /// <summary>The sm_config the disk is created with, as VDI.create takes it (e.g. image-format=qcow2, type=raw).</summary>
+    public IReadOnlyDictionary<string, string>? DiskSmConfig { get; init; }
+
     /// <summary>A CD drive (userdevice 3) holding the ISO of this name; "" for an empty drive; null for none.</summary>
     public string? CdIso { get; init; }
 
@@ -115,6 +118,7 @@ public sealed class SimulatorControl
                 ["sharable"] = false,
                 ["read_only"] = false,
                 ["other_config"] = new JsonObject(),
+                ["sm_config"] = spec.DiskSmConfig is null ? null : new JsonObject(spec.DiskSmConfig.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
             }, VdiHandlers.RoundSize(spec.DiskBytes));
             var vbd = DeviceHandlers.CreateVbd(_host, vm, vdi.Ref, "0", bootable: true);
             var network = spec.Network is null ? _host.NetworkRef
@@ -183,6 +187,15 @@ public sealed class SimulatorControl
             WriteDisk(vdi, offset + done, buffer.AsSpan(0, count));
             if (done % (16 * FillChunk) == 0) await Task.Yield();
         }
+    }
+
+    /// <summary>Bytes of a disk as its guest would read them (zeros where nothing was written).</summary>
+    public byte[] ReadDisk(string vdi, long offset, int length)
+    {
+        var (store, uuid) = Disk(vdi);
+        var bytes = new byte[length];
+        store.Read(uuid, offset, bytes);
+        return bytes;
     }
 
     /// <summary>SHA-256 (lowercase hex) of the whole virtual disk, zeros where nothing was written.</summary>

@@ -135,14 +135,17 @@ internal static class HttpTransfer
     }
 
     /// <summary>
-    /// No Content-Length and no chunked framing: the body ends when the connection closes, as
-    /// xapi sends it. (For HTTP/1.1 Kestrel would otherwise chunk; an explicit non-chunked
-    /// Transfer-Encoding makes it frame nothing and close the connection at the end.)
+    /// No Content-Length, no chunked framing and no Transfer-Encoding header: the body ends when
+    /// the connection closes, as xapi sends it (http.ml 44-55). For HTTP/1.1 Kestrel would
+    /// otherwise chunk; an explicit non-chunked Transfer-Encoding makes it frame nothing and close
+    /// the connection at the end, and <see cref="CloseDelimitedResponses"/> keeps that header off the wire.
     /// </summary>
     public static void UseCloseDelimitedBody(HttpContext context)
     {
         context.Response.Headers.Connection = "close";
-        if (HttpProtocol.IsHttp11(context.Request.Protocol)) context.Response.Headers.TransferEncoding = "identity";
+        if (!HttpProtocol.IsHttp11(context.Request.Protocol)) return;
+        context.Response.Headers.TransferEncoding = "identity";
+        context.Features.Get<ICloseDelimitedResponseFeature>()?.DropTransferEncodingFromNextResponseHead();
     }
 
     /// <summary>The task to report into: the caller's <c>task_id</c>, or a new one. Null when task_id is unknown.</summary>

@@ -14,8 +14,8 @@ using XenMigrate.XapiSimulator.Rpc;
 namespace XenMigrate.XapiSimulator.Http;
 
 /// <summary>
-/// The host's web server: Kestrel on 127.0.0.1, serving <c>/jsonrpc</c>, <c>/export_raw_vdi</c>,
-/// <c>/import_raw_vdi</c> and <c>/sim/</c>. While the host is "down" every connection is dropped
+/// The host's web server: Kestrel on 127.0.0.1, serving xapi's handlers (JSON-RPC, XML-RPC,
+/// <c>/export_raw_vdi</c>, <c>/import_raw_vdi</c>, matched as xapi matches them) and <c>/sim/</c>. While the host is "down" every connection is dropped
 /// as soon as it is accepted, and the open ones are cut.
 /// </summary>
 internal sealed class SimulatorServer : IAsyncDisposable
@@ -51,10 +51,15 @@ internal sealed class SimulatorServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(address, port, listen => listen.Use(gate.Wrap));
+            kestrel.Listen(address, port, listen =>
+            {
+                listen.Use(gate.Wrap);
+                listen.Use(CloseDelimitedResponses.Wrap);
+            });
         });
         var app = builder.Build();
-        app.Run(context => RouteAsync(context, host, control));
+        var handlers = Handlers(host);
+        app.Run(context => RouteAsync(context, handlers, control));
         try
         {
             await app.StartAsync(cancellationToken);
@@ -70,29 +75,42 @@ internal sealed class SimulatorServer : IAsyncDisposable
         return new SimulatorServer(app, gate, new Uri(bound).Port);
     }
 
-    private static Task RouteAsync(HttpContext context, HostRuntime host, SimulatorControl control)
+    /// <summary>
+    /// The handlers and the paths they are registered at, as xapi.ml ~868 lists them (post_root,
+    /// post_RPC2, post_json: XML-RPC; post_jsonrpc; the OPTIONS preflights; get_export_raw_vdi;
+    /// put_import_raw_vdi; the xenops services a migration uses), matched by longest prefix.
+    /// </summary>
+    private static HandlerTable Handlers(HostRuntime host) => new HandlerTable()
+        .Add("POST", "/", context => XmlRpcEndpoint.HandleAsync(context, host))
+        .Add("POST", "/RPC2", context => XmlRpcEndpoint.HandleAsync(context, host))
+        .Add("POST", "/json", context => XmlRpcEndpoint.HandleAsync(context, host))
+        .Add("POST", "/jsonrpc", context => JsonRpcEndpoint.HandleAsync(context, host))
+        .Add("POST", "/services/xenops/import", context => Migration.XenopsReceiveEndpoint.ImportAsync(context, host))
+        .Add("POST", "/services/xenops/receive", context => Migration.XenopsReceiveEndpoint.ReceiveAsync(context, host))
+        .Add("OPTIONS", "/", OptionsAsync)
+        .Add("OPTIONS", "/json", OptionsAsync)
+        .Add("OPTIONS", "/jsonrpc", OptionsAsync)
+        .Add("GET", "/export_raw_vdi", context => ExportRawVdiEndpoint.HandleAsync(context, host))
+        .Add("PUT", "/import_raw_vdi", context => ImportRawVdiEndpoint.HandleAsync(context, host));
+
+    /// <summary>The simulator's own <c>/sim/</c> routes come first (any method); then xapi's table.</summary>
+    private static Task RouteAsync(HttpContext context, HandlerTable handlers, SimulatorControl control)
     {
         var path = context.Request.Path.Value ?? string.Empty;
-        var method = context.Request.Method;
-        return path switch
-        {
-            "/jsonrpc" when HttpMethods.IsPost(method) => JsonRpcEndpoint.HandleAsync(context, host),
-            "/jsonrpc" when HttpMethods.IsOptions(method) => CorsAsync(context),
-            "/export_raw_vdi" when HttpMethods.IsGet(method) => ExportRawVdiEndpoint.HandleAsync(context, host),
-            "/import_raw_vdi" when HttpMethods.IsPut(method) => ImportRawVdiEndpoint.HandleAsync(context, host),
-            "/services/xenops/import" when HttpMethods.IsPost(method) => Migration.XenopsReceiveEndpoint.ImportAsync(context, host),
-            "/services/xenops/receive" when HttpMethods.IsPost(method) => Migration.XenopsReceiveEndpoint.ReceiveAsync(context, host),
-            _ when path.StartsWith("/sim/", StringComparison.Ordinal) => SimControlEndpoints.HandleAsync(context, control),
-            _ => HttpTransfer.ErrorAsync(context, StatusCodes.Status404NotFound, $"No handler for {method} {path}."),
-        };
+        return path.StartsWith("/sim/", StringComparison.Ordinal)
+            ? SimControlEndpoints.HandleAsync(context, control)
+            : handlers.HandleAsync(context);
     }
 
-    private static Task CorsAsync(HttpContext context)
+    /// <summary>http_svr.ml respond_to_options: CORS preflight answers, no body.</summary>
+    private static Task OptionsAsync(HttpContext context)
     {
+        var requested = context.Request.Headers.AccessControlRequestHeaders.ToString();
         context.Response.Headers.AccessControlAllowOrigin = "*";
-        context.Response.Headers.AccessControlAllowMethods = "POST, OPTIONS";
-        context.Response.Headers.AccessControlAllowHeaders = "content-type";
+        context.Response.Headers.AccessControlAllowHeaders = requested.Length > 0 ? $"{requested}, X-Requested-With" : "X-Requested-With";
+        context.Response.Headers.AccessControlAllowMethods = "PUT";
         context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentLength = 0;
         return Task.CompletedTask;
     }
 

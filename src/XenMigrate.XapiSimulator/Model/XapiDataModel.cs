@@ -50,12 +50,14 @@ public sealed record XapiMessage(string ClassName, string Name, IReadOnlyList<Xa
 
 public sealed class XapiClass
 {
-    internal XapiClass(string name, IReadOnlyList<XapiField> fields, IReadOnlyList<XapiMessage> messages)
+    internal XapiClass(string name, IReadOnlyList<XapiField> fields, IReadOnlyList<XapiMessage> messages, IReadOnlyList<string> namespaces)
     {
         Name = name;
         Fields = fields;
         FieldsByName = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        MessageList = messages;
         Messages = messages.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        FieldsByColumn = fields.ToDictionary(f => ColumnName(f.Name, namespaces), StringComparer.Ordinal);
     }
 
     public string Name { get; }
@@ -68,6 +70,26 @@ public sealed class XapiClass
     public IReadOnlyDictionary<string, XapiField> FieldsByName { get; }
 
     public IReadOnlyDictionary<string, XapiMessage> Messages { get; }
+
+    /// <summary>The messages in the model's order.</summary>
+    public IReadOnlyList<XapiMessage> MessageList { get; }
+
+    /// <summary>
+    /// Fields by their database column name: a field of namespace N is N_x on the wire and N__x in
+    /// xapi's database (escaping.ml escape_id), e.g. VM.name__label, VM.memory__static_max.
+    /// </summary>
+    public IReadOnlyDictionary<string, XapiField> FieldsByColumn { get; }
+
+    private static string ColumnName(string field, IReadOnlyList<string> namespaces)
+    {
+        foreach (var ns in namespaces)
+        {
+            if (field.Length > ns.Length + 1 && field.StartsWith(ns + "_", StringComparison.Ordinal))
+                return ns + "__" + field[(ns.Length + 1)..];
+        }
+
+        return field;
+    }
 }
 
 /// <summary>
@@ -80,15 +102,20 @@ public sealed class XapiDataModel
     private const string ResourceName = "XenMigrate.XapiSimulator.Model.xenapi-datamodel.json";
     private const string DefaultsResourceName = "XenMigrate.XapiSimulator.Model.xapi-param-defaults.json";
     private const string HiddenResourceName = "XenMigrate.XapiSimulator.Model.xapi-hidden-messages.json";
+    private const string NamespacesResourceName = "XenMigrate.XapiSimulator.Model.xapi-field-namespaces.json";
 
     private static readonly Lazy<XapiDataModel> Shared = new(LoadEmbedded);
 
     private readonly Dictionary<string, XapiClass> _classes;
     private readonly Dictionary<string, XapiClass> _classesByEventName;
     private readonly Dictionary<string, XapiEnum> _enums;
+    private IReadOnlyList<string>? _wireNames;
 
-    private XapiDataModel(JsonArray document, ParameterDefaults defaults, JsonArray hiddenMessages)
+    private XapiDataModel(JsonArray document, ParameterDefaults defaults, JsonObject hidden, JsonObject namespaces)
     {
+        var hiddenMessages = hidden["messages"]!.AsArray();
+        var perClass = hidden["per_class"]!.AsObject();
+        var alongside = (string)perClass["alongside"]!;
         Defaults = defaults;
         _enums = new Dictionary<string, XapiEnum>(StringComparer.Ordinal);
         foreach (var cls in document)
@@ -122,20 +149,30 @@ public sealed class XapiDataModel
                 return new XapiMessage(className, name, parameters, result, (bool?)m["implicit"] ?? false);
             }).ToList();
             // Hidden messages (not in the published model) that real hosts serve all the same.
-            foreach (var hidden in hiddenMessages.Where(h => (string?)h!["class"] == className))
+            foreach (var message in hiddenMessages.Where(h => (string?)h!["class"] == className))
+                messages.Add(HiddenMessage(className, message!, isImplicit: false));
+            // The ones xapi generates for every database class with (implicit) get_all_records
+            // (datamodel_utils.ml messages_of_obj); "message", not in the database, has its own.
+            if (messages.Any(m => m.Name == alongside && m.IsImplicit))
             {
-                var parameters = hidden!["params"]!.AsArray()
-                    .Select(p => new XapiParameter((string)p!["name"]!, XapiType.Parse((string)p["type"]!), null)).ToList();
-                messages.Add(new XapiMessage(className, (string)hidden["name"]!, parameters, XapiType.Parse((string)hidden["result"]!), IsImplicit: false));
+                foreach (var message in perClass["messages"]!.AsArray())
+                    messages.Add(HiddenMessage(className, message!, isImplicit: true));
             }
 
-            _classes[className] = new XapiClass(className, fields, messages);
+            var classNamespaces = namespaces["namespaces"]![className]?.AsArray().Select(n => (string)n!).ToList() ?? [];
+            _classes[className] = new XapiClass(className, fields, messages, classNamespaces);
         }
 
         _classesByEventName = _classes.Values.ToDictionary(c => c.EventName, StringComparer.OrdinalIgnoreCase);
     }
 
     public static XapiDataModel Instance => Shared.Value;
+
+    /// <summary>
+    /// Every synchronous wire name, as <c>system.listMethods</c> lists them (gen_server.ml): each
+    /// class's messages, implicit accessors and hidden ones included, in the model's order.
+    /// </summary>
+    public IReadOnlyList<string> WireNames => _wireNames ??= _classes.Values.SelectMany(c => c.MessageList.Select(m => m.FullName)).ToList();
 
     /// <summary>Every param_default xapi declares for the model's messages.</summary>
     internal ParameterDefaults Defaults { get; }
@@ -172,11 +209,19 @@ public sealed class XapiDataModel
         _ => FieldQualifier.ReadOnlyRuntime,
     };
 
+    private static XapiMessage HiddenMessage(string className, JsonNode hidden, bool isImplicit)
+    {
+        string Spell(string type) => type.Replace("{class}", className, StringComparison.Ordinal);
+        var parameters = hidden["params"]!.AsArray()
+            .Select(p => new XapiParameter((string)p!["name"]!, XapiType.Parse(Spell((string)p["type"]!)), null)).ToList();
+        return new XapiMessage(className, (string)hidden["name"]!, parameters, XapiType.Parse(Spell((string)hidden["result"]!)), isImplicit);
+    }
+
     private static XapiDataModel LoadEmbedded()
     {
         var document = Resource(ResourceName).AsArray();
         var defaults = new ParameterDefaults(Resource(DefaultsResourceName)["defaults"]!.AsArray());
-        return new XapiDataModel(document, defaults, Resource(HiddenResourceName)["messages"]!.AsArray());
+        return new XapiDataModel(document, defaults, Resource(HiddenResourceName).AsObject(), Resource(NamespacesResourceName).AsObject());
     }
 
     internal static JsonNode Resource(string name)

@@ -51,6 +51,10 @@ public static class XapiErrors
     public const string MapDuplicateKey = "MAP_DUPLICATE_KEY";
     public const string InvalidValue = "INVALID_VALUE";
     public const string NotImplemented = "NOT_IMPLEMENTED";
+
+    /// <summary>API.response_of_fault: ["Fault", reason], e.g. Async. of a call without an async mode.</summary>
+    public const string Fault = "Fault";
+    public const string SessionNotRegistered = "SESSION_NOT_REGISTERED";
     public const string InternalError = "INTERNAL_ERROR";
     public const string OperationNotAllowed = "OPERATION_NOT_ALLOWED";
     public const string OperationBlocked = "OPERATION_BLOCKED";

@@ -243,7 +243,8 @@ public sealed record XapiType(XapiTypeKind Kind, string? Name = null, XapiType? 
         if (value is not JsonValue v) return false;
         return v.GetValueKind() switch
         {
-            JsonValueKind.Number => v.TryGetValue(out result),
+            // ocaml-rpc's float_of_rpc takes an Int as well (an XML-RPC <int> for a float parameter).
+            JsonValueKind.Number => v.TryGetValue(out result) || (v.TryGetValue<long>(out var l) && (result = l) == l),
             JsonValueKind.String => double.TryParse(v.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out result),
             _ => false,
         };

@@ -22,9 +22,11 @@ internal static class DeviceHandlers
         {
             lock (call.Db.Sync)
             {
+                // xapi_vbd.ml assert_ok_to_eject: removable, not empty, VM not suspended.
                 var vbd = call.Db.Require("VBD", call.Ref(1));
                 if (vbd.GetString("type") != "CD") throw new XapiException(XapiErrors.VbdNotRemovableMedia, vbd.Ref);
                 if (vbd.GetBool("empty")) throw new XapiException(XapiErrors.VbdIsEmpty, vbd.Ref);
+                AssertNotSuspended(call.Db.Require("VM", vbd.GetString("VM")));
                 Eject(call.Host, vbd);
                 return ValueTask.FromResult<JsonNode?>(null);
             }
@@ -33,8 +35,10 @@ internal static class DeviceHandlers
         {
             lock (call.Db.Sync)
             {
+                // xapi_vbd.ml assert_ok_to_insert: VM not suspended, removable, empty.
                 var vbd = call.Db.Require("VBD", call.Ref(1));
                 var vdi = call.Db.Require("VDI", call.Ref(2));
+                AssertNotSuspended(call.Db.Require("VM", vbd.GetString("VM")));
                 if (vbd.GetString("type") != "CD") throw new XapiException(XapiErrors.VbdNotRemovableMedia, vbd.Ref);
                 if (!vbd.GetBool("empty")) throw new XapiException(XapiErrors.VbdNotEmpty, vbd.Ref);
                 vbd.Set("VDI", vdi.Ref);
@@ -47,6 +51,13 @@ internal static class DeviceHandlers
         registry.Add("VIF.destroy", call => DestroyDevice(call, "VIF", RemoveVif));
         registry.Add("VIF.plug", call => Plug(call, "VIF", attach: true));
         registry.Add("VIF.unplug", call => Plug(call, "VIF", attach: false));
+    }
+
+    /// <summary>A suspended VM's CD cannot change: its saved state names the medium (xapi_vbd.ml assert_not_suspended).</summary>
+    private static void AssertNotSuspended(XapiObject vm)
+    {
+        if (vm.GetString("power_state") == VmLifecycle.Suspended)
+            throw new XapiException(XapiErrors.VmBadPowerState, vm.Ref, "halted, running", "suspended");
     }
 
     private static ValueTask<JsonNode?> CreateVbd(XapiCall call)

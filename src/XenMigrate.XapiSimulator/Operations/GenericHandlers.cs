@@ -5,8 +5,8 @@ using XenMigrate.XapiSimulator.Rpc;
 namespace XenMigrate.XapiSimulator.Operations;
 
 /// <summary>
-/// The calls xapi generates for every class from its fields (get_all, get_all_records,
-/// get_record, get_by_uuid, get_by_name_label, get_/set_ per field, add_to_/remove_from_ for maps,
+/// The calls xapi generates for every class from its fields (get_all, get_all_records, the hidden
+/// get_all_where / get_all_records_where, get_record, get_by_uuid, get_by_name_label, get_/set_ per field, add_to_/remove_from_ for maps,
 /// add_/remove_ for sets, and plain create/destroy), driven by the data model.
 /// </summary>
 internal static class GenericHandlers
@@ -23,6 +23,21 @@ internal static class GenericHandlers
                 {
                     var records = new JsonObject();
                     foreach (var obj in call.Db.All(cls.Name)) records[obj.Ref] = obj.Snapshot();
+                    return records;
+                });
+            case "get_all_where":
+                // Hidden (datamodel_utils.ml); gen_db_actions.ml: Db_filter.expr_of_string, then get_refs_where.
+                return call => Locked(call, () =>
+                {
+                    var filter = DbFilter.Parse(call.String(1));
+                    return new JsonArray(call.Db.All(cls.Name).Where(filter.Matches).Select(o => (JsonNode?)o.Ref).ToArray());
+                });
+            case "get_all_records_where":
+                return call => Locked(call, () =>
+                {
+                    var filter = DbFilter.Parse(call.String(1));
+                    var records = new JsonObject();
+                    foreach (var obj in call.Db.All(cls.Name).Where(filter.Matches)) records[obj.Ref] = obj.Snapshot();
                     return records;
                 });
             case "get_record":

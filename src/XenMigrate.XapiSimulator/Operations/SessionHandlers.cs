@@ -34,11 +34,17 @@ internal static class SessionHandlers
     /// <summary>The emergency login every member accepts (the local superuser, this host only).</summary>
     private static ValueTask<JsonNode?> SlaveLocalLogin(XapiCall call) => NewSession(call, call.String(0), call.String(1), "slave_local_login");
 
-    private static ValueTask<JsonNode?> NewSession(XapiCall call, string user, string password, string originator)
+    private static async ValueTask<JsonNode?> NewSession(XapiCall call, string user, string password, string originator)
     {
         var options = call.Host.Options;
-        if (!string.Equals(user, options.Username, StringComparison.Ordinal) || !string.Equals(password, options.Password, StringComparison.Ordinal))
-            throw new XapiException(XapiErrors.SessionAuthenticationFailed, user, "Authentication failure");
+        // xapi_session.ml do_local_auth: the check runs under the host's auth semaphore and takes its time.
+        using (await call.Host.AuthThrottle.EnterAsync(() => LocalAuthMaxThreads(call), call.Cancellation))
+        {
+            if (options.LoginLatency > TimeSpan.Zero) await Task.Delay(options.LoginLatency, call.Host.Clock, call.Cancellation);
+            if (!string.Equals(user, options.Username, StringComparison.Ordinal) || !string.Equals(password, options.Password, StringComparison.Ordinal))
+                throw new XapiException(XapiErrors.SessionAuthenticationFailed, user, "Authentication failure");
+        }
+
         lock (call.Db.Sync)
         {
             var same = call.Db.All("session").Where(s => s.GetString("originator") == originator).OrderBy(s => s.CreatedGeneration).ToList();
@@ -57,8 +63,15 @@ internal static class SessionHandlers
                 ["tasks"] = new JsonArray(),
                 ["rbac_permissions"] = new JsonArray(),
             });
-            return ValueTask.FromResult<JsonNode?>(session.Ref);
+            return session.Ref;
         }
+    }
+
+    /// <summary>The pool's local_auth_max_threads (SimulatedHostOptions.LoginConcurrency overrides it).</summary>
+    private static int LocalAuthMaxThreads(XapiCall call)
+    {
+        if (call.Host.Options.LoginConcurrency is { } fixedLimit) return fixedLimit;
+        lock (call.Db.Sync) return (int)Math.Clamp(call.Db.Find("pool", call.Host.PoolRef)?.GetLong("local_auth_max_threads") ?? 8, 1, int.MaxValue);
     }
 
     private static ValueTask<JsonNode?> Logout(XapiCall call)

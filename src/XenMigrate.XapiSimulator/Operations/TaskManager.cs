@@ -124,7 +124,7 @@ internal sealed class TaskManager
         lock (Db.Sync)
         {
             if (Db.Find("task", taskRef) is not { } task || IsFinished(task)) return;
-            task.Set("result", XmlRpcValue.Encode(result));
+            task.Set("result", XmlRpcCodec.TaskResult(result, _host.Model));
             Finish(task, "success");
         }
     }

@@ -64,7 +64,65 @@ internal static class VmLifecycle
         if (vm.GetBool("is_a_template") && operation is "start" or "start_on" or "resume" or "resume_on" or "pause" or "suspend")
             throw new XapiException(XapiErrors.VmIsTemplate, vm.Ref);
         AssertPowerState(vm, operation);
-        AssertNoOtherOperation(vm);
+        AssertAllowedConcurrently(vm, operation);
+    }
+
+    /// <summary>
+    /// xapi_vm_lifecycle.ml ~115-147 is_allowed_concurrently: which operation may start while others
+    /// run on the VM. Clones, copies and exports go together, snapshots and checkpoints go together,
+    /// hard_shutdown goes with anything but another hard_shutdown, hard_reboot with anything but a
+    /// hard shutdown or reboot, and a few pairs (snapshot during snapshot_with_quiesce;
+    /// metadata_export, clean_shutdown or clean_reboot during migrate_send). Not the power state.
+    /// </summary>
+    public static bool IsAllowedConcurrently(string operation, IReadOnlyList<string> current)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        if (current.Count == 0) return true;
+        bool Together(string[] ops) => ops.Contains(operation, StringComparer.Ordinal) && current.All(o => ops.Contains(o, StringComparer.Ordinal));
+        if (Together(LongCopies) || Together(Snapshots) || Together(BootRecord)) return true;
+        return operation switch
+        {
+            "hard_shutdown" => !current.Contains("hard_shutdown", StringComparer.Ordinal),
+            "hard_reboot" => !current.Any(o => o is "hard_shutdown" or "hard_reboot"),
+            _ => StateTransitions.Any(t => t.Transition == operation && t.State.SequenceEqual(current, StringComparer.Ordinal)),
+        };
+    }
+
+    private static readonly string[] LongCopies = ["clone", "copy", "export"];
+    private static readonly string[] Snapshots = ["snapshot", "checkpoint"];
+    private static readonly string[] BootRecord = ["get_boot_record"];
+
+    private static readonly (string[] State, string Transition)[] StateTransitions =
+    [
+        (["snapshot_with_quiesce"], "snapshot"),
+        (["migrate_send"], "metadata_export"),
+        (["migrate_send"], "clean_shutdown"),
+        (["migrate_send"], "clean_reboot"),
+    ];
+
+    /// <summary>
+    /// What a hard shutdown / hard reboot cancels (and waits for) before it acts
+    /// (message_forwarding.ml VM.hard_shutdown ~2296, VM.hard_reboot ~2354).
+    /// </summary>
+    public static IReadOnlyList<string> CancelledBy(string operation) => operation switch
+    {
+        "hard_shutdown" => ["clean_shutdown", "clean_reboot", "hard_reboot", "pool_migrate", "call_plugin", "shutdown", "suspend"],
+        "hard_reboot" => ["clean_shutdown", "clean_reboot", "pool_migrate", "call_plugin", "suspend"],
+        _ => [],
+    };
+
+    /// <summary>
+    /// OTHER_OPERATION_IN_PROGRESS ["VM", ref, op, task] when the VM's current operations do not admit
+    /// this one; with several running, "{op1,op2}" and "{task1,task2}" (report_concurrent_operations_error).
+    /// </summary>
+    public static void AssertAllowedConcurrently(XapiObject vm, string operation)
+    {
+        var current = vm.Get("current_operations")!.AsObject().Select(p => (Task: p.Key, Op: p.Value?.ToString() ?? string.Empty)).ToList();
+        if (IsAllowedConcurrently(operation, current.Select(c => c.Op).ToList())) return;
+        var (ops, tasks) = current.Count == 1
+            ? (current[0].Op, current[0].Task)
+            : ("{" + string.Join(',', current.Select(c => c.Op)) + "}", "{" + string.Join(',', current.Select(c => c.Task)) + "}");
+        throw new XapiException(XapiErrors.OtherOperationInProgress, "VM", vm.Ref, ops, tasks);
     }
 
     public static void AssertPowerState(XapiObject vm, string operation)
@@ -78,20 +136,29 @@ internal static class VmLifecycle
         }
     }
 
-    /// <summary>OTHER_OPERATION_IN_PROGRESS [class, ref, operation, task] when the object is busy.</summary>
+    /// <summary>
+    /// OTHER_OPERATION_IN_PROGRESS [class, ref, operation, task] when the object is busy. For a VDI, a
+    /// running copy does not count (xapi_vdi.ml ~150-200 check_operation_error: "if a copy is ongoing,
+    /// don't fail with other_operation_in_progress"); any other operation makes it exclusive.
+    /// </summary>
     public static void AssertNoOtherOperation(XapiObject obj)
     {
-        var current = obj.Get("current_operations")!.AsObject().FirstOrDefault();
+        var current = obj.Get("current_operations")!.AsObject()
+            .FirstOrDefault(p => obj.ClassName != "VDI" || p.Value?.ToString() != "copy");
         if (current.Key is not null)
             throw new XapiException(XapiErrors.OtherOperationInProgress, obj.ClassName, obj.Ref, current.Value?.ToString() ?? string.Empty, current.Key);
     }
 
-    /// <summary>Recomputes allowed_operations from the power state, as xapi keeps it current.</summary>
+    /// <summary>
+    /// Recomputes allowed_operations as xapi keeps it current (update_allowed_operations: every
+    /// operation check_operation_error lets through): the power state, and the operations already
+    /// running on the VM (<see cref="IsAllowedConcurrently"/>).
+    /// </summary>
     public static void UpdateAllowedOperations(HostRuntime host, XapiObject vm)
     {
-        var busy = vm.Get("current_operations")!.AsObject().Count > 0;
+        var current = vm.Get("current_operations")!.AsObject().Select(p => p.Value?.ToString() ?? string.Empty).ToList();
         var allowed = new JsonArray();
-        if (!busy && !vm.GetBool("is_control_domain"))
+        if (!vm.GetBool("is_control_domain"))
         {
             var state = vm.GetString("power_state");
             var template = vm.GetBool("is_a_template");
@@ -99,15 +166,16 @@ internal static class VmLifecycle
             foreach (var (operation, states) in AllowedPowerStates)
             {
                 if (!states.Contains(state, StringComparer.Ordinal)) continue;
+                if (!IsAllowedConcurrently(operation, current)) continue;
                 if (template && operation is "start" or "start_on" or "pause" or "suspend") continue;
                 if (!agent && operation is "clean_shutdown" or "clean_reboot" or "suspend" or "checkpoint") continue;
                 allowed.Add(operation);
             }
         }
-        else if (!busy)
+        else
         {
-            allowed.Add("snapshot");
-            allowed.Add("changing_dynamic_range");
+            foreach (var operation in new[] { "snapshot", "changing_dynamic_range" })
+                if (IsAllowedConcurrently(operation, current)) allowed.Add(operation);
         }
 
         if (!JsonNode.DeepEquals(vm.Get("allowed_operations"), allowed)) vm.Set("allowed_operations", allowed);

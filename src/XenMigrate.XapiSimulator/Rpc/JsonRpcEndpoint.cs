@@ -28,7 +28,7 @@ internal static class JsonRpcEndpoint
         }
         catch (MalformedRequestException e)
         {
-            await WriteMalformedAsync(context, e.Message);
+            await WriteInternalErrorAsync(context, e.Message);
             return;
         }
 
@@ -67,10 +67,15 @@ internal static class JsonRpcEndpoint
                 };
         }
 
+        // api_server.ml jsoncallback: the whole answer with its Content-Length, and CORS headers.
+        using var body = new MemoryStream();
+        await using (var writer = new Utf8JsonWriter(body, WriterOptions)) response.WriteTo(writer);
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.Body, WriterOptions);
-        response.WriteTo(writer);
+        context.Response.Headers.AccessControlAllowOrigin = "*";
+        context.Response.Headers.AccessControlAllowHeaders = "X-Requested-With";
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), context.RequestAborted);
     }
 
     private static async Task<JsonObject> ReadRequestAsync(HttpContext context)
@@ -104,7 +109,8 @@ internal static class JsonRpcEndpoint
         return request;
     }
 
-    private static async Task WriteMalformedAsync(HttpContext context, string detail)
+    /// <summary>http_svr.ml response_internal_error: HTTP 500 with xapi's HTML page.</summary>
+    public static async Task WriteInternalErrorAsync(HttpContext context, string detail)
     {
         context.Response.StatusCode = StatusCodes.Status500InternalServerError;
         context.Response.ContentType = "text/html";

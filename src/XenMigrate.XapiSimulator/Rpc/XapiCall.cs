@@ -71,11 +71,14 @@ internal sealed class XapiCall
     /// The time an operation takes while it holds its object (so that concurrent callers meet
     /// OTHER_OPERATION_IN_PROGRESS): the configured duration plus any injected delay.
     /// </summary>
-    public async Task SimulateWorkAsync(TimeSpan duration)
+    public Task SimulateWorkAsync(TimeSpan duration) => SimulateWorkUntilAsync(duration, Cancellation);
+
+    /// <summary>As <see cref="SimulateWorkAsync"/>, ended by <paramref name="cancellation"/> (the call's, or one linked to it).</summary>
+    public async Task SimulateWorkUntilAsync(TimeSpan duration, CancellationToken cancellation)
     {
         var total = duration + InjectedDelay;
         InjectedDelayConsumed = true;
-        if (total > TimeSpan.Zero) await Task.Delay(total, Host.Clock, Cancellation);
+        if (total > TimeSpan.Zero) await Task.Delay(total, Host.Clock, cancellation);
     }
 
     public JsonNode? Arg(int index) => Arguments[index];

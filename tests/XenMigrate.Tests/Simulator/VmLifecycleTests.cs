@@ -120,10 +120,13 @@ public class VmLifecycleTests : SimulatorFixture
         var task = await Xapi.CallForStringAsync("Async.VM.clean_shutdown", vm);
         await WaitUntilAsync(async () => (await Xapi.CallAsync("VM.get_current_operations", vm))!.AsObject().Count > 0);
         var current = (await Xapi.CallAsync("VM.get_current_operations", vm))!.AsObject();
-        var second = await Xapi.FailureAsync("VM.hard_shutdown", vm);
+        var allowed = (await Xapi.CallAsync("VM.get_allowed_operations", vm))!.AsArray().Select(o => (string?)o).ToList();
+        var second = await Xapi.FailureAsync("VM.clean_reboot", vm);
 
         Assert.That(current.Single().Key, Is.EqualTo(task));
         Assert.That((string?)current.Single().Value, Is.EqualTo("clean_shutdown"));
+        // xapi_vm_lifecycle.ml is_allowed_concurrently: only the hard operations go with a clean shutdown.
+        Assert.That(allowed, Is.EquivalentTo(new[] { "hard_shutdown", "hard_reboot" }));
         Assert.That(second.Code, Is.EqualTo("OTHER_OPERATION_IN_PROGRESS"));
         Assert.That(second.Parameters, Is.EqualTo(new[] { "VM", vm, "clean_shutdown", task }));
         Assert.That((string?)(await Xapi.WaitForTaskAsync(task))["status"], Is.EqualTo("success"));
