@@ -12,12 +12,13 @@ using XenMigrate.Infrastructure.Xapi;
 namespace XenMigrate.Infrastructure.Transfer;
 
 /// <summary>
-/// Copies a VDI from one standalone host to another without shared storage (docs/xapi.md §3,
-/// closing steps 6, 7 and 10): <c>GET /export_raw_vdi?format=vhd</c> on the source is piped
-/// straight into <c>PUT /import_raw_vdi?format=vhd</c> on the destination. The disk is never
-/// held in memory nor on the gateway's disk: the VHD's footer, header and BAT are read to learn
-/// the exact stream length (xapi needs a Content-Length), then the stream flows through one
-/// pooled buffer. Success means both hosts' tasks succeeded and every byte of the computed
+/// Copies a VDI from one host to another without shared storage (docs/xapi.md §3, closing steps
+/// 6, 7 and 10): <c>GET /export_raw_vdi?format=…</c> on the source is piped straight into
+/// <c>PUT /import_raw_vdi?format=…</c> on the destination, in a <see cref="TransferFormat"/> the
+/// caller chooses (VHD unless told otherwise). The disk is never held in memory nor on the
+/// gateway's disk: the stream's metadata (a VHD's footer, header and BAT; qcow2's header and
+/// refcounts; for raw the virtual size) gives the exact stream length (xapi needs a
+/// Content-Length), then the stream flows through one pooled buffer. Success means both hosts' tasks succeeded and every byte of the computed
 /// length went through. One HTTP client per host is kept for all copies; dispose to close them.
 /// </summary>
 public sealed partial class VdiTransfer : IDisposable
@@ -47,19 +48,22 @@ public sealed partial class VdiTransfer : IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired; both tasks are cancelled.</exception>
     /// <param name="sourceBase">The host to export from (a pool member that sees the VDI's SR); the session's host when null.</param>
     /// <param name="destinationBase">The host to import into, likewise.</param>
+    /// <param name="format">The stream format; a base needs <see cref="TransferFormat.Vhd"/> or <see cref="TransferFormat.Qcow2"/>.</param>
     public async Task<TransferResult> CopyAsync(XapiSession source, string sourceVdiRef, string? baseVdiRef,
         XapiSession destination, string destinationVdiRef, IProgress<TransferProgress>? progress, CancellationToken cancellationToken,
-        Uri? sourceBase = null, Uri? destinationBase = null)
+        Uri? sourceBase = null, Uri? destinationBase = null, TransferFormat format = TransferFormat.Vhd)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentException.ThrowIfNullOrWhiteSpace(sourceVdiRef);
         ArgumentException.ThrowIfNullOrWhiteSpace(destinationVdiRef);
         if (baseVdiRef is not null) ArgumentException.ThrowIfNullOrWhiteSpace(baseVdiRef);
+        if (baseVdiRef is not null && format == TransferFormat.Raw)
+            throw new ArgumentException("A raw stream carries the whole disk: it cannot be a delta over a base.", nameof(format));
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
         using var copy = new Copy(this, source, sourceVdiRef, baseVdiRef, destination, destinationVdiRef, progress,
-            sourceBase ?? source.BaseUri, destinationBase ?? destination.BaseUri);
+            sourceBase ?? source.BaseUri, destinationBase ?? destination.BaseUri, format);
         return await copy.RunAsync(cancellationToken);
     }
 
@@ -117,14 +121,16 @@ public sealed partial class VdiTransfer : IDisposable
         private bool _stalled;
         private bool _exportSent;
         private bool _importSent;
-        private VhdStreamPrefix? _prefix;
+        private IExportPrefix? _prefix;
+        private readonly TransferFormat _format;
 
         private readonly Uri _sourceBase;
         private readonly Uri _destinationBase;
 
         public Copy(VdiTransfer owner, XapiSession source, string sourceVdi, string? baseVdi, XapiSession destination,
-            string destinationVdi, IProgress<TransferProgress>? progress, Uri sourceBase, Uri destinationBase)
+            string destinationVdi, IProgress<TransferProgress>? progress, Uri sourceBase, Uri destinationBase, TransferFormat format)
         {
+            _format = format;
             _sourceBase = sourceBase;
             _destinationBase = destinationBase;
             _owner = owner;
@@ -162,7 +168,7 @@ public sealed partial class VdiTransfer : IDisposable
         }
 
         private string Describe() =>
-            $"Copying VDI {_sourceVdi}{(_baseVdi is null ? "" : $" (delta over {_baseVdi})")} from {_source.Host.Name} to VDI {_destinationVdi} on {_destination.Host.Name}";
+            $"Copying VDI {_sourceVdi}{(_baseVdi is null ? "" : $" (delta over {_baseVdi})")} as {FormatName} from {_source.Host.Name} to VDI {_destinationVdi} on {_destination.Host.Name}";
 
         public async Task<TransferResult> RunAsync(CancellationToken cancellationToken)
         {
@@ -264,11 +270,16 @@ public sealed partial class VdiTransfer : IDisposable
             }
         }
 
+        private string FormatName => _format.ToString().ToLowerInvariant();
+
         private async Task PipeAsync(CancellationToken token)
         {
             Touch();
+            // A raw stream does not say how long it is: the VDI's size does.
+            var rawLength = _format == TransferFormat.Raw
+                ? XapiValues.Int(await _source.CallAsync("VDI.get_virtual_size", token, _sourceVdi)) : 0;
             var exportUri = HandlerUri(_sourceBase, ExportMethod, ("session_id", _source.SessionRef), ("task_id", _exportTask),
-                ("vdi", _sourceVdi), ("base", _baseVdi), ("format", "vhd"));
+                ("vdi", _sourceVdi), ("base", _baseVdi), ("format", FormatName));
             var get = Hold(new HttpRequestMessage(HttpMethod.Get, exportUri));
             _exportSent = true;
             var exported = Hold(await SendAsync(_source, get, TransferSide.Source, "opening the export", token));
@@ -277,25 +288,30 @@ public sealed partial class VdiTransfer : IDisposable
             var body = Hold(await exported.Content.ReadAsStreamAsync(token));
 
             Touch();
-            VhdStreamPrefix prefix;
+            IExportPrefix prefix;
             try
             {
-                prefix = await VhdStreamPrefix.ReadAsync(body, token);
+                prefix = _format switch
+                {
+                    TransferFormat.Qcow2 => await Qcow2StreamPrefix.ReadAsync(body, _baseVdi is not null, token),
+                    TransferFormat.Raw => await RawStreamPrefix.ReadAsync(body, rawLength, token),
+                    _ => await VhdStreamPrefix.ReadAsync(body, token),
+                };
             }
             catch (Exception e) when (e is IOException or HttpRequestException && !token.IsCancellationRequested)
             {
-                throw new TransferFaultException(TransferSide.Source, $"reading the export's VHD header failed ({e.Message})", e);
+                throw new TransferFaultException(TransferSide.Source, $"reading the export's {FormatName} header failed ({e.Message})", e);
             }
 
             _prefix = prefix;
             Interlocked.Exchange(ref _total, prefix.StreamLength);
-            LogStream(Logger, _sourceVdi, prefix.StreamLength, prefix.UsedBlocks, prefix.TableEntries, prefix.VirtualSize, prefix.IsDifferencing);
+            LogStream(Logger, _sourceVdi, FormatName, prefix.StreamLength, prefix.UsedBlocks, prefix.VirtualSize, prefix.IsDifferencing);
             Report(0, force: true);
 
             Touch();
             var importUri = HandlerUri(_destinationBase, ImportMethod, ("session_id", _destination.SessionRef), ("task_id", _importTask),
-                ("vdi", _destinationVdi), ("format", "vhd"));
-            var content = Hold(new VhdUploadContent(prefix.Bytes, body, prefix.StreamLength, Options.BufferSize,
+                ("vdi", _destinationVdi), ("format", FormatName));
+            var content = Hold(new StreamedUploadContent(prefix.Bytes, body, prefix.StreamLength, Options.BufferSize,
                 written =>
                 {
                     Touch();
@@ -427,7 +443,7 @@ public sealed partial class VdiTransfer : IDisposable
             var cause = early is not null ? early.Cause
                 : _stalled ? $"no data moved for {Options.StallTimeout}"
                 : fault is not null ? fault.Message
-                : streamError is InvalidVhdStreamException invalid ? $"the export is not a usable VHD stream: {invalid.Message}"
+                : streamError is InvalidExportStreamException invalid ? $"the export is not a usable {FormatName} stream: {invalid.Message}"
                 : streamError is not null ? Describe(streamError)
                 : importError is not null ? $"the import task on {_destination.Host.Name} failed"
                 : $"the export task on {_source.Host.Name} failed";
@@ -521,8 +537,8 @@ public sealed partial class VdiTransfer : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Copying VDI {SourceVdi} from {SourceHost} to VDI {DestinationVdi} on {DestinationHost} (base {BaseVdi})")]
     private static partial void LogStarting(ILogger logger, string sourceVdi, string sourceHost, string destinationVdi, string destinationHost, string baseVdi);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "VHD stream of VDI {SourceVdi}: {Length} bytes, {Blocks} of {Entries} blocks, virtual size {VirtualSize}, differencing {Differencing}")]
-    private static partial void LogStream(ILogger logger, string sourceVdi, long length, int blocks, int entries, long virtualSize, bool differencing);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Export of VDI {SourceVdi} as {Format}: {Length} bytes, {Blocks} blocks, virtual size {VirtualSize}, differencing {Differencing}")]
+    private static partial void LogStream(ILogger logger, string sourceVdi, string format, long length, int blocks, long virtualSize, bool differencing);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Copied VDI {SourceVdi} to {DestinationHost}: {Bytes} bytes ({Blocks} blocks) in {Seconds:F1} s")]
     private static partial void LogCopied(ILogger logger, string sourceVdi, string destinationHost, long bytes, int blocks, double seconds);

@@ -15,7 +15,7 @@ namespace XenMigrate.Infrastructure.Transfer;
 /// <c>table_offset + roundup512(4·max_table_entries) + n_used·(bitmap + block_size) + 512</c>;
 /// a layout with gaps between blocks still gets its true length.
 /// </remarks>
-public sealed class VhdStreamPrefix
+public sealed class VhdStreamPrefix : IExportPrefix
 {
     public const int SectorSize = 512;
     public const int FooterSize = 512;
@@ -79,7 +79,7 @@ public sealed class VhdStreamPrefix
         ArgumentNullException.ThrowIfNull(stream);
         var footer = new byte[FooterSize];
         var got = await stream.ReadAtLeastAsync(footer, FooterSize, throwOnEndOfStream: false, cancellationToken);
-        AssertNotAnErrorPage(footer.AsSpan(0, got));
+        ExportErrorPage.ThrowIfErrorPage(footer.AsSpan(0, got));
         if (got < FooterSize) throw new InvalidVhdStreamException($"The VHD stream ended after {got} bytes, inside its footer.");
         var (differencing, dataOffset, virtualSize) = ParseFooter(footer);
 
@@ -112,21 +112,6 @@ public sealed class VhdStreamPrefix
         for (var i = 0; i < structure.Length; i++)
             if (i < checksumOffset || i >= checksumOffset + 4) sum += structure[i];
         return ~sum;
-    }
-
-    /// <summary>
-    /// A real host can answer 200 and then put a whole HTTP error page in the body (xen-api issue
-    /// #4603, an SR_BACKEND_FAILURE_46; Xen Orchestra checks for it too): name it, rather than call
-    /// it a malformed VHD.
-    /// </summary>
-    private static void AssertNotAnErrorPage(ReadOnlySpan<byte> start)
-    {
-        if (start.Length < 5 || !start[..5].SequenceEqual("HTTP/"u8)) return;
-        var text = System.Text.Encoding.ASCII.GetString(start);
-        var end = text.IndexOfAny(['\r', '\n']);
-        var statusLine = end > 0 ? text[..end] : text[..Math.Min(text.Length, 80)];
-        var code = System.Text.RegularExpressions.Regex.Match(text, "[A-Z][A-Z0-9]*_[A-Z0-9_]+").Value;
-        throw new InvalidVhdStreamException($"The export answered 200, then an HTTP error page in its body ({statusLine}{(code.Length > 0 ? $", {code}" : "")}).");
     }
 
     private static (bool Differencing, long DataOffset, long VirtualSize) ParseFooter(ReadOnlySpan<byte> footer)
@@ -220,4 +205,4 @@ public sealed class VhdStreamPrefix
 }
 
 /// <summary>A stream that is not a usable dynamic or differencing VHD, or that ended inside its metadata.</summary>
-public sealed class InvalidVhdStreamException(string message) : Exception(message);
+public sealed class InvalidVhdStreamException(string message) : InvalidExportStreamException(message);

@@ -113,11 +113,16 @@ public sealed partial class LiveMigrationWorkflow(
         LiveMove move;
         try
         {
+            // xapi live-migrates only a running VM (xapi_vm_lifecycle.ml: pool_migrate [Running],
+            // migrate_send [Halted; Suspended; Running]); Nova moves a paused one. So it runs for
+            // the move and is paused again where it lands (or, failing, where it was).
+            if (vm.Power == VmPower.Paused) await driver.UnpauseAsync(migration.SourceCompute!, vm.Uuid, ct);
             move = await driver.StartLiveMigrationAsync(migration.SourceCompute!, migration.DestCompute!, vm.Uuid, ct);
         }
         catch (Exception e) when (e is XapiException or UnmovableVmException)
         {
             var reason = e is XapiException x ? Reason([x.Code, .. x.Parameters]) : e.Message;
+            await RepauseIfItWasPausedAsync(migration.SourceCompute!, checkpoint, ct);
             FinishEvent(server, checkpoint, EventCheck, false, reason);
             await SaveAsync(checkpoint, ct);
             await EndAsync(migration.Id, MigrationStatus.Error, reason, ct);
@@ -183,6 +188,7 @@ public sealed partial class LiveMigrationWorkflow(
     {
         var (migration, server, checkpoint) = await LoadAsync(migrationId, ct);
         if (!migration.IsInProgress) return;
+        if (await RepauseIfItWasPausedAsync(migration.DestCompute!, checkpoint, ct)) power = VmPower.Paused;
         // XenServer reports no downtime: only what the gateway saw itself (a gap in the VM's power on both sides) is recorded.
         if (downtime is { } measured) migration.RecordDowntime(measured, Now);
         migration.RecordMemoryProgress(migration.MemoryTotalBytes, migration.MemoryTotalBytes, Now);
@@ -210,6 +216,7 @@ public sealed partial class LiveMigrationWorkflow(
         var power = server.PowerState;
         try
         {
+            await RepauseIfItWasPausedAsync(migration.SourceCompute!, checkpoint, ct);
             if (checkpoint.SourceVmUuid is not null && await driver.FindVmAsync(migration.SourceCompute!, checkpoint.SourceVmUuid, ct) is { } vm)
                 power = vm.Power switch { VmPower.Paused => PowerState.Paused, VmPower.Running => PowerState.Running, _ => power };
         }
@@ -229,6 +236,19 @@ public sealed partial class LiveMigrationWorkflow(
         await SaveAsync(checkpoint, ct);
         XenMigrateTelemetry.RecordMoveEnded(migration, Now);
         LogEnded(logger, server.Id, status.ToNovaName(), reason);
+    }
+
+    /// <summary>
+    /// A VM that was paused when the move began and runs now (it was unpaused for the move) is
+    /// paused on <paramref name="host"/>; true when it is paused there. Idempotent, so a step run
+    /// again after a crash pauses it once.
+    /// </summary>
+    private async Task<bool> RepauseIfItWasPausedAsync(string host, MigrationCheckpoint checkpoint, CancellationToken ct)
+    {
+        if (checkpoint.SourcePowerState != nameof(VmPower.Paused) || checkpoint.SourceVmUuid is null) return false;
+        var vm = await driver.FindVmAsync(host, checkpoint.SourceVmUuid, ct);
+        if (vm?.Power == VmPower.Running) await driver.PauseAsync(host, vm.Uuid, ct);
+        return vm is { Power: VmPower.Running or VmPower.Paused };
     }
 
     /// <summary>

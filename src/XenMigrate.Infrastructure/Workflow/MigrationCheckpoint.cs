@@ -22,7 +22,7 @@ public sealed class MigrationCheckpoint
     /// <summary>Source VM uuid (found by the server id in its other_config at prep).</summary>
     public string? SourceVmUuid { get; set; }
 
-    /// <summary>Power state of the source VM when the migration started (Running or Halted).</summary>
+    /// <summary>Power state of the source VM when the migration started (Running, Paused or Halted).</summary>
     public string? SourcePowerState { get; set; }
 
     /// <summary>

@@ -345,9 +345,10 @@ public sealed partial class ResizeWorkflow(
             {
                 Userdevice = disk.Userdevice, Bootable = disk.Bootable, SourceVdiUuid = disk.VdiUuid, VirtualSize = disk.VirtualSize,
                 NameLabel = disk.NameLabel, SnapshotVdiUuid = snapshot.DisksByUserdevice[disk.Userdevice],
-                WholeAtCutOver = disk.Format != DiskFormat.Vhd,
             };
             planned.DestinationVdiUuid = await driver.CreateDiskAsync(migration.DestCompute!, DiskRequest(planned, tag, disk.VirtualSize), ct);
+            // A disk that must be written whole (thick LVM) takes no delta: it is copied once, after the shutdown.
+            planned.WholeAtCutOver = !await driver.TakesDeltasAsync(migration.DestCompute!, planned.DestinationVdiUuid, ct);
             disks.Add(planned);
         }
 

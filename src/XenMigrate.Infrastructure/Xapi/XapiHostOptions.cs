@@ -77,6 +77,8 @@ public sealed class XapiHostOptions
     /// <summary>
     /// SHA-256 (or SHA-1) thumbprint of the host's self-signed certificate, hex with or without
     /// colons. When set, only that certificate is accepted; when empty, normal chain validation.
+    /// For a pool, list every member's (comma-separated): logins go to the master and transfers to
+    /// the member that holds a disk, and each member has a certificate of its own.
     /// </summary>
     public string? Thumbprint { get; set; }
 

@@ -26,15 +26,25 @@ public static class XapiHttp
         },
     };
 
-    /// <summary>True when the certificate's SHA-256 or SHA-1 thumbprint equals the pinned one.</summary>
+    /// <summary>
+    /// True when the certificate's SHA-256 or SHA-1 thumbprint equals one of the pinned ones. A pool
+    /// has one certificate per member (a login may be sent on to the master, a transfer to the
+    /// member holding the disk), so several may be pinned, separated by commas, semicolons or blanks.
+    /// </summary>
     public static bool MatchesThumbprint(X509Certificate certificate, string pinned)
     {
-        var wanted = Normalize(pinned);
         using var cert = new X509Certificate2(certificate);
-        return CryptographicOperations.FixedTimeEquals(
-                   System.Text.Encoding.ASCII.GetBytes(cert.GetCertHashString(HashAlgorithmName.SHA256)),
-                   System.Text.Encoding.ASCII.GetBytes(wanted))
-               || string.Equals(cert.GetCertHashString(HashAlgorithmName.SHA1), wanted, StringComparison.Ordinal);
+        var sha256 = System.Text.Encoding.ASCII.GetBytes(cert.GetCertHashString(HashAlgorithmName.SHA256));
+        var sha1 = cert.GetCertHashString(HashAlgorithmName.SHA1);
+        var matched = false;
+        foreach (var wanted in pinned.Split([',', ';', ' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).Select(Normalize))
+        {
+            // Every pin is compared (no early exit) so the time taken says nothing about which one matched.
+            matched |= CryptographicOperations.FixedTimeEquals(sha256, System.Text.Encoding.ASCII.GetBytes(wanted))
+                       | string.Equals(sha1, wanted, StringComparison.Ordinal);
+        }
+
+        return matched;
     }
 
     private static string Normalize(string thumbprint) =>

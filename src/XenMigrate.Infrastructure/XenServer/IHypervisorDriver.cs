@@ -71,6 +71,12 @@ public interface IHypervisorDriver
     /// <summary>A new disk on the host's target SR, tagged; one with the same tags is found instead of made twice.</summary>
     Task<string> CreateDiskAsync(string host, DiskRequest request, CancellationToken ct);
 
+    /// <summary>
+    /// Whether a disk takes a copy as a delta over an earlier one: false where the SR must have
+    /// every byte written (thick LVM not upgraded to LVHD), so the copy is whole, at the cut-over.
+    /// </summary>
+    Task<bool> TakesDeltasAsync(string host, string vdiUuid, CancellationToken ct);
+
     /// <summary>An instant copy-on-write copy of a disk on its own (shared) SR, tagged like <see cref="CreateDiskAsync"/>.</summary>
     Task<string> CloneDiskAsync(string host, string vdiUuid, DiskRequest request, CancellationToken ct);
 

@@ -52,6 +52,21 @@ public class CertificatePinningTests
         Assert.That(server.PasswordsReceived, Is.GreaterThanOrEqualTo(2), "the counter sees a login that got through");
     }
 
+    [Test]
+    public async Task SeveralPins_AsForAPoolsMembers_TheMatchingOneLogsIn()
+    {
+        using var cert = SelfSigned("xs-tls");
+        using var other = SelfSigned("xs-other-member");
+        await using var server = await CountingTlsHost.StartAsync(cert);
+        var pins = $"{other.GetCertHashString(HashAlgorithmName.SHA256)}, {string.Join(':', cert.GetCertHashString(HashAlgorithmName.SHA256).Chunk(2).Select(c => new string(c)))}";
+
+        await using var session = await XapiSession.OpenAsync(Host(server, pins), TimeSpan.FromSeconds(10), CancellationToken.None);
+        Assert.That(session.SessionRef, Is.EqualTo("OpaqueRef:tls-session"));
+
+        var onlyOthers = $"{other.GetCertHashString(HashAlgorithmName.SHA256)};{other.GetCertHashString(HashAlgorithmName.SHA1)}";
+        await Assert.ThrowsAsync<XapiTransportException>(() => XapiSession.OpenAsync(Host(server, onlyOthers), TimeSpan.FromSeconds(10), CancellationToken.None));
+    }
+
     [TestCase("wrong certificate")]
     [TestCase("no pin, untrusted certificate")]
     [TestCase("pin that is not hex")]

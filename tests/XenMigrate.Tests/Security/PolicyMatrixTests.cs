@@ -109,6 +109,9 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/os-hypervisors/detail",                              "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/os-hypervisors/statistics",                          "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/os-hypervisors/{hypervisor_id}",                     "",              404, 403, 403, 403, 401, 401, 401),
+        // Aggregates (one per pool) are admin-only, as Nova's; an unknown id is 404 after the policy check.
+        R("GET",  "/v2.1/os-aggregates",                                      "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-aggregates/{aggregate_id}",                       "",              404, 403, 403, 403, 401, 401, 401),
         // XenMigrate's host-drain extension: admin only (an unknown host is 400, an unknown drain 404).
         R("POST", "/xenmigrate/v1/host-drains",                               "drain",         400, 403, 403, 403, 401, 401, 401),
         R("GET",  "/xenmigrate/v1/host-drains",                               "",              200, 403, 403, 403, 401, 401, 401),
@@ -250,6 +253,7 @@ public class PolicyMatrixTests : GatewayFixture
             .Replace("{image_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{service_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{hypervisor_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
+            .Replace("{aggregate_id}", "999999", StringComparison.Ordinal)
             .Replace("{drain_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal);
         Assert.That(path, Does.Not.Contain("{"), $"no value for a parameter of {pattern}");
 

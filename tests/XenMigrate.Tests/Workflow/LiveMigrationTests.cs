@@ -53,9 +53,10 @@ public class LiveMigrationTests : WorkflowFixture
     }
 
     [Test]
-    public async Task LiveMigrate_PausedServer_IsRefusedByXenServer_AndStaysPausedWhereItWas()
+    public async Task LiveMigrate_PausedServer_MovesAndIsPausedOnTheDestination()
     {
-        // xapi live-migrates Running VMs only (xapi_vm_lifecycle.ml: migrate_send is Halted, Suspended or Running).
+        // xapi live-migrates Running VMs only (xapi_vm_lifecycle.ml: migrate_send is Halted, Suspended or
+        // Running); Nova moves a paused one. The gateway unpauses it for the move and pauses it where it lands.
         var id = await SeedServerAsync(1, "lm-paused", memoryMb: 512, diskGb: 1);
         await using (var s = await OpenAsync(Lab[1]))
             await s.CallAsync("VM.pause", CancellationToken.None, (await VmsOfServerAsync(Lab[1], id)).Single().Ref);
@@ -64,14 +65,39 @@ public class LiveMigrationTests : WorkflowFixture
 
         AssertStatus(await ActionAsync(id, Admin, """{"os-migrateLive":{"host":"xs-3","block_migration":"auto"}}""", "2.68"), HttpStatusCode.Accepted);
 
-        var after = await WaitForMigrationStatusAsync(id, "error");
-        Assert.That(after["dest_compute"]!.GetValue<string>(), Is.EqualTo("xs-3"));
+        await WaitForMigrationStatusAsync(id, "completed");
         var server = await WaitForStatusAsync(id, "PAUSED");
-        Assert.That(server["OS-EXT-SRV-ATTR:host"]!.GetValue<string>(), Is.EqualTo("xs-2"));
-        var vm = (await VmsOfServerAsync(Lab[1], id)).Single();
+        Assert.That(server["OS-EXT-SRV-ATTR:host"]!.GetValue<string>(), Is.EqualTo("xs-3"));
+        var vm = (await VmsOfServerAsync(Lab[2], id)).Single();
         Assert.That(vm.PowerState, Is.EqualTo("Paused"));
-        Assert.That(Lab[1].Control.GetVmDiskSha256(vm.Ref), Is.EqualTo(sha));
-        Assert.That(await VmsOfServerAsync(Lab[2], id), Is.Empty, "nothing was made on the destination");
+        Assert.That(Lab[2].Control.GetVmDiskSha256(vm.Ref), Is.EqualTo(sha));
+        Assert.That(await VmsOfServerAsync(Lab[1], id), Is.Empty, "gone from the source");
+    }
+
+    [Test]
+    public async Task LiveMigrate_PausedServer_RefusedByXenServer_IsPausedAgainWhereItWas()
+    {
+        var id = await SeedServerAsync(1, "lm-paused-refused", memoryMb: 512, diskGb: 1);
+        await using (var s = await OpenAsync(Lab[1]))
+            await s.CallAsync("VM.pause", CancellationToken.None, (await VmsOfServerAsync(Lab[1], id)).Single().Ref);
+        await WaitForStatusAsync(id, "PAUSED");
+        Lab[1].Faults.FailNext("VM.migrate_send", "VM_INCOMPATIBLE_WITH_THIS_HOST", ["OpaqueRef:vm", "OpaqueRef:host", "CPU features differ"]);
+        Lab[1].Faults.FailNext("VM.assert_can_migrate", "VM_INCOMPATIBLE_WITH_THIS_HOST", ["OpaqueRef:vm", "OpaqueRef:host", "CPU features differ"]);
+        try
+        {
+            AssertStatus(await ActionAsync(id, Admin, """{"os-migrateLive":{"host":"xs-3","block_migration":"auto"}}""", "2.68"), HttpStatusCode.Accepted);
+
+            var after = await WaitForMigrationStatusAsync(id, "error");
+            Assert.That(after["dest_compute"]!.GetValue<string>(), Is.EqualTo("xs-3"));
+            var server = await WaitForStatusAsync(id, "PAUSED");
+            Assert.That(server["OS-EXT-SRV-ATTR:host"]!.GetValue<string>(), Is.EqualTo("xs-2"));
+            Assert.That((await VmsOfServerAsync(Lab[1], id)).Single().PowerState, Is.EqualTo("Paused"), "paused again on the source");
+            Assert.That(await VmsOfServerAsync(Lab[2], id), Is.Empty, "nothing was made on the destination");
+        }
+        finally
+        {
+            Lab[1].Faults.Clear();
+        }
     }
 
     private async Task<long?> DowntimeMillisecondsAsync(string serverId)

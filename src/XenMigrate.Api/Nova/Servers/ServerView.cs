@@ -85,17 +85,20 @@ public static partial class ServerView
             body["OS-EXT-SRV-ATTR:hostname"] = Hostname(s.Name);
         }
 
-        if (v.AtLeast(9)) body["locked"] = s.Locked;
+        // A VM XenMigrate was not handed (XenServer:AdoptVms) refuses every action: Nova's lock says so to every client.
+        if (v.AtLeast(9)) body["locked"] = s.Locked || !s.Managed;
         if (v.AtLeast(16) && caller.Can(NovaPolicy.ServersShowHostStatus, s.ProjectId)) body["host_status"] = hostStatus(s.Host);
         if (v.AtLeast(19)) body["description"] = s.Description;
         if (v.AtLeast(26)) body["tags"] = new JsonArray();
         if (v.AtLeast(63)) body["trusted_image_certificates"] = null;
         if (v.AtLeast(71) && isShow) body["server_groups"] = new JsonArray();
-        if (v.AtLeast(73)) body["locked_reason"] = s.LockedReason;
+        if (v.AtLeast(73)) body["locked_reason"] = s.Managed ? s.LockedReason : UnmanagedReason;
         if (v.AtLeast(96)) body["pinned_availability_zone"] = null;
         if (v.AtLeast(100)) body["scheduler_hints"] = new JsonObject();
         return body;
     }
+
+    public const string UnmanagedReason = "Not managed by XenMigrate: found on a XenServer host but not handed over (see XenServer:AdoptVms).";
 
     private static JsonObject Flavor(FlavorSnapshot f, NovaCaller caller)
     {

@@ -79,10 +79,12 @@ public sealed partial class XapiDriver
         var on = await OnAsync(host, ct);
         if (await FindTaggedDiskAsync(on.Session, request.Tags, ct) is { } existing) return existing.Uuid;
         var sr = await TargetSrAsync(on, ct);
+        // Above VHD's limit only a qcow2 image holds the disk (XCP-ng 8.3; elsewhere the SR refuses the size).
+        var smConfig = request.VirtualSize > MaxVhdSize ? new JsonObject { ["image-format"] = "qcow2" } : new JsonObject();
         var vdi = await on.Session.CallForStringAsync("VDI.create", ct, new JsonObject
         {
             ["name_label"] = request.NameLabel, ["name_description"] = request.Description, ["SR"] = sr, ["virtual_size"] = request.VirtualSize,
-            ["type"] = "user", ["sharable"] = false, ["read_only"] = false, ["xenstore_data"] = new JsonObject(), ["sm_config"] = new JsonObject(),
+            ["type"] = "user", ["sharable"] = false, ["read_only"] = false, ["xenstore_data"] = new JsonObject(), ["sm_config"] = smConfig,
             ["tags"] = new JsonArray(), ["other_config"] = Map(request.Tags),
         });
         return await UuidAsync(on.Session, "VDI", vdi, ct);
@@ -140,6 +142,48 @@ public sealed partial class XapiDriver
         }
     }
 
+    /// <summary>The largest VHD xapi exports or SM creates (xapi's Constants.max_vhd_size, 2040 GiB).</summary>
+    private const long MaxVhdSize = 2040L << 30;
+
+    public async Task<bool> TakesDeltasAsync(string host, string vdiUuid, CancellationToken ct)
+    {
+        var on = await OnAsync(host, ct);
+        var vdi = await RefByUuidAsync(on.Session, "VDI", vdiUuid, ct) ?? throw new XenServerObjectGoneException("VDI", vdiUuid);
+        return !await MustWriteZeroesAsync(on.Session, vdi, ct);
+    }
+
+    /// <summary>
+    /// xapi's Sm_fs_ops.must_write_zeroes_into_new_vdi (sm_fs_ops.ml:66-97): an LVM-family SR not
+    /// upgraded to LVHD (or a VDI that asked for a raw volume there), EqualLogic thick, StorageLink.
+    /// Such a VDI takes no VHD stream (vhd-tool refuses to write one into it), only raw.
+    /// </summary>
+    private static async Task<bool> MustWriteZeroesAsync(XapiSession s, string vdiRef, CancellationToken ct)
+    {
+        var vdiSm = XapiValues.Map(await s.CallAsync("VDI.get_sm_config", ct, vdiRef));
+        var srRef = XapiValues.String(await s.CallAsync("VDI.get_SR", ct, vdiRef));
+        var type = XapiValues.String(await s.CallAsync("SR.get_type", ct, srRef)).ToLowerInvariant();
+        var srSm = XapiValues.Map(await s.CallAsync("SR.get_sm_config", ct, srRef));
+        var lvmFamily = type is "lvm" or "lvmoiscsi" or "lvmohba";
+        var upgraded = srSm.GetValueOrDefault("use_vhd") == "true";
+        var equalLogicThick = type == "equal" && string.Equals(srSm.GetValueOrDefault("allocation"), "thick", StringComparison.OrdinalIgnoreCase);
+        return (lvmFamily && (vdiSm.GetValueOrDefault("type") == "raw" || !upgraded)) || equalLogicThick || type == "cslg";
+    }
+
+    /// <summary>
+    /// The stream a copy uses: raw into a VDI that must have every byte written (whole, no base);
+    /// VHD for a VHD of at most 2040 GiB (xapi's oldest, sparse, with deltas); qcow2 for anything
+    /// else (a raw or qcow2 image, or a disk above VHD's limit: qcow2-to-stdout reads any VDI and
+    /// diffs against any base, qcow_tool_wrapper.ml:63-143).
+    /// </summary>
+    private static async Task<TransferFormat> TransferFormatAsync(XapiSession source, string vdiRef, XapiSession destination, string destinationVdiRef,
+        CancellationToken ct)
+    {
+        if (await MustWriteZeroesAsync(destination, destinationVdiRef, ct)) return TransferFormat.Raw;
+        var format = FormatOf(XapiValues.Map(await source.CallAsync("VDI.get_sm_config", ct, vdiRef)));
+        var size = XapiValues.Int(await source.CallAsync("VDI.get_virtual_size", ct, vdiRef));
+        return format == DiskFormat.Vhd && size <= MaxVhdSize ? TransferFormat.Vhd : TransferFormat.Qcow2;
+    }
+
     public async Task<TransferResult> CopyDiskAsync(string sourceHost, string vdiUuid, string? baseVdiUuid, string destinationHost,
         string destinationVdiUuid, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
@@ -153,7 +197,10 @@ public sealed partial class XapiDriver
         // and a streamed upload cannot follow a redirect (its body is the export in flight).
         var from = await MemberSeeingAsync(source, vdi, ct);
         var to = await MemberSeeingAsync(destination, destVdi, ct);
-        return await transfer.CopyAsync(source.Session, vdi, baseVdi, destination.Session, destVdi, progress, ct, from, to);
+        var format = await TransferFormatAsync(source.Session, vdi, destination.Session, destVdi, ct);
+        // A raw stream is the whole disk: correct over any earlier copy, so a base is simply not needed.
+        if (format == TransferFormat.Raw) baseVdi = null;
+        return await transfer.CopyAsync(source.Session, vdi, baseVdi, destination.Session, destVdi, progress, ct, from, to, format);
     }
 
     /// <summary>The base URL of a member that has the VDI's SR plugged, preferring the one asked about.</summary>

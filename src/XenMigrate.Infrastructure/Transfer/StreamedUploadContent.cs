@@ -12,7 +12,7 @@ namespace XenMigrate.Infrastructure.Transfer;
 /// It is never buffered: it cannot be read back, and cannot be sent twice once the export has
 /// been consumed.
 /// </summary>
-internal sealed class VhdUploadContent : HttpContent
+internal sealed class StreamedUploadContent : HttpContent
 {
     private readonly ReadOnlyMemory<byte> _prefix;
     private readonly Stream _source;
@@ -30,7 +30,7 @@ internal sealed class VhdUploadContent : HttpContent
     /// <param name="bufferSize">Size of the pooled copy buffer.</param>
     /// <param name="onProgress">Called with the running total after every write.</param>
     /// <param name="onActivity">Called whenever bytes arrive from the export, however few (stall detection).</param>
-    public VhdUploadContent(ReadOnlyMemory<byte> prefix, Stream source, long length, int bufferSize, Action<long> onProgress, Action onActivity)
+    public StreamedUploadContent(ReadOnlyMemory<byte> prefix, Stream source, long length, int bufferSize, Action<long> onProgress, Action onActivity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(length, prefix.Length);
         _prefix = prefix;
