@@ -49,8 +49,7 @@ public static class HostDrainsApi
 
         var host = await db.ComputeHosts.FirstOrDefaultAsync(h => h.Name == spec.Host, ct)
                    ?? throw NovaFaultException.BadRequest(NovaMessages.ComputeHostNotFound(spec.Host));
-        if (await db.HostDrains.AnyAsync(d => d.Host == host.Name && (d.Status == HostDrainStatus.Running || d.Status == HostDrainStatus.Cancelling), ct))
-            throw NovaFaultException.Conflict($"Host {host.Name} is already being drained.");
+        if (await ActiveDrainExistsAsync(db, host.Name, ct)) throw NovaFaultException.Conflict($"Host {host.Name} is already being drained.");
 
         var now = time.GetUtcNow().UtcDateTime;
         var drain = new HostDrain(Guid.NewGuid(), host.Name, spec.Reason, spec.MaxConcurrent!.Value, caller.UserId, caller.ProjectId, caller.RequestId, now);
@@ -63,7 +62,16 @@ public static class HostDrainsApi
         foreach (var server in servers) drain.AddServer(server.Id, server.Name, PlannedMethod(server), now);
         drain.FinishIfSettled(now); // an empty host is drained at once
         db.HostDrains.Add(drain);
-        await db.SaveChangesAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e is not DbUpdateConcurrencyException)
+        {
+            // A second drain of the host, committed by a racing request: the unique index refused this one.
+            if (await ActiveDrainExistsAsync(db, host.Name, ct)) throw NovaFaultException.Conflict($"Host {host.Name} is already being drained.");
+            throw;
+        }
 
         caller.Http.Response.Headers.Location = $"{PublicUrls.Base(caller.Http)}{Prefix}/host-drains/{drain.Uuid}";
         return Results.Json(new JsonObject { ["drain"] = View(drain) }, statusCode: StatusCodes.Status202Accepted);
@@ -101,6 +109,9 @@ public static class HostDrainsApi
         return Results.Json(new JsonObject { ["drain"] = View(drain) }, statusCode: StatusCodes.Status202Accepted);
     }
 
+    private static Task<bool> ActiveDrainExistsAsync(XenMigrateDbContext db, string host, CancellationToken ct) =>
+        db.HostDrains.AsNoTracking().AnyAsync(d => d.Host == host && (d.Status == HostDrainStatus.Running || d.Status == HostDrainStatus.Cancelling), ct);
+
     private static DrainMethod PlannedMethod(Server server) => server.VmState switch
     {
         VmState.Resized => DrainMethod.Confirm,
@@ -131,15 +142,16 @@ public static class HostDrainsApi
             ? name
             : throw NovaFaultException.BadRequest("Invalid input for field/attribute host. 'host' must be a string of 1 to 255 characters");
         var max = defaultMaxConcurrent;
-        if (drain["max_concurrent"] is { } m)
+        if (drain.TryGetPropertyValue("max_concurrent", out var m))
         {
+            // Given means given: null is not "the default" (leave the key out for that).
             if (m is not JsonValue mv || !mv.TryGetValue<int>(out max) || max is < HostDrain.MinConcurrent or > HostDrain.MaxConcurrentLimit)
                 throw NovaFaultException.BadRequest(
-                    $"Invalid input for field/attribute max_concurrent. Value: {m.ToJsonString()}. It must be an integer from {HostDrain.MinConcurrent} to {HostDrain.MaxConcurrentLimit}");
+                    $"Invalid input for field/attribute max_concurrent. Value: {m?.ToJsonString() ?? "null"}. It must be an integer from {HostDrain.MinConcurrent} to {HostDrain.MaxConcurrentLimit}");
         }
 
         string? reason = null;
-        if (drain["reason"] is { } r && (r is not JsonValue rv || !rv.TryGetValue(out reason) || reason!.Length is 0 or > 255))
+        if (drain.TryGetPropertyValue("reason", out var r) && r is not null && (r is not JsonValue rv || !rv.TryGetValue(out reason) || reason!.Length is 0 or > 255))
             throw NovaFaultException.BadRequest("Invalid input for field/attribute reason. 'reason' must be a string of 1 to 255 characters");
         return new DrainSpec(host, max, reason);
     }

@@ -11,8 +11,15 @@ public static class PublicUrls
         var configured = context.RequestServices.GetService<IConfiguration>()?["Gateway:PublicUrl"];
         if (!string.IsNullOrWhiteSpace(configured)) return configured.TrimEnd('/');
         var request = context.Request;
-        return $"{request.Scheme}://{request.Host}{request.PathBase}".TrimEnd('/');
+        return $"{request.Scheme}://{HostOf(request)}{request.PathBase}".TrimEnd('/');
     }
+
+    /// <summary>
+    /// The Host header as the client sent it. Not <c>HttpRequest.Host</c>: its getter decodes
+    /// punycode and throws on a label that is not valid (<c>xn--</c>), while the header as sent is
+    /// already a URL component (Kestrel refuses characters that do not belong in a Host).
+    /// </summary>
+    private static string HostOf(HttpRequest request) => request.Headers.Host.ToString();
 
     /// <summary>The compute endpoint advertised in the catalog.</summary>
     public static string Compute(HttpContext context) => Base(context) + "/v2.1";

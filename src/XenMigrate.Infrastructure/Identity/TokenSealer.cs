@@ -36,6 +36,9 @@ public sealed class TokenSealer(byte[] key)
         if (token.Length is 0 or > 1024) return null;
         var sealedBytes = Base64UrlDecode(token);
         if (sealedBytes is null || sealedBytes.Length < NonceSize + TagSize + 1) return null;
+        // Only the spelling it was issued in: base64 has others for the same bytes ('+' for '-',
+        // padding, unused low bits), and each would be a token of its own to the rate limiter and caches.
+        if (!string.Equals(Base64UrlEncode(sealedBytes), token, StringComparison.Ordinal)) return null;
 
         var cipherLength = sealedBytes.Length - NonceSize - TagSize;
         var plain = new byte[cipherLength];

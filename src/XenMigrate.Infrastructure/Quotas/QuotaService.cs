@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 using XenMigrate.Domain.Flavors;
 using XenMigrate.Infrastructure.Persistence;
@@ -74,7 +75,28 @@ public sealed class QuotaService(XenMigrateDbContext db, IOptions<QuotaOptions> 
         };
     }
 
-    /// <summary>Room for one more server of this flavor, or Nova's "Quota exceeded for …".</summary>
+    /// <summary>
+    /// Begins a transaction that holds the project's quota until it ends: a no-op update of the
+    /// project's row takes that row's write lock (PostgreSQL, SQL Server) or the database's
+    /// (SQLite) first, so a second request of the same project, in this process or another, counts
+    /// its usage only after the first has committed what it adds. Check, insert, then commit.
+    /// </summary>
+    public async Task<IDbContextTransaction> HoldProjectAsync(string projectId, CancellationToken ct)
+    {
+        var transaction = await db.Database.BeginTransactionAsync(ct);
+        try
+        {
+            await db.Projects.Where(p => p.Id == projectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.Name, p => p.Name), ct);
+            return transaction;
+        }
+        catch
+        {
+            await transaction.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Room for one more server of this flavor, or Nova's "Quota exceeded for …" (inside <see cref="HoldProjectAsync"/>).</summary>
     public Task EnsureRoomForServerAsync(string projectId, FlavorSnapshot flavor, CancellationToken ct) =>
         EnsureRoomAsync(projectId, new Dictionary<string, int>
         {

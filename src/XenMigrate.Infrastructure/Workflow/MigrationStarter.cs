@@ -13,22 +13,35 @@ namespace XenMigrate.Infrastructure.Workflow;
 /// the migration and the instance action, commit — all before the response — then enqueue the
 /// first step. Two requests racing on one server meet the optimistic concurrency check: one wins.
 /// </summary>
-public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, XenServer.IHypervisorDriver driver, TimeProvider time)
+public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, XenServer.IHypervisorDriver driver, Quotas.QuotaService quotas,
+    TimeProvider time)
 {
     public sealed record Caller(string UserId, string ProjectId, bool IsAdmin, string RequestId);
 
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
-    /// <summary>Resize (to another flavor) or cold migration (same flavor, action "migrate").</summary>
+    /// <summary>
+    /// Resize (to another flavor) or cold migration (same flavor, action "migrate"). A resize's
+    /// growth is checked against the quota and committed under the project's hold, so concurrent
+    /// resizes and creates cannot overshoot it.
+    /// </summary>
+    /// <exception cref="Quotas.QuotaExceededException">The larger flavor does not fit the project's quota.</exception>
     public async Task<Migration> StartAsync(Server server, FlavorSnapshot newFlavor, string action, string? requestedHost, Caller caller, CancellationToken ct)
     {
         var type = newFlavor.FlavorInternalId == server.Flavor.FlavorInternalId ? MigrationType.Migration : MigrationType.Resize;
         server.EnsureCanResize(action, caller.IsAdmin);
         await AssertMovableAsync(driver, server, ct);
-        server.BeginResize(action, newFlavor, caller.IsAdmin, Now);
-        var migration = new Migration(Guid.NewGuid(), server.Id, type, server.Host!, server.Node,
-            server.Flavor.FlavorInternalId, newFlavor.FlavorInternalId, server.ProjectId, caller.UserId, Now);
-        await CommitNewAsync(db, migration, action, requestedHost, caller, Now, ct);
+        Migration migration;
+        await using (var hold = await quotas.HoldProjectAsync(server.ProjectId, ct))
+        {
+            if (type == MigrationType.Resize) await quotas.EnsureRoomForResizeAsync(server.ProjectId, server.Flavor, newFlavor, ct);
+            server.BeginResize(action, newFlavor, caller.IsAdmin, Now);
+            migration = new Migration(Guid.NewGuid(), server.Id, type, server.Host!, server.Node,
+                server.Flavor.FlavorInternalId, newFlavor.FlavorInternalId, server.ProjectId, caller.UserId, Now);
+            await CommitNewAsync(db, migration, action, requestedHost, caller, Now, ct);
+            await hold.CommitAsync(ct);
+        }
+
         jobs.Enqueue<MigrationJobs>(j => j.Prep(migration.Id, null));
         return migration;
     }
@@ -64,14 +77,15 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
     {
         db.Migrations.Add(migration);
         db.InstanceActions.Add(new InstanceAction(migration.InstanceUuid, action, caller.RequestId, caller.UserId, caller.ProjectId, now));
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        // Inside the caller's transaction (a quota hold) when there is one; else in one of its own.
+        await using var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
         await db.SaveChangesAsync(ct);
         db.MigrationCheckpoints.Add(new MigrationCheckpoint
         {
             MigrationId = migration.Id, ResizeRequestId = caller.RequestId, RequestedHost = requestedHost, UpdatedAt = now,
         });
         await db.SaveChangesAsync(ct);
-        await transaction.CommitAsync(ct);
+        if (own is not null) await own.CommitAsync(ct);
     }
 
     public async Task ConfirmAsync(Server server, Caller caller, CancellationToken ct)

@@ -215,10 +215,13 @@ public sealed partial class ResizeWorkflow(
         var tag = migration.Uuid.ToString();
         await driver.DestroyMoveArtifactsAsync(migration.SourceCompute!, tag, snapshotsOnly: true, ct);
         await driver.DestroyVmAsync(migration.SourceCompute!, checkpoint.SourceVmUuid, withDisks: true, ct);
-        if (checkpoint.DestinationVmUuid is not null) await driver.ClearMoveTagAsync(migration.DestCompute!, checkpoint.DestinationVmUuid, ct);
+        // A delete accepted meanwhile takes the destination VM (and the row) itself: the confirm
+        // must neither touch that VM nor clear the delete's task_state (Nova confirms on delete).
+        var deleting = server.VmState == VmState.Deleted || server.TaskState == TaskState.Deleting;
+        if (checkpoint.DestinationVmUuid is not null && !deleting) await driver.ClearMoveTagAsync(migration.DestCompute!, checkpoint.DestinationVmUuid, ct);
 
         migration.TransitionTo(MigrationStatus.Confirmed, Now);
-        server.FinishConfirmResize(Now);
+        if (!deleting) server.FinishConfirmResize(Now);
         await FinishEventAsync(server, checkpoint.ConfirmOrRevertRequestId, EventConfirm, true, null, ct);
         Notify("instance.resize_confirm.end", server, checkpoint.ConfirmOrRevertRequestId);
         await SaveAsync(checkpoint, ct);
@@ -359,7 +362,8 @@ public sealed partial class ResizeWorkflow(
     {
         db.ChangeTracker.Clear();
         var migration = await db.Migrations.SingleAsync(m => m.Id == migrationId, ct);
-        var server = await db.Servers.SingleAsync(s => s.Id == migration.InstanceUuid, ct);
+        // Deleted servers too: a confirm racing a delete must still settle its migration.
+        var server = await db.Servers.IgnoreQueryFilters().SingleAsync(s => s.Id == migration.InstanceUuid, ct);
         var checkpoint = await db.MigrationCheckpoints.SingleAsync(c => c.MigrationId == migrationId, ct);
         return (migration, server, checkpoint);
     }

@@ -99,7 +99,8 @@ public sealed partial class ServerLifecycleWorkflow(
         var requestId = await RequestIdAsync(serverId, DeleteAction, ct);
         await StartEventAsync(serverId, requestId, EventTerminate, ct);
 
-        var migration = await db.Migrations.Where(m => m.InstanceUuid == serverId && m.Status == MigrationStatus.Finished)
+        // VERIFY_RESIZE, or a confirm accepted and not yet done: both sides go (a racing confirm job settles as confirmed too).
+        var migration = await db.Migrations.Where(m => m.InstanceUuid == serverId && (m.Status == MigrationStatus.Finished || m.Status == MigrationStatus.Confirming))
             .OrderByDescending(m => m.Id).FirstOrDefaultAsync(ct);
         var tag = migration?.Uuid.ToString();
         var places = new[] { server.Host, migration?.SourceCompute, migration?.DestCompute }.OfType<string>().Distinct().ToList();
@@ -107,7 +108,7 @@ public sealed partial class ServerLifecycleWorkflow(
 
         if (migration is not null)
         {
-            migration.TransitionTo(MigrationStatus.Confirming, Now);
+            if (migration.Status == MigrationStatus.Finished) migration.TransitionTo(MigrationStatus.Confirming, Now);
             migration.TransitionTo(MigrationStatus.Confirmed, Now);
         }
 

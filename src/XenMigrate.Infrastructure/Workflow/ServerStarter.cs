@@ -11,16 +11,27 @@ namespace XenMigrate.Infrastructure.Workflow;
 /// What the API does for create and delete: commit the server's new state and the instance action
 /// before the answer, then enqueue the job that does the work on XenServer.
 /// </summary>
-public sealed class ServerStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, TimeProvider time)
+public sealed class ServerStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, Quotas.QuotaService quotas, TimeProvider time)
 {
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
-    /// <summary>Records the new server (BUILD/scheduling) and its create action, then enqueues the boot.</summary>
+    /// <summary>
+    /// Records the new server (BUILD/scheduling) and its create action within the project's quota
+    /// (checked and committed under the project's hold, so concurrent creates cannot overshoot it),
+    /// then enqueues the boot.
+    /// </summary>
+    /// <exception cref="Quotas.QuotaExceededException">No room left for the server's flavor.</exception>
     public async Task CreateAsync(Server server, MigrationStarter.Caller caller, CancellationToken ct)
     {
-        db.Servers.Add(server);
-        db.InstanceActions.Add(new InstanceAction(server.Id, ServerLifecycleWorkflow.CreateAction, caller.RequestId, caller.UserId, caller.ProjectId, Now));
-        await db.SaveChangesAsync(ct);
+        await using (var hold = await quotas.HoldProjectAsync(server.ProjectId, ct))
+        {
+            await quotas.EnsureRoomForServerAsync(server.ProjectId, server.Flavor, ct);
+            db.Servers.Add(server);
+            db.InstanceActions.Add(new InstanceAction(server.Id, ServerLifecycleWorkflow.CreateAction, caller.RequestId, caller.UserId, caller.ProjectId, Now));
+            await db.SaveChangesAsync(ct);
+            await hold.CommitAsync(ct);
+        }
+
         jobs.Enqueue<ServerJobs>(j => j.Build(server.Id, null));
     }
 

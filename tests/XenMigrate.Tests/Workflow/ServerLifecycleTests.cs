@@ -207,6 +207,11 @@ public class ServerLifecycleTests : WorkflowFixture
         Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{unknown}}}","flavorRef":"w1"}}"""),
             Is.EqualTo((HttpStatusCode.BadRequest, $"Image {unknown} could not be found.")));
         Assert.That(await Post("""{"server":{"name":"x","flavorRef":"w1"}}"""), Is.EqualTo((HttpStatusCode.BadRequest, "Missing imageRef attribute")));
+        // Another spelling of an image's id names no image (Glance issues them lower-case); blanks around it are no uuid at all.
+        var upper = image.ToUpperInvariant();
+        Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{upper}}}","flavorRef":"w1"}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, $"Image {upper} could not be found.")));
+        Assert.That((await Post($$$"""{"server":{"name":"x","imageRef":" {{{image}}}","flavorRef":"w1"}}""")).Item1, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{image}}}","flavorRef":"w1","bogus":1}}"""),
             Is.EqualTo((HttpStatusCode.BadRequest, $$$"""Invalid input for field/attribute server. Value: {"name":"x","imageRef":"{{{image}}}","flavorRef":"w1","bogus":1}. Additional properties are not allowed ('bogus' was unexpected)""")));
         Assert.That(await Post("""{"servers":{}}"""), Is.EqualTo((HttpStatusCode.BadRequest, "Additional properties are not allowed ('servers' was unexpected)")));

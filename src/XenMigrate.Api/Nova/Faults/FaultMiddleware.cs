@@ -44,13 +44,22 @@ public sealed partial class FaultMiddleware(RequestDelegate next, ILogger<FaultM
             return;
         }
 
-        if (context.Response is { HasStarted: false, StatusCode: 404 or 405 } && context.Response.ContentType is null
-            && context.Features.Get<IEndpointFeature>()?.Endpoint is null or { DisplayName: "405 HTTP Method Not Supported" })
-        {
-            var message = context.Response.StatusCode == 404 ? NovaMessages.ResourceNotFound : NovaMessages.MethodNotAllowed;
-            await FaultWriter.WriteAsync(context, context.Response.StatusCode, message);
-        }
+        // Any 4xx left without a body (routing's 404/405, the framework's 415 for a body that is not
+        // JSON, the dashboard's 401/403) gets the fault a Nova or Keystone client parses.
+        if (context.Response is { HasStarted: false, StatusCode: >= 400 and < 500 } && context.Response.ContentType is null
+            && context.Response.ContentLength is null or 0)
+            await FaultWriter.WriteAsync(context, context.Response.StatusCode, MessageFor(context.Response.StatusCode), keepHeaders: true);
     }
+
+    private static string MessageFor(int status) => status switch
+    {
+        StatusCodes.Status404NotFound => NovaMessages.ResourceNotFound,
+        StatusCodes.Status405MethodNotAllowed => NovaMessages.MethodNotAllowed,
+        StatusCodes.Status415UnsupportedMediaType => NovaMessages.UnsupportedContentType,
+        StatusCodes.Status401Unauthorized => NovaMessages.AuthenticationRequired,
+        StatusCodes.Status403Forbidden => NovaMessages.Forbidden,
+        _ => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase + "." : "The request was refused.",
+    };
 
     /// <summary>A broken domain rule is the client's doing: 409 for state, 400 for what was asked.</summary>
     private static int StatusFor(DomainException rule) => rule switch

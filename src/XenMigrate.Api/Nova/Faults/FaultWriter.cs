@@ -9,10 +9,11 @@ namespace XenMigrate.Api.Nova.Faults;
 /// </summary>
 public static class FaultWriter
 {
-    public static Task WriteAsync(HttpContext context, int statusCode, string message, int? retryAfterSeconds = null)
+    /// <param name="keepHeaders">Keep the headers already set (e.g. a 401's WWW-Authenticate) when filling in an empty answer.</param>
+    public static Task WriteAsync(HttpContext context, int statusCode, string message, int? retryAfterSeconds = null, bool keepHeaders = false)
     {
         var response = context.Response;
-        response.Clear();
+        if (!keepHeaders) response.Clear();
         response.StatusCode = statusCode;
         response.ContentType = "application/json";
         if (retryAfterSeconds is { } seconds) response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -5,6 +5,8 @@ public static class NovaMessages
 {
     public const string ResourceNotFound = "The resource could not be found.";
     public const string MethodNotAllowed = "The method specified is not allowed for this resource.";
+    public const string AuthenticationRequired = "The request you have made requires authentication.";
+    public const string Forbidden = "You are not authorized to perform the requested action.";
     public const string UnsupportedContentType = "Unsupported Content-Type";
     public const string MalformedBody = "Malformed request body";
     public const string RequestTooLarge = "Request is too large.";

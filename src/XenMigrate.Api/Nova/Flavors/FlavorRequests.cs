@@ -17,11 +17,6 @@ public static class FlavorRequests
     private const string IdPattern = "^(?! )[a-zA-Z0-9. _-]+(?<! )$";
     private const string SpecKeyPattern = "^[a-zA-Z0-9-_:. ]{1,255}$";
 
-    private static readonly string[] TrueWords = ["True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes"];
-    private static readonly string[] FalseWords = ["False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"];
-
-    private static readonly string BooleanEnum =
-        "[True, " + string.Join(", ", TrueWords.Select(w => $"'{w}'")) + ", False, " + string.Join(", ", FalseWords.Select(w => $"'{w}'")) + "]";
 
     /// <summary>What POST /flavors asks for, once the schema passed and the values were read.</summary>
     public sealed record NewFlavor(string Name, string? Id, int Ram, int Vcpus, int Disk, int Ephemeral, int Swap, double RxtxFactor, bool IsPublic, string? Description);
@@ -116,7 +111,7 @@ public static class FlavorRequests
         if (s.Length < 1) throw Fail("name", name, $"{Repr(name)} is too short");
         if (s.Length > 255) throw Fail("name", name, $"{Repr(name)} is too long");
         // Nova's "name" format: printable, no leading or trailing whitespace (its own message, no prefix).
-        if (s != s.Trim() || s.Any(char.IsControl))
+        if (!NovaParameterTypes.IsPrintableName(s))
             throw NovaFaultException.BadRequest("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
     }
 
@@ -176,8 +171,8 @@ public static class FlavorRequests
         var kind = node?.GetValueKind();
         if (kind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.String))
             throw Fail(key, node, $"{Repr(node)} is not of type 'boolean', 'string'");
-        if (kind == JsonValueKind.String && !TrueWords.Contains(node!.GetValue<string>()) && !FalseWords.Contains(node.GetValue<string>()))
-            throw Fail(key, node, $"{Repr(node)} is not one of {BooleanEnum}");
+        if (kind == JsonValueKind.String && !NovaParameterTypes.IsBoolean(node))
+            throw Fail(key, node, $"{Repr(node)} is not one of {NovaParameterTypes.BooleanEnum}");
     }
 
     private static void CheckDescription(JsonNode? node)
@@ -256,7 +251,7 @@ public static class FlavorRequests
     }
 
     private static bool BooleanOf(JsonNode node) =>
-        node.GetValueKind() == JsonValueKind.String ? TrueWords.Contains(node.GetValue<string>()) : node.GetValue<bool>();
+        node.GetValueKind() == JsonValueKind.String ? NovaParameterTypes.TrueWords.Contains(node.GetValue<string>()) : node.GetValue<bool>();
 
     /// <summary>Extra spec values are stored as text (Nova: str(value)).</summary>
     private static Dictionary<string, string> Specs(JsonObject o) =>

@@ -12,7 +12,7 @@ namespace XenMigrate.Api.Nova.Quotas;
 /// an admin's update. Limits are Nova's defaults (<c>Quota:*</c> settings) unless a project has its
 /// own; usage is counted from the project's servers.
 /// </summary>
-public static class QuotaSetsApi
+public static partial class QuotaSetsApi
 {
     /// <summary>Removed from the body at 2.36 (network proxies) and 2.57 (injected files).</summary>
     private static readonly string[] NetworkProxies = ["fixed_ips", "floating_ips", "security_group_rules", "security_groups"];
@@ -77,17 +77,26 @@ public static class QuotaSetsApi
         var wanted = new Dictionary<string, int>();
         foreach (var (key, value) in set)
         {
-            if (key == "force") continue;
+            if (key == "force")
+            {
+                if (!NovaParameterTypes.IsBoolean(value))
+                    throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, ResizeRequestValidator.Show(value),
+                        $"{ResizeRequestValidator.Show(value)} is not one of {NovaParameterTypes.BooleanEnum}"));
+                continue;
+            }
+
             if (!known.Contains(key))
                 throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("quota_set", ResizeRequestValidator.Show(set), $"Additional properties are not allowed ('{key}' was unexpected)"));
             if (value is not JsonValue v || !(v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var limit)
-                                              || v.GetValueKind() == JsonValueKind.String && int.TryParse(v.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture, out limit))
+                                              // common_quota: 'pattern': '^-?[0-9]+$', so no blank around the digits
+                                              || v.GetValueKind() == JsonValueKind.String && QuotaPattern().IsMatch(v.GetValue<string>())
+                                              && int.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out limit))
                 || limit < -1)
                 throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, ResizeRequestValidator.Show(value), $"{ResizeRequestValidator.Show(value)} is not valid under any of the given schemas"));
             wanted[key] = limit;
         }
 
-        var force = set["force"] is JsonValue f && f.GetValueKind() is JsonValueKind.True;
+        var force = NovaParameterTypes.IsTrue(set["force"]);
         if (!force)
         {
             var usage = await quotas.UsageAsync(tenant_id, ct);
@@ -118,4 +127,7 @@ public static class QuotaSetsApi
         foreach (var (key, value) in values.OrderBy(p => p.Key, StringComparer.Ordinal)) body[key] = value;
         return body;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^-?[0-9]+$")]
+    private static partial System.Text.RegularExpressions.Regex QuotaPattern();
 }

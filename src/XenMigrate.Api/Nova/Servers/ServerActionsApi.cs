@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Quotas;
 using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Api.Nova.Servers;
@@ -22,7 +21,7 @@ public static partial class ServerActionsApi
             .WithDescription("""The body has exactly one key, e.g. {"resize":{"flavorRef":"3"}}, {"confirmResize":null}, {"revertResize":null}, {"migrate":null}, {"os-stop":null}, {"pause":null}.""");
 
     private static async Task<IResult> Dispatch(string server_id, NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter,
-        QuotaService quotas, IValidator<ResizeRequest> resizeValidator, IValidator<MigrateRequest> migrateValidator, CancellationToken ct)
+        IValidator<ResizeRequest> resizeValidator, IValidator<MigrateRequest> migrateValidator, CancellationToken ct)
     {
         var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
         if (json is not JsonObject body || body.Count != 1) throw NovaFaultException.BadRequest(NovaMessages.MalformedBody);
@@ -30,7 +29,7 @@ public static partial class ServerActionsApi
         var (action, value) = body.Single();
         return action switch
         {
-            "resize" => await RetryOnConflictAsync(server_id, action, db, () => ResizeAsync(server_id, new ResizeRequest(value), resizeValidator, caller, db, starter, quotas, ct), ct),
+            "resize" => await RetryOnConflictAsync(server_id, action, db, () => ResizeAsync(server_id, new ResizeRequest(value), resizeValidator, caller, db, starter, ct), ct),
             "migrate" => await RetryOnConflictAsync(server_id, action, db, () => MigrateAsync(server_id, new MigrateRequest(value), migrateValidator, caller, db, starter, ct), ct),
             "confirmResize" => await RetryOnConflictAsync(server_id, action, db, () => ConfirmAsync(server_id, caller, db, starter, ct), ct),
             "revertResize" => await RetryOnConflictAsync(server_id, action, db, () => RevertAsync(server_id, caller, db, starter, ct), ct),
@@ -41,12 +40,32 @@ public static partial class ServerActionsApi
             "suspend" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Suspend, caller, db, ct), ct),
             "resume" => await RetryOnConflictAsync(server_id, action, db, () => PowerAsync(server_id, PowerAction.Resume, caller, db, ct), ct),
             "os-migrateLive" => await RetryOnConflictAsync(server_id, action, db, () => LiveMigrateAsync(server_id, value, caller, db, ct), ct),
-            _ => throw NovaFaultException.BadRequest(NovaMessages.NoSuchAction(action)),
+            _ => await NotImplementedHereAsync(server_id, action, caller, db, ct),
         };
     }
 
+    /// <summary>Server actions Nova has that XenMigrate does not (yet): Nova would find the server first.</summary>
+    private static readonly HashSet<string> OtherNovaActions = new(StringComparer.Ordinal)
+    {
+        "reboot", "rebuild", "createImage", "createBackup", "changePassword", "lock", "unlock", "shelve", "shelveOffload", "unshelve",
+        "rescue", "unrescue", "addFloatingIp", "removeFloatingIp", "addSecurityGroup", "removeSecurityGroup", "addFixedIp", "removeFixedIp",
+        "os-getConsoleOutput", "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole", "os-resetState",
+        "os-resetNetwork", "injectNetworkInfo", "evacuate", "forceDelete", "restore", "trigger_crash_dump",
+    };
+
+    /// <summary>
+    /// An action this gateway lacks: for one of Nova's, another project's (or no) server is 404 as
+    /// in Nova, which looks the server up before it runs the action; then, or for a name Nova does
+    /// not know either, Nova's 400.
+    /// </summary>
+    private static async Task<IResult> NotImplementedHereAsync(string serverId, string action, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
+    {
+        if (OtherNovaActions.Contains(action)) await ServersApi.FindVisibleAsync(caller, db, serverId, ct);
+        throw NovaFaultException.BadRequest(NovaMessages.NoSuchAction(action));
+    }
+
     private static async Task<IResult> ResizeAsync(string serverId, ResizeRequest request, IValidator<ResizeRequest> validator,
-        NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, QuotaService quotas, CancellationToken ct)
+        NovaCaller caller, XenMigrateDbContext db, MigrationStarter starter, CancellationToken ct)
     {
         Validate(validator, request);
         var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
@@ -57,9 +76,8 @@ public static partial class ServerActionsApi
         var flavor = await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == request.FlavorRef, ct);
         if (flavor is null || flavor.Disabled) throw NovaFaultException.BadRequest(NovaMessages.FlavorNotFound(request.FlavorRef));
         server.EnsureFlavorChanges(flavor.Snapshot());
-        await Quotas.QuotaSetsApi.EnforceAsync(() => quotas.EnsureRoomForResizeAsync(server.ProjectId, server.Flavor, flavor.Snapshot(), ct));
 
-        await CommitAsync(db, () => starter.StartAsync(server, flavor.Snapshot(), "resize", null, Of(caller), ct));
+        await Quotas.QuotaSetsApi.EnforceAsync(() => CommitAsync(db, () => starter.StartAsync(server, flavor.Snapshot(), "resize", null, Of(caller), ct)));
         return Results.Accepted();
     }
 
@@ -120,27 +138,35 @@ public static partial class ServerActionsApi
         }
     }
 
-    /// <summary>Runs a handler again (at most three times in all) when its commit lost a race.</summary>
+    /// <summary>
+    /// Runs a handler again (at most three times in all) when its commit lost a race to a benign
+    /// writer (the inventory recording a power state). When the writer was another action on the
+    /// server — it recorded an instance action since this request first looked — this request lost:
+    /// Nova's 409, even if that action has already finished, so of requests that race exactly one wins.
+    /// </summary>
     private static async Task<IResult> RetryOnConflictAsync(string serverId, string action, XenMigrateDbContext db, Func<Task<IResult>> handler, CancellationToken ct)
     {
+        var id = Guid.TryParse(serverId, out var parsed) ? parsed : (Guid?)null;
+        var lastAction = id is null ? null : await LatestActionAsync(db, id.Value, ct);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 return await handler();
             }
-            catch (ConflictRetry) when (attempt < 3)
-            {
-                // another writer got there first: look again
-            }
             catch (ConflictRetry)
             {
-                var fresh = await db.Servers.AsNoTracking().SingleAsync(s => s.Id == Guid.Parse(serverId), ct);
+                // A benign writer got there first: look again; another action: this one lost.
+                if (attempt < 3 && await LatestActionAsync(db, id!.Value, ct) == lastAction) continue;
+                var fresh = await db.Servers.AsNoTracking().SingleAsync(s => s.Id == id!.Value, ct);
                 var state = fresh.TaskState is { } task ? ("task_state", task.ToNovaName()) : ("vm_state", fresh.VmState.ToNovaName());
                 throw new InvalidServerStateException(action, fresh.Id, state.Item1, state.Item2);
             }
         }
     }
+
+    private static Task<int?> LatestActionAsync(XenMigrateDbContext db, Guid serverId, CancellationToken ct) =>
+        db.InstanceActions.AsNoTracking().Where(a => a.ServerId == serverId).MaxAsync(a => (int?)a.Id, ct);
 
     private sealed class ConflictRetry : Exception;
 

@@ -44,7 +44,7 @@ public static class ServerLifecycleApi
     }
 
     private static async Task<IResult> Create(NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, TemplateImages images,
-        QuotaService quotas, TimeProvider time, CancellationToken ct)
+        TimeProvider time, CancellationToken ct)
     {
         var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
         var server = ValidateSchema(json);
@@ -58,13 +58,15 @@ public static class ServerLifecycleApi
 
         var imageRef = server["imageRef"]?.GetValue<string>() ?? string.Empty;
         if (imageRef.Length == 0) throw NovaFaultException.BadRequest(NovaMessages.MissingImageRef);
-        var image = await images.FindAsync(Guid.Parse(imageRef), ct) ?? throw NovaFaultException.BadRequest(NovaMessages.ImageNotFound(imageRef));
+        // Image ids are lower-case, as Glance issues them: another spelling names no image.
+        var imageId = Guid.Parse(imageRef);
+        var image = (imageId.ToString() == imageRef ? await images.FindAsync(imageId, ct) : null)
+                    ?? throw NovaFaultException.BadRequest(NovaMessages.ImageNotFound(imageRef));
 
-        await QuotaSetsApi.EnforceAsync(() => quotas.EnsureRoomForServerAsync(caller.ProjectId, flavor.Snapshot(), ct));
         var metadata = server["metadata"] is JsonObject m ? m.ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()) : [];
         var created = Server.ForBuild(Guid.NewGuid(), name, caller.ProjectId, caller.UserId, flavor.Snapshot(), image.Id.ToString(), metadata,
             time.GetUtcNow().UtcDateTime);
-        await starter.CreateAsync(created, ServerActionsApi.Of(caller), ct);
+        await QuotaSetsApi.EnforceAsync(() => starter.CreateAsync(created, ServerActionsApi.Of(caller), ct));
 
         // Nova returns the password it set; XenMigrate has no guest agent to set it with, so it is only reported.
         var adminPass = server["adminPass"]?.GetValue<string>() ?? GeneratePassword();
@@ -124,7 +126,7 @@ public static class ServerLifecycleApi
         var text = name!.GetValue<string>();
         if (text.Length == 0) throw Invalid("name", name, $"{Show(name)} is too short");
         if (text.Length > 255) throw Invalid("name", name, $"{Show(name)} is too long");
-        if (!IsPrintableName(text)) throw NovaFaultException.BadRequest(NovaMessages.InvalidServerName);
+        if (!NovaParameterTypes.IsPrintableName(text)) throw NovaFaultException.BadRequest(NovaMessages.InvalidServerName);
 
         var flavorRef = server["flavorRef"];
         var flavorOk = flavorRef is JsonValue fv && fv.GetValueKind() switch
@@ -136,7 +138,7 @@ public static class ServerLifecycleApi
         if (!flavorOk) throw Invalid("flavorRef", flavorRef, $"{Show(flavorRef)} is not valid under any of the given schemas");
 
         if (server.TryGetPropertyValue("imageRef", out var imageRef)
-            && !(IsString(imageRef) && imageRef!.GetValue<string>() is var i && (i.Length == 0 || Guid.TryParseExact(i, "D", out _))))
+            && !(IsString(imageRef) && imageRef!.GetValue<string>() is var i && (i.Length == 0 || i == i.Trim() && Guid.TryParseExact(i, "D", out _))))
             throw Invalid("imageRef", imageRef, $"{Show(imageRef)} is not valid under any of the given schemas");
         if (server.TryGetPropertyValue("adminPass", out var pass) && !IsString(pass))
             throw Invalid("adminPass", pass, $"{Show(pass)} is not of type 'string'");
@@ -165,13 +167,6 @@ public static class ServerLifecycleApi
     private static bool IsString(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String;
 
     private static string Show(JsonNode? node) => ResizeRequestValidator.Show(node);
-
-    /// <summary>Nova's valid_name_regex: printable characters (no control, format, unassigned or line separators), no whitespace at either end.</summary>
-    private static bool IsPrintableName(string name) =>
-        !char.IsWhiteSpace(name[0]) && !char.IsWhiteSpace(name[^1])
-        && name.EnumerateRunes().All(r => System.Text.Rune.GetUnicodeCategory(r) is not (UnicodeCategory.Control or UnicodeCategory.Format
-            or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned
-            or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator));
 
     /// <summary>Nova's generate_password: 12 characters from an alphabet without look-alikes.</summary>
     private static string GeneratePassword() =>

@@ -6,6 +6,11 @@ namespace XenMigrate.Infrastructure.Persistence.Configurations;
 
 internal sealed class HostDrainConfiguration : IEntityTypeConfiguration<HostDrain>
 {
+    public const string ActiveHostIndex = "IX_HostDrains_ActiveHost";
+
+    /// <summary>Running or cancelling (the statuses are stored by name); double-quoted identifiers are SQLite's, PostgreSQL's and SQL Server's alike.</summary>
+    public const string ActiveFilter = "\"Status\" IN ('Running', 'Cancelling')";
+
     public void Configure(EntityTypeBuilder<HostDrain> b)
     {
         b.ToTable("HostDrains");
@@ -14,6 +19,8 @@ internal sealed class HostDrainConfiguration : IEntityTypeConfiguration<HostDrai
         b.HasIndex(d => d.Uuid).IsUnique();
         b.Property(d => d.Host).HasMaxLength(255).IsRequired();
         b.HasIndex(d => d.Host);
+        // At most one active drain per host, whatever races: the database refuses a second one.
+        b.HasIndex(d => d.Host, ActiveHostIndex).IsUnique().HasFilter(ActiveFilter);
         b.Property(d => d.Reason).HasMaxLength(255);
         b.Property(d => d.Status).HasMaxLength(32).HasConversion<string>();
         b.Property(d => d.UserId).HasMaxLength(64).IsRequired();

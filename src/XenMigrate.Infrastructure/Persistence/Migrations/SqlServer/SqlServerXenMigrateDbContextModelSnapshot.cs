@@ -85,6 +85,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.HasIndex("Uuid")
                         .IsUnique();
 
+                    b.HasIndex(new[] { "Host" }, "IX_HostDrains_ActiveHost")
+                        .IsUnique()
+                        .HasFilter("\"Status\" IN ('Running', 'Cancelling')");
+
                     b.ToTable("HostDrains", (string)null);
                 });
 

@@ -78,6 +78,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.HasIndex("Uuid")
                         .IsUnique();
 
+                    b.HasIndex(new[] { "Host" }, "IX_HostDrains_ActiveHost")
+                        .IsUnique()
+                        .HasFilter("\"Status\" IN ('Running', 'Cancelling')");
+
                     b.ToTable("HostDrains", (string)null);
                 });
 

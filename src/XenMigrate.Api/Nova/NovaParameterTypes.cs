@@ -1,0 +1,39 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace XenMigrate.Api.Nova;
+
+/// <summary>Nova's api/validation/parameter_types, where more than one schema needs the same one.</summary>
+public static class NovaParameterTypes
+{
+    /// <summary>parameter_types.boolean's strings meaning true (besides JSON true).</summary>
+    public static readonly string[] TrueWords = ["True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes"];
+
+    /// <summary>parameter_types.boolean's strings meaning false (besides JSON false).</summary>
+    public static readonly string[] FalseWords = ["False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"];
+
+    /// <summary>The enum as jsonschema prints it in its message.</summary>
+    public static readonly string BooleanEnum =
+        "[True, " + string.Join(", ", TrueWords.Select(w => $"'{w}'")) + ", False, " + string.Join(", ", FalseWords.Select(w => $"'{w}'")) + "]";
+
+    public static bool IsBoolean(JsonNode? node) => node is JsonValue v && v.GetValueKind() switch
+    {
+        JsonValueKind.True or JsonValueKind.False => true,
+        JsonValueKind.String => TrueWords.Contains(v.GetValue<string>()) || FalseWords.Contains(v.GetValue<string>()),
+        _ => false,
+    };
+
+    public static bool IsTrue(JsonNode? node) => node is JsonValue v
+        && (v.GetValueKind() == JsonValueKind.True || v.GetValueKind() == JsonValueKind.String && TrueWords.Contains(v.GetValue<string>()));
+
+    /// <summary>
+    /// valid_name_regex: printable characters (no control, format, unassigned or line separators,
+    /// so no zero-width space either), no whitespace at either end.
+    /// </summary>
+    public static bool IsPrintableName(string name) =>
+        name.Length > 0 && !char.IsWhiteSpace(name[0]) && !char.IsWhiteSpace(name[^1])
+        && name.EnumerateRunes().All(r => System.Text.Rune.GetUnicodeCategory(r) is not (UnicodeCategory.Control or UnicodeCategory.Format
+            or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned
+            or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator));
+}
