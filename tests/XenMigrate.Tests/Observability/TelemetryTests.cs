@@ -19,7 +19,7 @@ namespace XenMigrate.Tests.Observability;
 [NonParallelizable]
 public partial class TelemetryTests : WorkflowFixture
 {
-    private readonly List<Activity> _spans = [];
+    private readonly LockedList<Activity> _spans = new();
     private readonly LogCapture _logs = new();
     private string _serverId = null!;
     private string _requestId = null!;
@@ -67,7 +67,7 @@ public partial class TelemetryTests : WorkflowFixture
     public void Spans_CoverEveryStep_WithTheRequestId_AndTheXapiCallsInsideThem()
     {
         List<Activity> spans;
-        lock (_spans) spans = [.. _spans];
+        spans = _spans.Snapshot();
         var steps = spans.Where(s => s.Source.Name == XenMigrateTelemetry.Name).ToList();
         Assert.That(steps.Select(s => s.DisplayName), Is.SupersetOf(new[] { "migration.Prep", "migration.CopyBase", "migration.CutOver", "migration.Finish" }));
         Assert.That(steps.Select(s => s.GetTagItem(XenMigrateTelemetry.RequestIdTag)), Is.All.EqualTo(_requestId));
@@ -122,4 +122,33 @@ public partial class TelemetryTests : WorkflowFixture
 
     [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>[^ \n]+)", RegexOptions.Multiline)]
     private static partial Regex SampleLine();
+}
+
+/// <summary>
+/// A list the in-memory exporter may add to from any thread (it does not lock) while a test reads
+/// a copy: every member takes one lock.
+/// </summary>
+internal sealed class LockedList<T> : ICollection<T>
+{
+    private readonly List<T> _items = [];
+
+    public int Count { get { lock (_items) return _items.Count; } }
+
+    public bool IsReadOnly => false;
+
+    public void Add(T item) { lock (_items) _items.Add(item); }
+
+    public void Clear() { lock (_items) _items.Clear(); }
+
+    public bool Contains(T item) { lock (_items) return _items.Contains(item); }
+
+    public void CopyTo(T[] array, int arrayIndex) { lock (_items) _items.CopyTo(array, arrayIndex); }
+
+    public bool Remove(T item) { lock (_items) return _items.Remove(item); }
+
+    public List<T> Snapshot() { lock (_items) return [.. _items]; }
+
+    public IEnumerator<T> GetEnumerator() => Snapshot().GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -33,6 +33,17 @@ public abstract class CrashSafetyTests
     protected abstract DatabaseKind Kind { get; }
 
     /// <summary>
+    /// The API and the worker as separate processes (Gateway:Role=Api and Worker) on one database:
+    /// the kills hit the worker, the process that drives XAPI; requests go to the API throughout.
+    /// </summary>
+    protected virtual bool SplitRoles => false;
+
+    private GatewayProcess? _api;
+
+    /// <summary>The process that answers the API: the API process when the roles are split, else the one gateway.</summary>
+    private GatewayProcess Front => _api ?? _gateway;
+
+    /// <summary>
     /// Where to kill: the phase it happens in, the XAPI call (or transfer) and when. <paramref name="ArmedBy"/>
     /// names an earlier call on the same host that arms the kill (the delta export follows the shutdown).
     /// </summary>
@@ -72,15 +83,17 @@ public abstract class CrashSafetyTests
     {
         _db = TestDatabase.Create(Kind);
         _lab = await LabHosts.StartAsync("xs-1", "xs-2", "xs-3");
+        if (SplitRoles) _api = await GatewayProcess.StartAsync(_db, Args("Api"), $"crash-{Kind}-api");
         _gateway = await StartGatewayAsync();
-        _admin = await _gateway.TokenAsync(TestUsers.Admin);
+        _admin = await Front.TokenAsync(TestUsers.Admin);
     }
 
     [OneTimeTearDown]
     public async Task StopAsync()
     {
-        TestContext.Out.WriteLine($"crash safety ({Kind}): {_kills} SIGKILLs, {_settled} migrations settled with one intact VM, 0 lost, 0 orphans");
+        TestContext.Out.WriteLine($"crash safety ({Kind}{(SplitRoles ? ", separate api and worker" : "")}): {_kills} SIGKILLs, {_settled} migrations settled with one intact VM, 0 lost, 0 orphans");
         if (_gateway is not null) await _gateway.DisposeAsync();
+        if (_api is not null) await _api.DisposeAsync();
         if (_lab is not null) await _lab.DisposeAsync();
         if (_db is not null) await _db.DisposeAsync();
     }
@@ -100,7 +113,7 @@ public abstract class CrashSafetyTests
         var sourceIndex = index % _lab.Hosts.Count;
         var source = _lab[sourceIndex];
         var name = $"crash-{Kind}-{++_seeded}";
-        var id = await LabInspector.SeedServerAsync(_gateway, _admin, source, name, 8L << 20);
+        var id = await LabInspector.SeedServerAsync(Front, _admin, source, name, 8L << 20);
         var sha = source.Control.GetVmDiskSha256(name);
 
         var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -185,20 +198,24 @@ public abstract class CrashSafetyTests
         foreach (var host in _lab.Hosts) host.Faults.Clear();
     }
 
+    /// <summary>The process the kills hit: the worker when the roles are split, else the one gateway.</summary>
     private async Task<GatewayProcess> StartGatewayAsync() =>
-        await GatewayProcess.StartAsync(_db, _lab.GatewayArgs().Concat(
-        [
-            "--Workflow:ReconcileAfter=00:00:02", "--Workflow:ReconcileEvery=00:00:01", "--Workflow:CleanShutdownTimeout=00:00:05",
-            "--Workflow:InvisibilityTimeout=00:00:30", "--Logging:LogLevel:Default=Information",
-        ]), $"crash-{Kind}");
+        await GatewayProcess.StartAsync(_db, Args(SplitRoles ? "Worker" : "All"), $"crash-{Kind}{(SplitRoles ? "-worker" : "")}");
 
-    private Task<ApiResponse> ActionAsync(string id, string body) => _gateway.ActionAsync(id, _admin, body);
+    private IEnumerable<string> Args(string role) => _lab.GatewayArgs().Concat(
+    [
+        $"--Gateway:Role={role}",
+        "--Workflow:ReconcileAfter=00:00:02", "--Workflow:ReconcileEvery=00:00:01", "--Workflow:CleanShutdownTimeout=00:00:05",
+        "--Workflow:InvisibilityTimeout=00:00:30", "--Logging:LogLevel:Default=Information",
+    ]);
+
+    private Task<ApiResponse> ActionAsync(string id, string body) => Front.ActionAsync(id, _admin, body);
 
     private async Task<JsonNode> WaitForAsync(string id, Func<JsonNode, bool> condition, string what)
     {
         try
         {
-            return await Eventually.HoldsAsync(async () => (await _gateway.GetAsync($"/v2.1/servers/{id}", _admin, "2.47")).Json!["server"]!,
+            return await Eventually.HoldsAsync(async () => (await Front.GetAsync($"/v2.1/servers/{id}", _admin, "2.47")).Json!["server"]!,
                 condition, Settle, $"server {id} {what}");
         }
         catch (AssertionException)
@@ -211,7 +228,7 @@ public abstract class CrashSafetyTests
     private async Task<string> WaitForMigrationAsync(string id, Func<string, bool> condition)
     {
         var migration = await Eventually.HoldsAsync(
-            async () => (await _gateway.GetAsync($"/v2.1/os-migrations?instance_uuid={id}", _admin, "2.80")).Json!["migrations"]![0]!,
+            async () => (await Front.GetAsync($"/v2.1/os-migrations?instance_uuid={id}", _admin, "2.80")).Json!["migrations"]![0]!,
             m => condition(m["status"]!.GetValue<string>()), Settle, $"migration of {id} settled");
         return migration["status"]!.GetValue<string>();
     }
@@ -238,4 +255,12 @@ public sealed class SqliteCrashSafetyTests : CrashSafetyTests
 public sealed class PostgreSqlCrashSafetyTests : CrashSafetyTests
 {
     protected override DatabaseKind Kind => DatabaseKind.PostgreSql;
+}
+
+/// <summary>The kills on PostgreSQL with the API and the worker as separate processes (issue 14).</summary>
+public sealed class PostgreSqlSplitRolesCrashSafetyTests : CrashSafetyTests
+{
+    protected override DatabaseKind Kind => DatabaseKind.PostgreSql;
+
+    protected override bool SplitRoles => true;
 }

@@ -158,7 +158,13 @@ public static partial class ServerActionsApi
             {
                 // A benign writer got there first: look again; another action: this one lost.
                 if (attempt < 3 && await LatestActionAsync(db, id!.Value, ct) == lastAction) continue;
-                var fresh = await db.Servers.AsNoTracking().SingleAsync(s => s.Id == id!.Value, ct);
+                db.ChangeTracker.Clear();
+                var fresh = await db.Servers.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id!.Value, ct);
+                if (fresh is null) return await handler(); // deleted meanwhile: the handler's lookup answers Nova's 404
+                // Nova's own order: a confirm or revert after another one was accepted finds no finished migration.
+                if (action is "confirmResize" or "revertResize" && fresh.TaskState is null
+                    && !await db.Migrations.AsNoTracking().AnyAsync(m => m.InstanceUuid == fresh.Id && m.Status == Domain.Migrations.MigrationStatus.Finished, ct))
+                    throw new NotResizedException();
                 var state = fresh.TaskState is { } task ? ("task_state", task.ToNovaName()) : ("vm_state", fresh.VmState.ToNovaName());
                 throw new InvalidServerStateException(action, fresh.Id, state.Item1, state.Item2);
             }
