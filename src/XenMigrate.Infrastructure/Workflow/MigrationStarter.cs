@@ -32,14 +32,15 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
         server.EnsureCanResize(action, caller.IsAdmin);
         await AssertMovableAsync(driver, server, ct);
         Migration migration;
-        await using (var hold = await quotas.HoldProjectAsync(server.ProjectId, ct))
+        // Only a resize grows usage: a cold migration takes no hold on the project.
+        await using (var hold = type == MigrationType.Resize ? await quotas.HoldProjectAsync(server.ProjectId, ct) : null)
         {
-            if (type == MigrationType.Resize) await quotas.EnsureRoomForResizeAsync(server.ProjectId, server.Flavor, newFlavor, ct);
+            if (hold is not null) await quotas.EnsureRoomForResizeAsync(server.ProjectId, server.Flavor, newFlavor, ct);
             server.BeginResize(action, newFlavor, caller.IsAdmin, Now);
             migration = new Migration(Guid.NewGuid(), server.Id, type, server.Host!, server.Node,
                 server.Flavor.FlavorInternalId, newFlavor.FlavorInternalId, server.ProjectId, caller.UserId, Now);
             await CommitNewAsync(db, migration, action, requestedHost, caller, Now, ct);
-            await hold.CommitAsync(ct);
+            if (hold is not null) await hold.CommitAsync(ct);
         }
 
         jobs.Enqueue<MigrationJobs>(j => j.Prep(migration.Id, null));

@@ -17,16 +17,8 @@ public enum VmPower
 public sealed record GuestVm(string Uuid, string NameLabel, VmPower Power, string? ComputeHost, long MemoryBytes, int Vcpus,
     IReadOnlyDictionary<string, string> OtherConfig, IReadOnlyList<string> Tags, bool Managed, IReadOnlyList<string> BusyWith);
 
-/// <summary>The image format of a disk on its SR: only VHD chains give differencing exports.</summary>
-public enum DiskFormat
-{
-    Vhd,
-    Raw,
-    Qcow2,
-}
-
 /// <summary>One disk of a VM.</summary>
-public sealed record VmDisk(string Userdevice, string VdiUuid, string SrUuid, long VirtualSize, bool Bootable, string NameLabel, DiskFormat Format);
+public sealed record VmDisk(string Userdevice, string VdiUuid, string SrUuid, long VirtualSize, bool Bootable, string NameLabel);
 
 /// <summary>A snapshot a move took: its uuid and its disks (snapshot VDI uuid) by userdevice.</summary>
 public sealed record VmSnapshot(string Uuid, IReadOnlyDictionary<string, string> DisksByUserdevice);

@@ -43,10 +43,6 @@ public sealed record LiveMigrateRequest(string? Host, bool Force)
 {
     private const string Key = "os-migrateLive";
 
-    /// <summary>Nova's parameter_types.boolean: a JSON boolean or one of these strings.</summary>
-    private static readonly string[] TrueStrings = ["True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t"];
-    private static readonly string[] FalseStrings = ["False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", "n", "f"];
-
     public static LiveMigrateRequest Parse(JsonNode? body, Microversions.ApiVersion version)
     {
         if (body is not JsonObject o) throw Invalid(Key, body, $"{Show(body)} is not of type 'object'");
@@ -81,15 +77,10 @@ public sealed record LiveMigrateRequest(string? Host, bool Force)
         return new LiveMigrateRequest(host, force);
     }
 
-    private static bool IsBoolean(JsonNode? node) => node is JsonValue v && v.GetValueKind() switch
-    {
-        JsonValueKind.True or JsonValueKind.False => true,
-        JsonValueKind.String => TrueStrings.Contains(v.GetValue<string>()) || FalseStrings.Contains(v.GetValue<string>()),
-        _ => false,
-    };
+    // Nova's parameter_types.boolean (block_migration, disk_over_commit, force).
+    private static bool IsBoolean(JsonNode? node) => NovaParameterTypes.IsBoolean(node);
 
-    private static bool IsTrue(JsonNode? node) => node is JsonValue v && (v.GetValueKind() == JsonValueKind.True
-                                                                          || v.GetValueKind() == JsonValueKind.String && TrueStrings.Contains(v.GetValue<string>()));
+    private static bool IsTrue(JsonNode? node) => NovaParameterTypes.IsTrue(node);
 
     private static bool IsAuto(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "auto";
 
@@ -99,7 +90,7 @@ public sealed record LiveMigrateRequest(string? Host, bool Force)
         && v.GetValue<string>() is { Length: >= 1 and <= 255 } s && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_');
 
     private static string BooleanDetail(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String
-        ? $"{Show(node)} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', 'y', 't', False, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no', 'n', 'f']"
+        ? $"{Show(node)} is not one of {NovaParameterTypes.BooleanEnum}"
         : $"{Show(node)} is not of type 'boolean', 'string'";
 
     private static NovaFaultException Invalid(string field, JsonNode? value, string detail) =>

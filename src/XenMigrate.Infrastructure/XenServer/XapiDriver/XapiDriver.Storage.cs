@@ -53,26 +53,18 @@ public sealed partial class XapiDriver
             if (vdis[vbd!.Vdi] is not JsonObject vdi) continue;
             var bootable = XapiValues.Bool((await RecordAsync(s, "VBD", vbd.Ref, ct))["bootable"]);
             disks.Add(new VmDisk(vbd.Userdevice, XapiValues.String(vdi["uuid"]), srs.GetValueOrDefault(XapiValues.String(vdi["SR"]))?.Uuid ?? string.Empty,
-                XapiValues.Int(vdi["virtual_size"]), bootable, XapiValues.String(vdi["name_label"]), FormatOf(XapiValues.Map(vdi["sm_config"]))));
+                XapiValues.Int(vdi["virtual_size"]), bootable, XapiValues.String(vdi["name_label"])));
         }
 
         return disks.OrderBy(d => d.Userdevice, StringComparer.Ordinal).ToList();
     }
 
     /// <summary>
-    /// What an SR says its disk is: VHD (ext, nfs, LVHD: a differencing export works), raw
-    /// (thick LVM, aio) or qcow2 (XCP-ng 8.3 above VHD's 2 TiB).
+    /// Whether an SR stores the disk as a VHD (ext, nfs, LVHD: a differencing VHD export works)
+    /// rather than raw (thick LVM, <c>aio</c>) or qcow2 (XCP-ng 8.3, <c>image-format=qcow2</c>).
     /// </summary>
-    private static DiskFormat FormatOf(IReadOnlyDictionary<string, string> smConfig)
-    {
-        var type = smConfig.GetValueOrDefault("image-format") ?? smConfig.GetValueOrDefault("vdi_type") ?? "vhd";
-        return type switch
-        {
-            "qcow2" => DiskFormat.Qcow2,
-            "raw" or "aio" => DiskFormat.Raw,
-            _ => DiskFormat.Vhd,
-        };
-    }
+    private static bool IsVhdImage(IReadOnlyDictionary<string, string> smConfig) =>
+        (smConfig.GetValueOrDefault("image-format") ?? smConfig.GetValueOrDefault("vdi_type") ?? "vhd") is not ("qcow2" or "raw" or "aio");
 
     public async Task<string> CreateDiskAsync(string host, DiskRequest request, CancellationToken ct)
     {
@@ -149,7 +141,7 @@ public sealed partial class XapiDriver
     {
         var on = await OnAsync(host, ct);
         var vdi = await RefByUuidAsync(on.Session, "VDI", vdiUuid, ct) ?? throw new XenServerObjectGoneException("VDI", vdiUuid);
-        return !await MustWriteZeroesAsync(on.Session, vdi, ct);
+        return !await MustWriteZeroesAsync(on.Session, await RecordAsync(on.Session, "VDI", vdi, ct), ct);
     }
 
     /// <summary>
@@ -157,16 +149,15 @@ public sealed partial class XapiDriver
     /// upgraded to LVHD (or a VDI that asked for a raw volume there), EqualLogic thick, StorageLink.
     /// Such a VDI takes no VHD stream (vhd-tool refuses to write one into it), only raw.
     /// </summary>
-    private static async Task<bool> MustWriteZeroesAsync(XapiSession s, string vdiRef, CancellationToken ct)
+    private static async Task<bool> MustWriteZeroesAsync(XapiSession s, JsonObject vdi, CancellationToken ct)
     {
-        var vdiSm = XapiValues.Map(await s.CallAsync("VDI.get_sm_config", ct, vdiRef));
-        var srRef = XapiValues.String(await s.CallAsync("VDI.get_SR", ct, vdiRef));
-        var type = XapiValues.String(await s.CallAsync("SR.get_type", ct, srRef)).ToLowerInvariant();
-        var srSm = XapiValues.Map(await s.CallAsync("SR.get_sm_config", ct, srRef));
+        var sr = await RecordAsync(s, "SR", XapiValues.String(vdi["SR"]), ct);
+        var type = XapiValues.String(sr["type"]).ToLowerInvariant();
+        var srSm = XapiValues.Map(sr["sm_config"]);
         var lvmFamily = type is "lvm" or "lvmoiscsi" or "lvmohba";
         var upgraded = srSm.GetValueOrDefault("use_vhd") == "true";
         var equalLogicThick = type == "equal" && string.Equals(srSm.GetValueOrDefault("allocation"), "thick", StringComparison.OrdinalIgnoreCase);
-        return (lvmFamily && (vdiSm.GetValueOrDefault("type") == "raw" || !upgraded)) || equalLogicThick || type == "cslg";
+        return (lvmFamily && (XapiValues.Map(vdi["sm_config"]).GetValueOrDefault("type") == "raw" || !upgraded)) || equalLogicThick || type == "cslg";
     }
 
     /// <summary>
@@ -178,10 +169,9 @@ public sealed partial class XapiDriver
     private static async Task<TransferFormat> TransferFormatAsync(XapiSession source, string vdiRef, XapiSession destination, string destinationVdiRef,
         CancellationToken ct)
     {
-        if (await MustWriteZeroesAsync(destination, destinationVdiRef, ct)) return TransferFormat.Raw;
-        var format = FormatOf(XapiValues.Map(await source.CallAsync("VDI.get_sm_config", ct, vdiRef)));
-        var size = XapiValues.Int(await source.CallAsync("VDI.get_virtual_size", ct, vdiRef));
-        return format == DiskFormat.Vhd && size <= MaxVhdSize ? TransferFormat.Vhd : TransferFormat.Qcow2;
+        if (await MustWriteZeroesAsync(destination, await RecordAsync(destination, "VDI", destinationVdiRef, ct), ct)) return TransferFormat.Raw;
+        var vdi = await RecordAsync(source, "VDI", vdiRef, ct);
+        return IsVhdImage(XapiValues.Map(vdi["sm_config"])) && XapiValues.Int(vdi["virtual_size"]) <= MaxVhdSize ? TransferFormat.Vhd : TransferFormat.Qcow2;
     }
 
     public async Task<TransferResult> CopyDiskAsync(string sourceHost, string vdiUuid, string? baseVdiUuid, string destinationHost,
