@@ -3,11 +3,11 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using XenMigrate.Domain.Identity;
+using XenMigrate.Infrastructure.Compute;
 using XenMigrate.Infrastructure.Identity;
 using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 using XenMigrate.Infrastructure.Xapi;
 
 namespace XenMigrate.Infrastructure;
@@ -21,7 +21,7 @@ public static class InfrastructureRegistration
         services.AddSingleton(database);
         services.AddSingleton(role);
         services.AddXenMigrateDatabase(database, contentRoot);
-        services.AddMigrationWorkflow(configuration, database, PersistenceRegistration.ResolveConnectionString(database, contentRoot), role);
+        services.AddComputeWorkflows(configuration, database, PersistenceRegistration.ResolveConnectionString(database, contentRoot), role);
         services.AddNotifications(configuration, role);
         services.AddScoped<DatabaseInitializer>();
 

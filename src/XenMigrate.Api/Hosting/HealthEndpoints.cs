@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 using XenMigrate.Infrastructure.Xapi;
 using XenMigrate.Infrastructure.XenServer;
 

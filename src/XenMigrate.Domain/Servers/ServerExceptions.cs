@@ -2,15 +2,15 @@ using XenMigrate.Domain.Common;
 
 namespace XenMigrate.Domain.Servers;
 
-/// <summary>A locked server refuses actions from anyone but an admin (Nova: 409 "Instance … is locked").</summary>
-/// <summary>The server's VM is one XenMigrate was not handed (XenServer:AdoptVms): nothing may be done to it.</summary>
+/// <summary>The server's VM is one XenMigrate was not handed (XenServer:AdoptVms): nothing may be done to it (409).</summary>
 public sealed class ServerNotManagedException(Guid serverId)
-    : DomainException($"Instance {serverId} is not managed by XenMigrate: its VM was found on a XenServer host but not handed over (tag it for adoption, see XenServer:AdoptVms).")
+    : DomainException($"Instance {serverId} is not managed by XenMigrate: its VM was found on a XenServer host but not handed over (tag it for adoption, see XenServer:AdoptVms).", FaultKind.Conflict)
 {
     public Guid ServerId { get; } = serverId;
 }
 
-public sealed class ServerLockedException(Guid serverId) : DomainException($"Instance {serverId} is locked")
+/// <summary>A locked server refuses actions from anyone but an admin (Nova: 409 "Instance … is locked").</summary>
+public sealed class ServerLockedException(Guid serverId) : DomainException($"Instance {serverId} is locked", FaultKind.Conflict)
 {
     public Guid ServerId { get; } = serverId;
 }
@@ -20,13 +20,13 @@ public sealed class ServerLockedException(Guid serverId) : DomainException($"Ins
 /// (<c>raise_http_conflict_for_instance_invalid_state</c>).
 /// </summary>
 public sealed class InvalidServerStateException(string action, Guid serverId, string attribute, string state)
-    : DomainException($"Cannot '{action}' instance {serverId} while it is in {attribute} {state}")
+    : DomainException($"Cannot '{action}' instance {serverId} while it is in {attribute} {state}", FaultKind.Conflict)
 {
     public string Action { get; } = action;
 }
 
 /// <summary>The server is on no host yet (Nova: 409 "Instance … is not ready").</summary>
-public sealed class ServerNotReadyException(Guid serverId) : DomainException($"Instance {serverId} is not ready");
+public sealed class ServerNotReadyException(Guid serverId) : DomainException($"Instance {serverId} is not ready", FaultKind.Conflict);
 
 /// <summary>A resize to the flavor the server already has (Nova: 400).</summary>
 public sealed class ResizeToSameFlavorException() : DomainException("When resizing, instances must change flavor!");
@@ -39,7 +39,7 @@ public sealed class CannotResizeDiskException(string reason)
 public sealed class NotResizedException() : DomainException("Instance has not been resized.");
 
 /// <summary>The hypervisor cannot carry this server anywhere (a vGPU, a PCI or USB device passed through): refused before anything moves.</summary>
-public sealed class ServerCannotMoveException(Guid serverId, string reason) : DomainException($"Instance {serverId} cannot be moved: {reason}")
+public sealed class ServerCannotMoveException(Guid serverId, string reason) : DomainException($"Instance {serverId} cannot be moved: {reason}", FaultKind.Conflict)
 {
     public Guid ServerId { get; } = serverId;
 }

@@ -1,11 +1,12 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
+using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Domain.Common;
 using XenMigrate.Domain.Drains;
 using XenMigrate.Domain.Migrations;
 using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Compute.Api;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Infrastructure.Drains;
 
@@ -133,7 +134,7 @@ public sealed partial class HostDrainCoordinator(XenMigrateDbContext db, Migrati
     private async Task StartColdAsync(HostDrain drain, HostDrainItem item, Server server, CancellationToken ct) =>
         await RunAsync(item, server, async () =>
         {
-            var migration = await starter.StartAsync(server, server.Flavor, "migrate", null, CallerOf(drain), ct);
+            var migration = await starter.StartAsync(server, server.Flavor, InstanceActionNames.Migrate, null, CallerOf(drain), ct);
             item.Start(DrainMethod.Cold, migration.Uuid, Now);
         });
 

@@ -3,8 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using XenMigrate.Domain.Drains;
+using XenMigrate.Infrastructure.Durable;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Infrastructure.Drains;
 

@@ -1,9 +1,9 @@
-using XenMigrate.Infrastructure.Workflow;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using XenMigrate.Infrastructure.Durable;
 using XenMigrate.Infrastructure.Persistence;
 
 namespace XenMigrate.Infrastructure.Notifications;

@@ -6,8 +6,8 @@ using XenMigrate.Domain.Identity;
 using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Domain.Migrations;
 using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Compute.Common;
 using XenMigrate.Infrastructure.Identity;
-using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Infrastructure.Persistence;
 

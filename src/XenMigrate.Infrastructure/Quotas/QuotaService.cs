@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
+using XenMigrate.Domain.Common;
 using XenMigrate.Domain.Flavors;
 using XenMigrate.Infrastructure.Persistence;
 
@@ -44,9 +45,6 @@ public static class QuotaResources
         ["server_groups"] = o.ServerGroups,
     };
 }
-
-/// <summary>A request beyond a quota (Nova's OverQuota/TooManyInstances, answered 403).</summary>
-public sealed class QuotaExceededException(string message) : Exception(message);
 
 /// <summary>
 /// Limits (defaults, or a project's own) and usage counted from the servers themselves, as Nova

@@ -43,7 +43,7 @@ public sealed class MigrationStepScope : IDisposable
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
             return await db.MigrationCheckpoints.AsNoTracking().Where(c => c.MigrationId == migrationId)
-                .Select(c => c.ConfirmOrRevertRequestId ?? c.ResizeRequestId).FirstOrDefaultAsync(ct);
+                .Select(c => c.ConfirmOrRevertRequestId ?? c.StartRequestId).FirstOrDefaultAsync(ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -3,10 +3,10 @@ using System.Reflection;
 using XenMigrate.Api.Hosting;
 using XenMigrate.Api.Nova.RateLimiting;
 using XenMigrate.Infrastructure;
+using XenMigrate.Infrastructure.Compute.Common;
 using XenMigrate.Infrastructure.Identity;
 using XenMigrate.Infrastructure.Notifications;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 using XenMigrate.Infrastructure.Xapi;
 using YamlDotNet.RepresentationModel;
 

@@ -3,8 +3,8 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Hangfire;
 using Hangfire.PostgreSql;
+using XenMigrate.Infrastructure.Compute.Resize;
 using XenMigrate.Infrastructure.Inventory;
-using XenMigrate.Infrastructure.Workflow;
 using XenMigrate.Tests.Support;
 using XenMigrate.XapiSimulator;
 using XenMigrate.XapiSimulator.Control;
@@ -61,7 +61,7 @@ public sealed class MultiProcessTests
         Expect(await ActionAsync(id, """{"migrate":null}"""), HttpStatusCode.Accepted);
         var migrationId = (await MigrationAsync(id))["id"]!.GetValue<int>();
         await duplicated.Task.WaitAsync(Settle);
-        for (var i = 0; i < 4; i++) client.Jobs.Enqueue<MigrationJobs>(j => j.CopyBase(migrationId, null));
+        for (var i = 0; i < 4; i++) client.Jobs.Enqueue<ResizeJobs>(j => j.CopyBase(migrationId, null));
 
         await WaitForAsync(id, s => Status(s) == "VERIFY_RESIZE" && s["OS-EXT-STS:task_state"] is null, "VERIFY_RESIZE");
         source.Faults.Throttle(null);

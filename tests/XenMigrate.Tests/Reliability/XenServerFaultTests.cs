@@ -1,7 +1,7 @@
 using System.Net;
 using Hangfire;
 using Microsoft.Extensions.DependencyInjection;
-using XenMigrate.Infrastructure.Workflow;
+using XenMigrate.Infrastructure.Compute.Resize;
 using XenMigrate.Tests.Support;
 using XenMigrate.XapiSimulator;
 
@@ -218,7 +218,7 @@ public class XenServerFaultTests : ReliabilityFixture
         Tried();
         var id = await SeedSmallAsync(2, "rel-oom");
         var sha = await GuestDataShaAsync(Xs3, id);
-        Xs1.Faults.FailNext("VM.start_on", "HOST_NOT_ENOUGH_FREE_MEMORY", ["1073741824", "0"], times: MigrationJobs.Retries + 1);
+        Xs1.Faults.FailNext("VM.start_on", "HOST_NOT_ENOUGH_FREE_MEMORY", ["1073741824", "0"], times: ResizeJobs.Retries + 1);
         var request = await MigrateAsync(id, Xs1);
         await ExpectRolledBackAsync(id, request, Xs3, sha, "HOST_NOT_ENOUGH_FREE_MEMORY");
         Survived();
@@ -230,7 +230,7 @@ public class XenServerFaultTests : ReliabilityFixture
         Tried();
         var id = await SeedSmallAsync(0, "rel-srfull");
         var sha = await GuestDataShaAsync(Xs1, id);
-        Xs3.Faults.FailNext("VDI.create", "SR_FULL", ["1073741824", "0"], times: MigrationJobs.Retries + 1);
+        Xs3.Faults.FailNext("VDI.create", "SR_FULL", ["1073741824", "0"], times: ResizeJobs.Retries + 1);
         var request = await MigrateAsync(id, Xs3);
         await ExpectRolledBackAsync(id, request, Xs1, sha, "SR_FULL");
         Survived();
@@ -240,6 +240,6 @@ public class XenServerFaultTests : ReliabilityFixture
     private async Task ResumeStalledAsync(string id)
     {
         var migrationId = (await MigrationAsync(id))["id"]!.GetValue<int>();
-        Gateway.Services.GetRequiredService<IBackgroundJobClient>().Enqueue<MigrationJobs>(j => j.Resume(migrationId));
+        Gateway.Services.GetRequiredService<IBackgroundJobClient>().Enqueue<ResizeJobs>(j => j.Resume(migrationId));
     }
 }

@@ -145,7 +145,7 @@ public partial class SecretLeakTests
         var files = DatabaseFiles(db).ToList();
         seen.AddRange(files.Select(f => ($"database file {Path.GetFileName(f.Path)}", f.Text)));
         // Controls: the scans read real content (the server's name, the jobs' type).
-        Assert.That(string.Concat(files.Select(f => f.Text)), Does.Contain("leak-vm").And.Contain("MigrationJobs"));
+        Assert.That(string.Concat(files.Select(f => f.Text)), Does.Contain("leak-vm").And.Contain("ResizeJobs"));
 
         var leaks = (from s in seen from secret in secrets where s.Text.Contains(secret, StringComparison.Ordinal)
                      select $"{s.Where}: …{Around(s.Text, secret)}…").ToList();

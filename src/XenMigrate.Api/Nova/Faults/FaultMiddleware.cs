@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Http.Features;
 using XenMigrate.Domain.Common;
-using XenMigrate.Domain.Servers;
 
 namespace XenMigrate.Api.Nova.Faults;
 
@@ -61,10 +60,12 @@ public sealed partial class FaultMiddleware(RequestDelegate next, ILogger<FaultM
         _ => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase + "." : "The request was refused.",
     };
 
-    /// <summary>A broken domain rule is the client's doing: 409 for state, 400 for what was asked.</summary>
-    private static int StatusFor(DomainException rule) => rule switch
+    /// <summary>The one table from a broken domain rule (the client's doing) to Nova's status; each exception names its kind.</summary>
+    private static int StatusFor(DomainException rule) => rule.Kind switch
     {
-        ServerLockedException or ServerNotManagedException or ServerCannotMoveException or InvalidServerStateException or ServerNotReadyException => StatusCodes.Status409Conflict,
+        FaultKind.Conflict => StatusCodes.Status409Conflict,
+        FaultKind.NotFound => StatusCodes.Status404NotFound,
+        FaultKind.Forbidden => StatusCodes.Status403Forbidden,
         _ => StatusCodes.Status400BadRequest,
     };
 

@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Servers;
+using XenMigrate.Infrastructure.Compute.Api;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Api.Nova.Migrations;
 
@@ -70,20 +70,12 @@ public static class LiveMigrationControlApi
             ? id
             : throw NovaFaultException.NotFound($"Migration {migrationId} not found for instance {serverId}");
 
-    /// <summary>Nova's answers to the starter's refusals: no such migration 404, wrong state 400.</summary>
+    /// <summary>A migration that changed between read and write (its refusals are domain faults, answered by the fault table).</summary>
     private static async Task RunAsync(Func<Task> action)
     {
         try
         {
             await action();
-        }
-        catch (MigrationNotFoundForInstanceException e)
-        {
-            throw NovaFaultException.NotFound(e.Message);
-        }
-        catch (InvalidMigrationStateException e)
-        {
-            throw NovaFaultException.BadRequest(e.Message);
         }
         catch (DbUpdateConcurrencyException)
         {

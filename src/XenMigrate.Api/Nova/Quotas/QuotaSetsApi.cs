@@ -27,19 +27,6 @@ public static partial class QuotaSetsApi
         quotas.MapPut("", Update).WithSummary("Set a project's quota limits (admin)");
     }
 
-    /// <summary>Runs a quota check; a request beyond it is Nova's 403 "Quota exceeded for …".</summary>
-    public static async Task EnforceAsync(Func<Task> check)
-    {
-        try
-        {
-            await check();
-        }
-        catch (QuotaExceededException e)
-        {
-            throw NovaFaultException.Forbidden(e.Message);
-        }
-    }
-
     private static async Task<IResult> Show(string tenant_id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
     {
         caller.Authorize(NovaPolicy.QuotaSetsShow, tenant_id);

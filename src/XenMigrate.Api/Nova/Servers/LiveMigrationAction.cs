@@ -2,8 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Nova.Faults;
+using XenMigrate.Infrastructure.Compute.Api;
+using XenMigrate.Infrastructure.Compute.LiveMigration;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Api.Nova.Servers;
 

@@ -1,6 +1,6 @@
 using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Compute.Api;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Api.Nova.Servers;
 

@@ -1,10 +1,11 @@
 using System.Text.Json.Nodes;
 using FluentValidation;
 using Microsoft.EntityFrameworkCore;
+using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Compute.Api;
 using XenMigrate.Infrastructure.Persistence;
-using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Api.Nova.Servers;
 
@@ -71,13 +72,13 @@ public static partial class ServerActionsApi
         var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
         caller.Authorize(NovaPolicy.ServersResize, server.ProjectId);
         await EnsureSourceUpAsync(db, server, ct);
-        server.EnsureCanResize("resize", caller.IsAdmin);
+        server.EnsureCanResize(InstanceActionNames.Resize, caller.IsAdmin);
 
         var flavor = await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == request.FlavorRef, ct);
         if (flavor is null || flavor.Disabled) throw NovaFaultException.BadRequest(NovaMessages.FlavorNotFound(request.FlavorRef));
         server.EnsureFlavorChanges(flavor.Snapshot());
 
-        await Quotas.QuotaSetsApi.EnforceAsync(() => CommitAsync(db, () => starter.StartAsync(server, flavor.Snapshot(), "resize", null, Of(caller), ct)));
+        await CommitAsync(db, () => starter.StartAsync(server, flavor.Snapshot(), InstanceActionNames.Resize, null, Of(caller), ct));
         return Results.Accepted();
     }
 
@@ -91,7 +92,7 @@ public static partial class ServerActionsApi
         var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
         caller.Authorize(host is null ? NovaPolicy.Migrate : NovaPolicy.MigrateHost, server.ProjectId);
         await EnsureSourceUpAsync(db, server, ct);
-        server.EnsureCanResize("migrate", caller.IsAdmin);
+        server.EnsureCanResize(InstanceActionNames.Migrate, caller.IsAdmin);
 
         if (host is not null)
         {
@@ -99,7 +100,7 @@ public static partial class ServerActionsApi
             if (host == server.Host) throw NovaFaultException.BadRequest(NovaMessages.CannotMigrateToSameHost);
         }
 
-        await CommitAsync(db, () => starter.StartAsync(server, server.Flavor, "migrate", host, Of(caller), ct));
+        await CommitAsync(db, () => starter.StartAsync(server, server.Flavor, InstanceActionNames.Migrate, host, Of(caller), ct));
         return Results.Accepted();
     }
 

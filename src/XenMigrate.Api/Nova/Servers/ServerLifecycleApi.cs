@@ -7,10 +7,10 @@ using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Quotas;
 using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Compute.Api;
 using XenMigrate.Infrastructure.Images;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Quotas;
-using XenMigrate.Infrastructure.Workflow;
 
 namespace XenMigrate.Api.Nova.Servers;
 
@@ -66,7 +66,7 @@ public static class ServerLifecycleApi
         var metadata = server["metadata"] is JsonObject m ? m.ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()) : [];
         var created = Server.ForBuild(Guid.NewGuid(), name, caller.ProjectId, caller.UserId, flavor.Snapshot(), image.Id.ToString(), metadata,
             time.GetUtcNow().UtcDateTime);
-        await QuotaSetsApi.EnforceAsync(() => starter.CreateAsync(created, ServerActionsApi.Of(caller), ct));
+        await starter.CreateAsync(created, ServerActionsApi.Of(caller), ct);
 
         // Nova returns the password it set; XenMigrate has no guest agent to set it with, so it is only reported.
         var adminPass = server["adminPass"]?.GetValue<string>() ?? GeneratePassword();

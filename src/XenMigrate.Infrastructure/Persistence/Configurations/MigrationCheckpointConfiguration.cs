@@ -1,7 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using XenMigrate.Domain.Migrations;
-using XenMigrate.Infrastructure.Workflow;
+using XenMigrate.Infrastructure.Compute.Common;
 
 namespace XenMigrate.Infrastructure.Persistence.Configurations;
 

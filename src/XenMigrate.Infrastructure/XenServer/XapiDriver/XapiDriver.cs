@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using XenMigrate.Infrastructure.Compute.Common;
 using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Transfer;
-using XenMigrate.Infrastructure.Workflow;
 using XenMigrate.Infrastructure.Xapi;
 
 namespace XenMigrate.Infrastructure.XenServer;

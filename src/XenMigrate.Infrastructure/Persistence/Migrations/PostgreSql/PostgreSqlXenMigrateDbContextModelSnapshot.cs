@@ -606,6 +606,66 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.ToTable("Servers", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
+                {
+                    b.Property<int>("MigrationId")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime?>("AbortRequestedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ConfirmOrRevertRequestId")
+                        .HasColumnType("text");
+
+                    b.Property<string>("DestinationVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Disks")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("MovePath")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("RequestedHost")
+                        .HasColumnType("text");
+
+                    b.Property<string>("RollbackReason")
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)");
+
+                    b.Property<string>("SnapshotVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTime?>("SourceHaltedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("SourcePowerState")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("SourceVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("StartRequestId")
+                        .HasColumnType("text");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("XapiTaskRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.HasKey("MigrationId");
+
+                    b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Infrastructure.Identity.TokenSigningKey", b =>
                 {
                     b.Property<int>("Id")
@@ -693,66 +753,6 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .IsUnique();
 
                     b.ToTable("QuotaLimits", (string)null);
-                });
-
-            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
-                {
-                    b.Property<int>("MigrationId")
-                        .HasColumnType("integer");
-
-                    b.Property<DateTime?>("AbortRequestedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("ConfirmOrRevertRequestId")
-                        .HasColumnType("text");
-
-                    b.Property<string>("DestinationVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
-
-                    b.Property<string>("Disks")
-                        .IsRequired()
-                        .HasColumnType("text");
-
-                    b.Property<string>("MovePath")
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<string>("RequestedHost")
-                        .HasColumnType("text");
-
-                    b.Property<string>("ResizeRequestId")
-                        .HasColumnType("text");
-
-                    b.Property<string>("RollbackReason")
-                        .HasMaxLength(1024)
-                        .HasColumnType("character varying(1024)");
-
-                    b.Property<string>("SnapshotVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
-
-                    b.Property<DateTime?>("SourceHaltedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("SourcePowerState")
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<string>("SourceVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
-
-                    b.Property<DateTime>("UpdatedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("XapiTaskRef")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)");
-
-                    b.HasKey("MigrationId");
-
-                    b.ToTable("MigrationCheckpoints", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Drains.HostDrain", b =>
@@ -888,11 +888,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Navigation("Events");
                 });
 
-            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+            modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
                         .WithOne()
-                        .HasForeignKey("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", "MigrationId")
+                        .HasForeignKey("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", "MigrationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

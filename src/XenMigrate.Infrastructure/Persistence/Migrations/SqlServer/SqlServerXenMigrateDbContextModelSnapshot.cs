@@ -607,6 +607,66 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.ToTable("Servers", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
+                {
+                    b.Property<int>("MigrationId")
+                        .HasColumnType("int");
+
+                    b.Property<DateTime?>("AbortRequestedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("ConfirmOrRevertRequestId")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("DestinationVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("Disks")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("MovePath")
+                        .HasMaxLength(32)
+                        .HasColumnType("nvarchar(32)");
+
+                    b.Property<string>("RequestedHost")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("RollbackReason")
+                        .HasMaxLength(1024)
+                        .HasColumnType("nvarchar(1024)");
+
+                    b.Property<string>("SnapshotVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<DateTime?>("SourceHaltedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("SourcePowerState")
+                        .HasMaxLength(32)
+                        .HasColumnType("nvarchar(32)");
+
+                    b.Property<string>("SourceVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("StartRequestId")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("XapiTaskRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.HasKey("MigrationId");
+
+                    b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Infrastructure.Identity.TokenSigningKey", b =>
                 {
                     b.Property<int>("Id")
@@ -694,66 +754,6 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .IsUnique();
 
                     b.ToTable("QuotaLimits", (string)null);
-                });
-
-            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
-                {
-                    b.Property<int>("MigrationId")
-                        .HasColumnType("int");
-
-                    b.Property<DateTime?>("AbortRequestedAt")
-                        .HasColumnType("datetime2");
-
-                    b.Property<string>("ConfirmOrRevertRequestId")
-                        .HasColumnType("nvarchar(max)");
-
-                    b.Property<string>("DestinationVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("nvarchar(64)");
-
-                    b.Property<string>("Disks")
-                        .IsRequired()
-                        .HasColumnType("nvarchar(max)");
-
-                    b.Property<string>("MovePath")
-                        .HasMaxLength(32)
-                        .HasColumnType("nvarchar(32)");
-
-                    b.Property<string>("RequestedHost")
-                        .HasColumnType("nvarchar(max)");
-
-                    b.Property<string>("ResizeRequestId")
-                        .HasColumnType("nvarchar(max)");
-
-                    b.Property<string>("RollbackReason")
-                        .HasMaxLength(1024)
-                        .HasColumnType("nvarchar(1024)");
-
-                    b.Property<string>("SnapshotVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("nvarchar(64)");
-
-                    b.Property<DateTime?>("SourceHaltedAt")
-                        .HasColumnType("datetime2");
-
-                    b.Property<string>("SourcePowerState")
-                        .HasMaxLength(32)
-                        .HasColumnType("nvarchar(32)");
-
-                    b.Property<string>("SourceVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("nvarchar(64)");
-
-                    b.Property<DateTime>("UpdatedAt")
-                        .HasColumnType("datetime2");
-
-                    b.Property<string>("XapiTaskRef")
-                        .HasMaxLength(128)
-                        .HasColumnType("nvarchar(128)");
-
-                    b.HasKey("MigrationId");
-
-                    b.ToTable("MigrationCheckpoints", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Drains.HostDrain", b =>
@@ -889,11 +889,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Navigation("Events");
                 });
 
-            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+            modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
                         .WithOne()
-                        .HasForeignKey("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", "MigrationId")
+                        .HasForeignKey("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", "MigrationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -589,6 +589,66 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("Servers", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
+                {
+                    b.Property<int>("MigrationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("AbortRequestedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ConfirmOrRevertRequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DestinationVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Disks")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MovePath")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestedHost")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RollbackReason")
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SnapshotVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("SourceHaltedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SourcePowerState")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SourceVmUuid")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("StartRequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("XapiTaskRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MigrationId");
+
+                    b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Infrastructure.Identity.TokenSigningKey", b =>
                 {
                     b.Property<int>("Id")
@@ -672,66 +732,6 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         .IsUnique();
 
                     b.ToTable("QuotaLimits", (string)null);
-                });
-
-            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
-                {
-                    b.Property<int>("MigrationId")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateTime?>("AbortRequestedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ConfirmOrRevertRequestId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("DestinationVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Disks")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("MovePath")
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RequestedHost")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ResizeRequestId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RollbackReason")
-                        .HasMaxLength(1024)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("SnapshotVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime?>("SourceHaltedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("SourcePowerState")
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("SourceVmUuid")
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime>("UpdatedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("XapiTaskRef")
-                        .HasMaxLength(128)
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("MigrationId");
-
-                    b.ToTable("MigrationCheckpoints", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Drains.HostDrain", b =>
@@ -863,11 +863,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("Events");
                 });
 
-            modelBuilder.Entity("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", b =>
+            modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
                         .WithOne()
-                        .HasForeignKey("XenMigrate.Infrastructure.Workflow.MigrationCheckpoint", "MigrationId")
+                        .HasForeignKey("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", "MigrationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

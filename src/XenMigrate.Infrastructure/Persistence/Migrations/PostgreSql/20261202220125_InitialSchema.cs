@@ -1,0 +1,573 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
+
+#nullable disable
+
+namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
+{
+    /// <inheritdoc />
+    public partial class InitialSchema : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "ComputeHosts",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    Uuid = table.Column<Guid>(type: "uuid", nullable: false),
+                    Name = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    XapiUrl = table.Column<string>(type: "character varying(2048)", maxLength: 2048, nullable: false),
+                    Enabled = table.Column<bool>(type: "boolean", nullable: false),
+                    DisabledReason = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    ForcedDown = table.Column<bool>(type: "boolean", nullable: false),
+                    LastSeenAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    IsUp = table.Column<bool>(type: "boolean", nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    PoolUuid = table.Column<Guid>(type: "uuid", nullable: true),
+                    PoolName = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    InAggregate = table.Column<bool>(type: "boolean", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ComputeHosts", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Flavors",
+                columns: table => new
+                {
+                    InternalId = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    FlavorId = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    Name = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    MemoryMb = table.Column<int>(type: "integer", nullable: false),
+                    Vcpus = table.Column<int>(type: "integer", nullable: false),
+                    RootGb = table.Column<int>(type: "integer", nullable: false),
+                    EphemeralGb = table.Column<int>(type: "integer", nullable: false),
+                    SwapMb = table.Column<int>(type: "integer", nullable: false),
+                    IsPublic = table.Column<bool>(type: "boolean", nullable: false),
+                    Disabled = table.Column<bool>(type: "boolean", nullable: false),
+                    Description = table.Column<string>(type: "character varying(65535)", maxLength: 65535, nullable: true),
+                    RxtxFactor = table.Column<double>(type: "double precision", nullable: false),
+                    ExtraSpecs = table.Column<string>(type: "text", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Flavors", x => x.InternalId);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "HostAggregates",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    Uuid = table.Column<Guid>(type: "uuid", nullable: false),
+                    Name = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    PoolUuid = table.Column<Guid>(type: "uuid", nullable: true),
+                    AvailabilityZone = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_HostAggregates", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "HostDrains",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    Uuid = table.Column<Guid>(type: "uuid", nullable: false),
+                    Host = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    Reason = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    MaxConcurrent = table.Column<int>(type: "integer", nullable: false),
+                    Status = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    UserId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    ProjectId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    RequestId = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    FinishedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    Version = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_HostDrains", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "InstanceActions",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    ServerId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Action = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    RequestId = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    UserId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    ProjectId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    StartTime = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    Message = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_InstanceActions", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Migrations",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    Uuid = table.Column<Guid>(type: "uuid", nullable: false),
+                    InstanceUuid = table.Column<Guid>(type: "uuid", nullable: false),
+                    Type = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    Status = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    SourceCompute = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    SourceNode = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    DestCompute = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    DestNode = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    DestHost = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    OldInstanceTypeId = table.Column<int>(type: "integer", nullable: false),
+                    NewInstanceTypeId = table.Column<int>(type: "integer", nullable: false),
+                    MemoryTotalBytes = table.Column<long>(type: "bigint", nullable: false),
+                    MemoryProcessedBytes = table.Column<long>(type: "bigint", nullable: false),
+                    MemoryRemainingBytes = table.Column<long>(type: "bigint", nullable: false),
+                    DiskTotalBytes = table.Column<long>(type: "bigint", nullable: false),
+                    DiskProcessedBytes = table.Column<long>(type: "bigint", nullable: false),
+                    DiskRemainingBytes = table.Column<long>(type: "bigint", nullable: false),
+                    ProjectId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    UserId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    Hidden = table.Column<bool>(type: "boolean", nullable: false),
+                    DowntimeMilliseconds = table.Column<long>(type: "bigint", nullable: true),
+                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    Version = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Migrations", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "OutboxMessages",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    MessageId = table.Column<Guid>(type: "uuid", nullable: false),
+                    EventType = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    Priority = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    PublisherId = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    Payload = table.Column<string>(type: "text", nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    PublishedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_OutboxMessages", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Projects",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    Name = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    DomainId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Projects", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "QuotaLimits",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    ProjectId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    Resource = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    HardLimit = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_QuotaLimits", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Servers",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    Name = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    ProjectId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    UserId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    Description = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    Host = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    Node = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    AvailabilityZone = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    VmState = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    TaskState = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    PowerState = table.Column<int>(type: "integer", nullable: false),
+                    Progress = table.Column<int>(type: "integer", nullable: false),
+                    Locked = table.Column<bool>(type: "boolean", nullable: false),
+                    LockedReason = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    Managed = table.Column<bool>(type: "boolean", nullable: false),
+                    Flavor = table.Column<string>(type: "text", nullable: false),
+                    OldFlavor = table.Column<string>(type: "text", nullable: true),
+                    NewFlavor = table.Column<string>(type: "text", nullable: true),
+                    Fault = table.Column<string>(type: "text", nullable: true),
+                    PreviousHost = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    PreviousNode = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    LaunchedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    TerminatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    ImageId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    Metadata = table.Column<string>(type: "text", nullable: false),
+                    Version = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Servers", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "TokenSigningKeys",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false),
+                    Key = table.Column<byte[]>(type: "bytea", nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_TokenSigningKeys", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Users",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    Name = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    DomainId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    PasswordHash = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Users", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "HostDrainItems",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    HostDrainId = table.Column<int>(type: "integer", nullable: false),
+                    ServerId = table.Column<Guid>(type: "uuid", nullable: false),
+                    ServerName = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    Method = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    Status = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    MigrationUuid = table.Column<Guid>(type: "uuid", nullable: true),
+                    DestinationHost = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    Error = table.Column<string>(type: "character varying(1024)", maxLength: 1024, nullable: true),
+                    Attempts = table.Column<int>(type: "integer", nullable: false),
+                    StartedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    FinishedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_HostDrainItems", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_HostDrainItems_HostDrains_HostDrainId",
+                        column: x => x.HostDrainId,
+                        principalTable: "HostDrains",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "InstanceActionEvents",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    EventName = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    Host = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
+                    StartTime = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    FinishTime = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    Result = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: true),
+                    Traceback = table.Column<string>(type: "text", nullable: true),
+                    Details = table.Column<string>(type: "text", nullable: true),
+                    InstanceActionId = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_InstanceActionEvents", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_InstanceActionEvents_InstanceActions_InstanceActionId",
+                        column: x => x.InstanceActionId,
+                        principalTable: "InstanceActions",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "MigrationCheckpoints",
+                columns: table => new
+                {
+                    MigrationId = table.Column<int>(type: "integer", nullable: false),
+                    StartRequestId = table.Column<string>(type: "text", nullable: true),
+                    ConfirmOrRevertRequestId = table.Column<string>(type: "text", nullable: true),
+                    RequestedHost = table.Column<string>(type: "text", nullable: true),
+                    SourceVmUuid = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    SourcePowerState = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: true),
+                    MovePath = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: true),
+                    SnapshotVmUuid = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    DestinationVmUuid = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    Disks = table.Column<string>(type: "text", nullable: false),
+                    SourceHaltedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    RollbackReason = table.Column<string>(type: "character varying(1024)", maxLength: 1024, nullable: true),
+                    XapiTaskRef = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    AbortRequestedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_MigrationCheckpoints", x => x.MigrationId);
+                    table.ForeignKey(
+                        name: "FK_MigrationCheckpoints_Migrations_MigrationId",
+                        column: x => x.MigrationId,
+                        principalTable: "Migrations",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "RoleAssignments",
+                columns: table => new
+                {
+                    UserId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    ProjectId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    Role = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_RoleAssignments", x => new { x.UserId, x.ProjectId, x.Role });
+                    table.ForeignKey(
+                        name: "FK_RoleAssignments_Projects_ProjectId",
+                        column: x => x.ProjectId,
+                        principalTable: "Projects",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                    table.ForeignKey(
+                        name: "FK_RoleAssignments_Users_UserId",
+                        column: x => x.UserId,
+                        principalTable: "Users",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ComputeHosts_Name",
+                table: "ComputeHosts",
+                column: "Name",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ComputeHosts_Uuid",
+                table: "ComputeHosts",
+                column: "Uuid",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Flavors_FlavorId",
+                table: "Flavors",
+                column: "FlavorId",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Flavors_Name",
+                table: "Flavors",
+                column: "Name",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_HostAggregates_PoolUuid",
+                table: "HostAggregates",
+                column: "PoolUuid",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_HostAggregates_Uuid",
+                table: "HostAggregates",
+                column: "Uuid",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_HostDrainItems_HostDrainId",
+                table: "HostDrainItems",
+                column: "HostDrainId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_HostDrains_ActiveHost",
+                table: "HostDrains",
+                column: "Host",
+                unique: true,
+                filter: "\"Status\" IN ('Running', 'Cancelling')");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_HostDrains_Host",
+                table: "HostDrains",
+                column: "Host");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_HostDrains_Uuid",
+                table: "HostDrains",
+                column: "Uuid",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_InstanceActionEvents_InstanceActionId",
+                table: "InstanceActionEvents",
+                column: "InstanceActionId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_InstanceActions_ServerId_RequestId",
+                table: "InstanceActions",
+                columns: new[] { "ServerId", "RequestId" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Migrations_CreatedAt_Id",
+                table: "Migrations",
+                columns: new[] { "CreatedAt", "Id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Migrations_InstanceUuid",
+                table: "Migrations",
+                column: "InstanceUuid");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Migrations_Status",
+                table: "Migrations",
+                column: "Status");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Migrations_Uuid",
+                table: "Migrations",
+                column: "Uuid",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_OutboxMessages_PublishedAt",
+                table: "OutboxMessages",
+                column: "PublishedAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Projects_DomainId_Name",
+                table: "Projects",
+                columns: new[] { "DomainId", "Name" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_QuotaLimits_ProjectId_Resource",
+                table: "QuotaLimits",
+                columns: new[] { "ProjectId", "Resource" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_RoleAssignments_ProjectId",
+                table: "RoleAssignments",
+                column: "ProjectId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Servers_CreatedAt_Id",
+                table: "Servers",
+                columns: new[] { "CreatedAt", "Id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Servers_Host",
+                table: "Servers",
+                column: "Host");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Servers_ProjectId",
+                table: "Servers",
+                column: "ProjectId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Users_DomainId_Name",
+                table: "Users",
+                columns: new[] { "DomainId", "Name" },
+                unique: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "ComputeHosts");
+
+            migrationBuilder.DropTable(
+                name: "Flavors");
+
+            migrationBuilder.DropTable(
+                name: "HostAggregates");
+
+            migrationBuilder.DropTable(
+                name: "HostDrainItems");
+
+            migrationBuilder.DropTable(
+                name: "InstanceActionEvents");
+
+            migrationBuilder.DropTable(
+                name: "MigrationCheckpoints");
+
+            migrationBuilder.DropTable(
+                name: "OutboxMessages");
+
+            migrationBuilder.DropTable(
+                name: "QuotaLimits");
+
+            migrationBuilder.DropTable(
+                name: "RoleAssignments");
+
+            migrationBuilder.DropTable(
+                name: "Servers");
+
+            migrationBuilder.DropTable(
+                name: "TokenSigningKeys");
+
+            migrationBuilder.DropTable(
+                name: "HostDrains");
+
+            migrationBuilder.DropTable(
+                name: "InstanceActions");
+
+            migrationBuilder.DropTable(
+                name: "Migrations");
+
+            migrationBuilder.DropTable(
+                name: "Projects");
+
+            migrationBuilder.DropTable(
+                name: "Users");
+        }
+    }
+}
