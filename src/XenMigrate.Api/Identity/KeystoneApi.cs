@@ -103,7 +103,7 @@ public static class KeystoneApi
         return (caller, null);
     }
 
-    /// <summary>The token body of openstack-clients.md §1: what OSC, the SDK and tempest read.</summary>
+    /// <summary>Keystone's token body (api-ref identity v3 "Password authentication with scoped authorization"): what OSC, the SDK and tempest read.</summary>
     private static JsonObject TokenBody(HttpContext http, AuthenticatedCaller caller)
     {
         var domain = () => new JsonObject { ["id"] = Domains.DefaultId, ["name"] = Domains.DefaultName };

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using XenMigrate.Api.Nova.Faults;
 
 namespace XenMigrate.Api.Nova;
 
@@ -23,6 +24,11 @@ public static class NovaParameterTypes
         JsonValueKind.String => TrueWords.Contains(v.GetValue<string>()) || FalseWords.Contains(v.GetValue<string>()),
         _ => false,
     };
+
+    /// <summary>jsonschema's reason when a value is not parameter_types.boolean: a wrong word, or a wrong type.</summary>
+    public static string BooleanError(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String
+        ? $"{NovaValues.Repr(node)} is not one of {BooleanEnum}"
+        : $"{NovaValues.Repr(node)} is not of type 'boolean', 'string'";
 
     public static bool IsTrue(JsonNode? node) => node is JsonValue v
         && (v.GetValueKind() == JsonValueKind.True || v.GetValueKind() == JsonValueKind.String && TrueWords.Contains(v.GetValue<string>()));

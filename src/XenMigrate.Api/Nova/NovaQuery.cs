@@ -22,7 +22,11 @@ public static class NovaQuery
     public static string? Marker(IQueryCollection query) =>
         query.TryGetValue("marker", out var m) && !StringValues.IsNullOrEmpty(m) ? m.ToString() : null;
 
-    /// <summary>oslo's strict bool_from_string, plus the empty string meaning true (Nova's all_tenants).</summary>
+    /// <summary>
+    /// oslo's strict bool_from_string, plus the empty string meaning true (Nova's all_tenants): Nova
+    /// reads query strings this way, while request bodies take parameter_types.boolean
+    /// (<see cref="NovaParameterTypes.IsBoolean"/>), which refuses 't', 'y' and the like.
+    /// </summary>
     public static bool? Bool(string value) => value.Trim().ToLowerInvariant() switch
     {
         "" or "1" or "t" or "true" or "on" or "y" or "yes" => true,

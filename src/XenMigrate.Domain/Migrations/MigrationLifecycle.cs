@@ -1,7 +1,8 @@
 namespace XenMigrate.Domain.Migrations;
 
 /// <summary>
-/// Which status may follow which, per migration type (nova-contract.md §4). Anything not listed
+/// Which status may follow which, per migration type, as Nova's compute manager and conductor set
+/// migration.status (nova/compute/manager.py, nova/conductor/tasks/live_migrate.py). Anything not listed
 /// is refused by <see cref="Migration.TransitionTo"/>.
 /// </summary>
 public static class MigrationLifecycle

@@ -35,7 +35,7 @@ public sealed partial class HostInventorySync(
         var vms = await session.VmsAsync(ct);
         var vbds = await session.VbdsAsync(ct);
         var vdis = await session.VdisAsync(ct);
-        var pbds = await session.CallAsync("PBD.get_all_records", ct) as System.Text.Json.Nodes.JsonObject ?? [];
+        var pbds = await session.PbdRecordsAsync(ct);
         var flavors = await db.Flavors.ToListAsync(ct);
         var projects = await db.Projects.AsNoTracking().ToListAsync(ct);
         var assignments = await db.RoleAssignments.AsNoTracking().ToListAsync(ct);

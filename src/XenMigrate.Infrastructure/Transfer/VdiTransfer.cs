@@ -12,8 +12,8 @@ using XenMigrate.Infrastructure.Xapi;
 namespace XenMigrate.Infrastructure.Transfer;
 
 /// <summary>
-/// Copies a VDI from one host to another without shared storage (docs/xapi.md §3, closing steps
-/// 6, 7 and 10): <c>GET /export_raw_vdi?format=…</c> on the source is piped straight into
+/// Copies a VDI from one host to another without shared storage (xapi
+/// ocaml/xapi/export_raw_vdi.ml and import_raw_vdi.ml, each under a task of its own): <c>GET /export_raw_vdi?format=…</c> on the source is piped straight into
 /// <c>PUT /import_raw_vdi?format=…</c> on the destination, in a <see cref="TransferFormat"/> the
 /// caller chooses (VHD unless told otherwise). The disk is never held in memory nor on the
 /// gateway's disk: the stream's metadata (a VHD's footer, header and BAT; qcow2's header and

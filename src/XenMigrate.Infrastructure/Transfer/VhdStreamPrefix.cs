@@ -4,7 +4,7 @@ namespace XenMigrate.Infrastructure.Transfer;
 
 /// <summary>
 /// The start of a dynamic or differencing VHD stream, as <c>GET /export_raw_vdi?format=vhd</c>
-/// sends it (docs/xapi.md §3.1, §6): footer copy at 0, dynamic header at the footer's data offset,
+/// sends it (xapi ocaml/xapi/export_raw_vdi.ml via vhd_tool_wrapper.ml; the VHD format: footer copy at 0, dynamic header at the footer's data offset,
 /// then everything up to and including the BAT. Reading it tells the exact length of the whole
 /// stream, which <c>PUT /import_raw_vdi</c> needs as Content-Length before the first block
 /// arrives. The bytes read are kept (<see cref="Bytes"/>) so they can be sent on first.

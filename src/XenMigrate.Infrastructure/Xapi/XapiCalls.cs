@@ -23,6 +23,10 @@ public static class XapiCalls
     public static Task<Dictionary<string, XapiSr>> SrsAsync(this XapiSession s, CancellationToken ct) =>
         s.AllRecordsAsync("SR", XapiSr.From, ct);
 
+    /// <summary>PBD records untyped: placement reads only each one's host and SR.</summary>
+    public static async Task<JsonObject> PbdRecordsAsync(this XapiSession s, CancellationToken ct) =>
+        await s.CallAsync("PBD.get_all_records", ct) as JsonObject ?? [];
+
     public static async Task<XapiPool> PoolAsync(this XapiSession s, CancellationToken ct) =>
         (await s.AllRecordsAsync("pool", XapiPool.From, ct)).Values.Single();
 

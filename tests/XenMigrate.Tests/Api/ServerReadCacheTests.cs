@@ -49,6 +49,7 @@ public class ServerReadCacheTests : GatewayFixture
         Assert.That((await Gateway.GetAsync($"/v2.1/servers/{server.Id}", DemoToken)).Status, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
+    [Category(TestCategories.External)]
     [Test]
     public async Task Show_Works_WithASqliteAndAPostgreSqlGatewayInOneProcess()
     {

@@ -12,6 +12,7 @@ namespace XenMigrate.Tests.Api;
 /// chromium (Playwright's own browser downloads are not used); under CI=true a missing one fails.
 /// </summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public partial class SwaggerBrowserTests : WorkflowFixture
 {
     private static string ChromiumPath => Environment.GetEnvironmentVariable("XENMIGRATE_TEST_CHROMIUM") ?? "/usr/bin/chromium";

@@ -7,6 +7,7 @@ namespace XenMigrate.Tests.Cli;
 /// A gateway on its embedded lab (SQLite, three simulated hosts, the demo VMs) for tests that drive
 /// it with the unmodified openstack CLI; set-up waits until demo sees its three servers.
 /// </summary>
+[Category(TestCategories.External)]
 public abstract class EmbeddedLabCliFixture
 {
     private TestDatabase _db = null!;

@@ -5,6 +5,7 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>The embedded default: a gateway with its own simulated lab, listed by the real openstack CLI.</summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class EmbeddedLabCliTests : EmbeddedLabCliFixture
 {
     private static List<string> Column(JsonNode rows, string name) => rows.AsArray().Select(r => r![name]!.GetValue<string>()).ToList();

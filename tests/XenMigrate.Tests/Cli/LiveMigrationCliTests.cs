@@ -5,6 +5,7 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>Live migration with the unmodified openstack CLI against the embedded lab.</summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class LiveMigrationCliTests : EmbeddedLabCliFixture
 {
     [Test]

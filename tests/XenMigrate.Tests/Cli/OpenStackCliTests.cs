@@ -5,6 +5,7 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>The unmodified openstack CLI against a gateway on loopback.</summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class OpenStackCliTests : GatewayFixture
 {
     private string _web1Id = null!;

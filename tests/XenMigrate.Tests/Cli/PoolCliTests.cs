@@ -9,6 +9,7 @@ namespace XenMigrate.Tests.Cli;
 /// member, the pool as an aggregate, and moves inside the pool and out of it.
 /// </summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class PoolCliTests : EmbeddedLabCliFixture
 {
     private static readonly string[] LabHosts = ["xs-sim-1", "xs-sim-2", "xs-sim-3"];

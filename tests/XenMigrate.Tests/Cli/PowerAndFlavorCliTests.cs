@@ -5,6 +5,7 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>server stop/start/pause/unpause/suspend/resume and flavor create/set/delete with the unmodified openstack CLI.</summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class PowerAndFlavorCliTests : EmbeddedLabCliFixture
 {
     [Test]

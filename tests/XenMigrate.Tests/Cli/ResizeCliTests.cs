@@ -5,6 +5,7 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>Resize, confirm, revert, migrate, migration list and event list with the unmodified openstack CLI.</summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class ResizeCliTests : EmbeddedLabCliFixture
 {
     [Test]

@@ -6,6 +6,7 @@ namespace XenMigrate.Tests.Cli;
 
 /// <summary>Image list, server create --wait and server delete --wait with the unmodified openstack CLI, on the embedded lab.</summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class ServerLifecycleCliTests : EmbeddedLabCliFixture
 {
     [Test]

@@ -93,6 +93,8 @@ public class ServicesAndHypervisorsTests : WorkflowFixture
     [TestCase("2.53", "/v2.1/os-services/{xs1}", """{}""", HttpStatusCode.BadRequest, "No updates were requested. Fields 'status' or 'forced_down' should be specified.")]
     [TestCase("2.53", "/v2.1/os-services/{xs1}", """{"status":"off"}""", HttpStatusCode.BadRequest, "'off' is not one of ['enabled', 'disabled']")]
     [TestCase("2.53", "/v2.1/os-services/{xs1}", """{"forced_down":"maybe"}""", HttpStatusCode.BadRequest, "Invalid input for field/attribute forced_down")]
+    [TestCase("2.53", "/v2.1/os-services/{xs1}", """{"forced_down":"t"}""", HttpStatusCode.BadRequest, "Invalid input for field/attribute forced_down. Value: t. 't' is not one of [True, 'True'")]
+    [TestCase("2.53", "/v2.1/os-services/{xs1}", """{"forced_down":1}""", HttpStatusCode.BadRequest, "Value: 1. 1 is not of type 'boolean', 'string'")]
     [TestCase("2.1", "/v2.1/os-services/reboot", """{"host":"xs-1","binary":"nova-compute"}""", HttpStatusCode.NotFound, "Unknown action")]
     [TestCase("2.1", "/v2.1/os-services/disable", """{"host":"xs-1","binary":"nova-compute","forced_down":true}""", HttpStatusCode.BadRequest, "Additional properties are not allowed")]
     [TestCase("2.1", "/v2.1/os-services/force-down", """{"host":"xs-1","binary":"nova-compute","forced_down":true}""", HttpStatusCode.BadRequest, "Additional properties are not allowed")]

@@ -12,7 +12,7 @@ namespace XenMigrate.Tests.Inventory;
 
 /// <summary>Configured XenServer hosts (simulated) become compute hosts and servers in the Nova API.</summary>
 [TestFixture(DatabaseKind.Sqlite)]
-[TestFixture(DatabaseKind.PostgreSql)]
+[TestFixture(DatabaseKind.PostgreSql, Category = TestCategories.External)]
 public class InventoryTests(DatabaseKind kind)
 {
     private LabHosts _lab = null!;

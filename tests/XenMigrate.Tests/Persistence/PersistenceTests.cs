@@ -10,7 +10,7 @@ namespace XenMigrate.Tests.Persistence;
 
 /// <summary>The model, its migrations and its concurrency rules, on every database we can run here.</summary>
 [TestFixture(DatabaseKind.Sqlite)]
-[TestFixture(DatabaseKind.PostgreSql)]
+[TestFixture(DatabaseKind.PostgreSql, Category = TestCategories.External)]
 public class PersistenceTests(DatabaseKind kind)
 {
     private static readonly DateTime T0 = new(2026, 11, 26, 12, 0, 0, DateTimeKind.Utc);

@@ -15,7 +15,7 @@ namespace XenMigrate.Tests.Reliability;
 /// <summary>
 /// Sends the bad-input corpus (bad-input-corpus.json) to every route the gateway maps, read from
 /// its EndpointDataSource so a new route is covered without touching this test. Each answer must
-/// be the fault nova-contract.md gives it, never a 500, and no request may change the database.
+/// be the fault Nova gives it, never a 500, and no request may change the database.
 /// </summary>
 public partial class BadInputCorpusTests
 {
@@ -29,7 +29,7 @@ public partial class BadInputCorpusTests
         ("POST", "/hangfire/stats"), ("GET", "/swagger"), ("GET", "/swagger/index.html"), ("GET", "/swagger/v1/swagger.json"),
     ];
 
-    /// <summary>nova-contract.md §2, written out again here so the product's own table is not checked against itself.</summary>
+    /// <summary>Nova's faults (nova/api/openstack/wsgi.py Fault, api-ref "Faults"), written out again here so the product's own table is not checked against itself.</summary>
     private static string FaultName(int status) => status switch
     {
         400 => "badRequest",

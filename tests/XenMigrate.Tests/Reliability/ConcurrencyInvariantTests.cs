@@ -13,7 +13,7 @@ namespace XenMigrate.Tests.Reliability;
 /// </summary>
 [NonParallelizable]
 [TestFixture(DatabaseKind.Sqlite)]
-[TestFixture(DatabaseKind.PostgreSql)]
+[TestFixture(DatabaseKind.PostgreSql, Category = TestCategories.External)]
 public class ConcurrencyInvariantTests(DatabaseKind kind) : ReliabilityFixture
 {
     private const int MixedRounds = 36;

@@ -252,12 +252,14 @@ public sealed class SqliteCrashSafetyTests : CrashSafetyTests
     protected override DatabaseKind Kind => DatabaseKind.Sqlite;
 }
 
+[Category(TestCategories.External)]
 public sealed class PostgreSqlCrashSafetyTests : CrashSafetyTests
 {
     protected override DatabaseKind Kind => DatabaseKind.PostgreSql;
 }
 
 /// <summary>The kills on PostgreSQL with the API and the worker as separate processes (issue 14).</summary>
+[Category(TestCategories.External)]
 public sealed class PostgreSqlSplitRolesCrashSafetyTests : CrashSafetyTests
 {
     protected override DatabaseKind Kind => DatabaseKind.PostgreSql;

@@ -17,6 +17,7 @@ namespace XenMigrate.Tests.Reliability;
 /// run a step twice at once (the XAPI calls each step makes are counted on the hosts).
 /// </summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public sealed class MultiProcessTests
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(90);

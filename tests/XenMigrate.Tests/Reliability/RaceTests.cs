@@ -12,7 +12,7 @@ namespace XenMigrate.Tests.Reliability;
 /// </summary>
 [NonParallelizable]
 [TestFixture(DatabaseKind.Sqlite)]
-[TestFixture(DatabaseKind.PostgreSql)]
+[TestFixture(DatabaseKind.PostgreSql, Category = TestCategories.External)]
 public class RaceTests(DatabaseKind kind) : ReliabilityFixture
 {
     private const int Requests = 20;

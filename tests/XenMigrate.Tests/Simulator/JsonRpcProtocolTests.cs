@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 
 namespace XenMigrate.Tests.Simulator;
 
-/// <summary>The JSON-RPC wire protocol of xapi (docs/xapi.md §1) as the simulator speaks it.</summary>
+/// <summary>The JSON-RPC wire protocol of xapi (ocaml/xapi/api_server.ml, jsonrpc) as the simulator speaks it.</summary>
 public class JsonRpcProtocolTests : SimulatorFixture
 {
     [Test]

@@ -7,7 +7,7 @@ namespace XenMigrate.Tests.Simulator;
 /// <summary>
 /// The simulator's answers against the recorded exchanges in shared/contract/xapi (xapi's SDK
 /// component-test fixtures): every key of a recorded result exists in ours with the same JSON
-/// kind. Where a fixture deviates from real xapi (docs/xapi.md §7 warns some do), the test says
+/// kind. Where a fixture deviates from real xapi (some do), the test says
 /// so and checks what real xapi sends.
 /// </summary>
 public class RecordedExchangeTests : SimulatorFixture

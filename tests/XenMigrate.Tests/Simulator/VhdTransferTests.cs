@@ -14,7 +14,7 @@ namespace XenMigrate.Tests.Simulator;
 
 /// <summary>
 /// Disk transfers between two simulated hosts over export_raw_vdi / import_raw_vdi
-/// (docs/xapi.md §3.1, §3.2, §6), and the VHD streams checked by qemu-img.
+/// (export_raw_vdi.ml, import_raw_vdi.ml, the VHD format), and the VHD streams checked by qemu-img.
 /// </summary>
 public class VhdTransferTests : SimulatorFixture
 {
@@ -120,6 +120,7 @@ public class VhdTransferTests : SimulatorFixture
         Assert.That(stream.AsSpan((int)firstBlock, 512).ContainsAnyExcept((byte)0xFF), Is.False, "all-ones sector bitmap");
     }
 
+    [Category(TestCategories.External)]
     [Test]
     public async Task QemuImg_ReadsTheVhdStream_AndConvertsItToTheSameBytes()
     {

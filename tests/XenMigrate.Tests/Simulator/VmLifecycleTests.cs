@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace XenMigrate.Tests.Simulator;
 
-/// <summary>VM power operations and their rules (docs/xapi.md §2).</summary>
+/// <summary>VM power operations and their rules (ocaml/xapi/xapi_vm_lifecycle.ml).</summary>
 public class VmLifecycleTests : SimulatorFixture
 {
     [Test]

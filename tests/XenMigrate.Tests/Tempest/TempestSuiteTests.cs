@@ -12,6 +12,7 @@ namespace XenMigrate.Tests.Tempest;
 /// summary goes to the test output and to <c>TestResults/tempest-summary.txt</c> for CI to print.
 /// </summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public partial class TempestSuiteTests
 {
     private static readonly string ConfigDirectory = Path.Combine(Repository.Root, "tests", "tempest");

@@ -10,7 +10,7 @@ namespace XenMigrate.Tests.Transfer;
 
 /// <summary>
 /// VDI copies between two simulated hosts over export_raw_vdi → import_raw_vdi
-/// (docs/xapi.md §3.1, §3.2, closing steps 6, 7 and 10), through the real XAPI client.
+/// (xapi's export_raw_vdi.ml and import_raw_vdi.ml, each under its own task), through the real XAPI client.
 /// </summary>
 public class VdiTransferTests
 {

@@ -4,7 +4,7 @@ using XenMigrate.XapiSimulator.Vhd;
 
 namespace XenMigrate.Tests.Transfer;
 
-/// <summary>Reading a VHD stream's footer, header and BAT to learn its length (docs/xapi.md §3.2, §6), on hand-made streams.</summary>
+/// <summary>Reading a VHD stream's footer, header and BAT to learn its length (the VHD format as export_raw_vdi sends it), on hand-made streams.</summary>
 public class VhdStreamPrefixTests
 {
     private const int MiB = 1024 * 1024;

@@ -9,6 +9,7 @@ namespace XenMigrate.Tests.Workflow;
 
 /// <summary>Nova versioned notifications for a resize, consumed from a real RabbitMQ broker.</summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class NotificationTests : WorkflowFixture
 {
     private readonly ConcurrentQueue<VersionedNotification> _received = new();

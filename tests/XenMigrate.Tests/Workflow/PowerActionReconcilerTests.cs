@@ -57,6 +57,7 @@ public sealed class SqlitePowerActionReconcilerTests : PowerActionReconcilerTest
 }
 
 /// <summary>The same on PostgreSQL: advisory locks, and the reconciler's query on its provider.</summary>
+[Category(TestCategories.External)]
 public sealed class PostgreSqlPowerActionReconcilerTests : PowerActionReconcilerTests
 {
     protected override DatabaseKind Kind => DatabaseKind.PostgreSql;

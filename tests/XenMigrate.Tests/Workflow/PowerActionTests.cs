@@ -204,6 +204,7 @@ public sealed class SqlitePowerActionTests : PowerActionTests
 }
 
 /// <summary>The power actions on PostgreSQL (advisory locks, its concurrency tokens).</summary>
+[Category(TestCategories.External)]
 public sealed class PostgreSqlPowerActionTests : PowerActionTests
 {
     protected override DatabaseKind Kind => DatabaseKind.PostgreSql;

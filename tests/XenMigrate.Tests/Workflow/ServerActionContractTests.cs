@@ -4,7 +4,7 @@ using XenMigrate.Tests.Support;
 
 namespace XenMigrate.Tests.Workflow;
 
-/// <summary>The action endpoint's codes and messages (nova-contract.md §1–§2), races, and failures that roll back.</summary>
+/// <summary>The action endpoint's codes and messages (Nova's api-ref for server actions and its faults), races, and failures that roll back.</summary>
 [NonParallelizable]
 public class ServerActionContractTests : WorkflowFixture
 {

@@ -194,13 +194,13 @@ public class ServerLifecycleTests : WorkflowFixture
 
         var image = Debian;
         Assert.That(await Post($$$"""{"server":{"imageRef":"{{{image}}}","flavorRef":"w1"}}"""),
-            Is.EqualTo((HttpStatusCode.BadRequest, $$$"""Invalid input for field/attribute server. Value: {"imageRef":"{{{image}}}","flavorRef":"w1"}. 'name' is a required property""")));
+            Is.EqualTo((HttpStatusCode.BadRequest, $$$"""Invalid input for field/attribute server. Value: {'imageRef': '{{{image}}}', 'flavorRef': 'w1'}. 'name' is a required property""")));
         Assert.That(await Post($$$"""{"server":{"name":" x","imageRef":"{{{image}}}","flavorRef":"w1"}}"""),
             Is.EqualTo((HttpStatusCode.BadRequest, "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.")));
         Assert.That(await Post("""{"server":{"name":"x","imageRef":"not-a-uuid","flavorRef":"w1"}}"""),
-            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute imageRef. Value: \"not-a-uuid\". \"not-a-uuid\" is not valid under any of the given schemas")));
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute imageRef. Value: not-a-uuid. 'not-a-uuid' is not valid under any of the given schemas")));
         Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{image}}}","flavorRef":""}}"""),
-            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute flavorRef. Value: \"\". \"\" is not valid under any of the given schemas")));
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute flavorRef. Value: . '' is not valid under any of the given schemas")));
         Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{image}}}","flavorRef":"nope"}}"""),
             Is.EqualTo((HttpStatusCode.BadRequest, "Invalid flavorRef provided.")));
         var unknown = Guid.NewGuid();
@@ -213,7 +213,7 @@ public class ServerLifecycleTests : WorkflowFixture
             Is.EqualTo((HttpStatusCode.BadRequest, $"Image {upper} could not be found.")));
         Assert.That((await Post($$$"""{"server":{"name":"x","imageRef":" {{{image}}}","flavorRef":"w1"}}""")).Item1, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(await Post($$$"""{"server":{"name":"x","imageRef":"{{{image}}}","flavorRef":"w1","bogus":1}}"""),
-            Is.EqualTo((HttpStatusCode.BadRequest, $$$"""Invalid input for field/attribute server. Value: {"name":"x","imageRef":"{{{image}}}","flavorRef":"w1","bogus":1}. Additional properties are not allowed ('bogus' was unexpected)""")));
+            Is.EqualTo((HttpStatusCode.BadRequest, $$$"""Invalid input for field/attribute server. Value: {'name': 'x', 'imageRef': '{{{image}}}', 'flavorRef': 'w1', 'bogus': 1}. Additional properties are not allowed ('bogus' was unexpected)""")));
         Assert.That(await Post("""{"servers":{}}"""), Is.EqualTo((HttpStatusCode.BadRequest, "Additional properties are not allowed ('servers' was unexpected)")));
 
         var reader = await Gateway.TokenAsync(TestUsers.Reader);

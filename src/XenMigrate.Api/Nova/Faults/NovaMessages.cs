@@ -26,6 +26,10 @@ public static class NovaMessages
     public static string InvalidInput(string field, string value, string detail) =>
         $"Invalid input for field/attribute {field}. Value: {value}. {detail}";
 
+    /// <summary><see cref="InvalidInput(string, string, string)"/> with the value printed as Nova prints it.</summary>
+    public static string InvalidInput(string field, System.Text.Json.Nodes.JsonNode? value, string detail) =>
+        InvalidInput(field, NovaValues.Str(value), detail);
+
     public static string InstanceNotFound(string id) => $"Instance {id} could not be found.";
     public static string FlavorNotFound(string id) => $"Flavor {id} could not be found.";
     public static string PolicyForbids(string rule) => $"Policy doesn't allow {rule} to be performed.";

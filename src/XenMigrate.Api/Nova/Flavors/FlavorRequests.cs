@@ -29,7 +29,7 @@ public static class FlavorRequests
         var body = RequireObject(root);
         if (body.TryGetPropertyValue("flavor", out var node))
         {
-            if (node is not JsonObject f) throw Fail("flavor", node, $"{Repr(node)} is not of type 'object'");
+            if (node is not JsonObject f) throw Fail("flavor", node, $"{NovaValues.Repr(node)} is not of type 'object'");
             if (f.TryGetPropertyValue("name", out var name)) CheckName(name);
             if (f.TryGetPropertyValue("id", out var id)) CheckId(id);
             foreach (var (key, min) in new[] { ("ram", 1), ("vcpus", 1), ("disk", 0), ("OS-FLV-EXT-DATA:ephemeral", 0), ("swap", 0) })
@@ -65,7 +65,7 @@ public static class FlavorRequests
         var body = RequireObject(root);
         if (body.TryGetPropertyValue("flavor", out var node))
         {
-            if (node is not JsonObject f) throw Fail("flavor", node, $"{Repr(node)} is not of type 'object'");
+            if (node is not JsonObject f) throw Fail("flavor", node, $"{NovaValues.Repr(node)} is not of type 'object'");
             if (f.TryGetPropertyValue("description", out var description)) CheckDescription(description);
             if (!f.ContainsKey("description")) throw Fail("flavor", f, "'description' is a required property");
             CheckNoOthers("flavor", f, ["description"]);
@@ -94,8 +94,8 @@ public static class FlavorRequests
     {
         var body = RequireObject(root);
         CheckSpecs(null, body);
-        if (body.Count < 1) throw NovaFaultException.BadRequest($"{Repr(body)} does not have enough properties");
-        if (body.Count > 1) throw NovaFaultException.BadRequest($"{Repr(body)} has too many properties");
+        if (body.Count < 1) throw NovaFaultException.BadRequest($"{NovaValues.Repr(body)} does not have enough properties");
+        if (body.Count > 1) throw NovaFaultException.BadRequest($"{NovaValues.Repr(body)} has too many properties");
         if (!body.ContainsKey(key)) throw NovaFaultException.BadRequest("Request body and URI mismatch");
         return Specs(body)[key];
     }
@@ -103,13 +103,13 @@ public static class FlavorRequests
     // ---- schema keywords ----------------------------------------------------------------------
 
     private static JsonObject RequireObject(JsonNode? root) =>
-        root as JsonObject ?? throw NovaFaultException.BadRequest($"{Repr(root)} is not of type 'object'");
+        root as JsonObject ?? throw NovaFaultException.BadRequest($"{NovaValues.Repr(root)} is not of type 'object'");
 
     private static void CheckName(JsonNode? name)
     {
-        if (!IsString(name, out var s)) throw Fail("name", name, $"{Repr(name)} is not of type 'string'");
-        if (s.Length < 1) throw Fail("name", name, $"{Repr(name)} is too short");
-        if (s.Length > 255) throw Fail("name", name, $"{Repr(name)} is too long");
+        if (!IsString(name, out var s)) throw Fail("name", name, $"{NovaValues.Repr(name)} is not of type 'string'");
+        if (s.Length < 1) throw Fail("name", name, $"{NovaValues.Repr(name)} is too short");
+        if (s.Length > 255) throw Fail("name", name, $"{NovaValues.Repr(name)} is too long");
         // Nova's "name" format: printable, no leading or trailing whitespace (its own message, no prefix).
         if (!NovaParameterTypes.IsPrintableName(s))
             throw NovaFaultException.BadRequest("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
@@ -120,28 +120,28 @@ public static class FlavorRequests
         if (id is null) return;
         if (IsString(id, out var s))
         {
-            if (s.Length < 1) throw Fail("id", id, $"{Repr(id)} is too short");
-            if (s.Length > 255) throw Fail("id", id, $"{Repr(id)} is too long");
-            if (!System.Text.RegularExpressions.Regex.IsMatch(s, IdPattern)) throw Fail("id", id, $"{Repr(id)} does not match '{IdPattern}'");
+            if (s.Length < 1) throw Fail("id", id, $"{NovaValues.Repr(id)} is too short");
+            if (s.Length > 255) throw Fail("id", id, $"{NovaValues.Repr(id)} is too long");
+            if (!System.Text.RegularExpressions.Regex.IsMatch(s, IdPattern)) throw Fail("id", id, $"{NovaValues.Repr(id)} does not match '{IdPattern}'");
             return;
         }
 
         if (id is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
-            throw Fail("id", id, $"{Repr(id)} is not of type 'string', 'number', 'null'");
+            throw Fail("id", id, $"{NovaValues.Repr(id)} is not of type 'string', 'number', 'null'");
     }
 
     private static void CheckInteger(string key, JsonNode? node, int min)
     {
         if (IsString(node, out var s))
         {
-            if (!s.All(char.IsAsciiDigit)) throw Fail(key, node, $"{Repr(node)} does not match '^[0-9]*$'");
+            if (!s.All(char.IsAsciiDigit)) throw Fail(key, node, $"{NovaValues.Repr(node)} does not match '^[0-9]*$'");
             return;
         }
 
         if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !v.TryGetValue<long>(out var n))
         {
             var big = node is JsonValue b && b.GetValueKind() == JsonValueKind.Number && b.ToJsonString().All(c => char.IsAsciiDigit(c) || c == '-');
-            if (!big) throw Fail(key, node, $"{Repr(node)} is not of type 'integer', 'string'");
+            if (!big) throw Fail(key, node, $"{NovaValues.Repr(node)} is not of type 'integer', 'string'");
             var text = node!.ToJsonString();
             throw Fail(key, node, text.StartsWith('-') ? $"{text} is less than the minimum of {min}" : $"{text} is greater than the maximum of {MaxInt}");
         }
@@ -155,46 +155,42 @@ public static class FlavorRequests
         if (IsString(node, out var s))
         {
             if (!System.Text.RegularExpressions.Regex.IsMatch(s, @"^[0-9]+(\.[0-9]+)?$"))
-                throw Fail("rxtx_factor", node, $"{Repr(node)} does not match '^[0-9]+(\\\\.[0-9]+)?$'");
+                throw Fail("rxtx_factor", node, $"{NovaValues.Repr(node)} does not match '^[0-9]+(\\\\.[0-9]+)?$'");
             return;
         }
 
         if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
-            throw Fail("rxtx_factor", node, $"{Repr(node)} is not of type 'number', 'string'");
+            throw Fail("rxtx_factor", node, $"{NovaValues.Repr(node)} is not of type 'number', 'string'");
         var d = v.GetValue<double>();
-        if (d <= 0) throw Fail("rxtx_factor", node, $"{Repr(node)} is less than or equal to the minimum of 0");
-        if (d > FloatMax) throw Fail("rxtx_factor", node, $"{Repr(node)} is greater than the maximum of 3.40282e+38");
+        if (d <= 0) throw Fail("rxtx_factor", node, $"{NovaValues.Repr(node)} is less than or equal to the minimum of 0");
+        if (d > FloatMax) throw Fail("rxtx_factor", node, $"{NovaValues.Repr(node)} is greater than the maximum of 3.40282e+38");
     }
 
     private static void CheckBoolean(string key, JsonNode? node)
     {
-        var kind = node?.GetValueKind();
-        if (kind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.String))
-            throw Fail(key, node, $"{Repr(node)} is not of type 'boolean', 'string'");
-        if (kind == JsonValueKind.String && !NovaParameterTypes.IsBoolean(node))
-            throw Fail(key, node, $"{Repr(node)} is not one of {NovaParameterTypes.BooleanEnum}");
+        if (!NovaParameterTypes.IsBoolean(node)) throw Fail(key, node, NovaParameterTypes.BooleanError(node));
     }
 
     private static void CheckDescription(JsonNode? node)
     {
         if (node is null) return;
-        if (!IsString(node, out var s)) throw Fail("description", node, $"{Repr(node)} is not of type 'string', 'null'");
-        if (s.Length > 65535) throw Fail("description", node, $"{Repr(node)} is too long");
+        if (!IsString(node, out var s)) throw Fail("description", node, $"{NovaValues.Repr(node)} is not of type 'string', 'null'");
+        if (s.Length > 65535) throw Fail("description", node, $"{NovaValues.Repr(node)} is too long");
         // Nova's valid_description_regex: printable characters (line breaks aside) only.
         if (s.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
-            throw Fail("description", node, $"{Repr(node)} does not match the printable-characters pattern");
+            throw Fail("description", node, $"{NovaValues.Repr(node)} does not match the printable-characters pattern");
     }
 
     /// <summary>Nova's metadata type, numbers allowed: keys match the pattern, values are strings or numbers of at most 255 characters.</summary>
     private static void CheckSpecs(string? field, JsonNode? node)
     {
-        if (node is not JsonObject specs) throw Fail(field ?? "extra_specs", node, $"{Repr(node)} is not of type 'object'");
+        if (node is not JsonObject specs) throw Fail(field ?? "extra_specs", node, $"{NovaValues.Repr(node)} is not of type 'object'");
         foreach (var (key, value) in specs)
         {
             if (!System.Text.RegularExpressions.Regex.IsMatch(key, SpecKeyPattern)) continue; // additionalProperties reports it below
             var kind = value?.GetValueKind();
-            if (kind is not (JsonValueKind.String or JsonValueKind.Number)) throw Fail(key, value, $"{Repr(value)} is not of type 'string', 'number'");
-            if (kind == JsonValueKind.String && value!.GetValue<string>().Length > 255) throw Fail(key, value, $"{Repr(value)} is too long");
+            if (kind is not (JsonValueKind.String or JsonValueKind.Number)) throw Fail(key, value, $"{NovaValues.Repr(value)} is not of type 'string', 'number'");
+            if (kind == JsonValueKind.String && value!.GetValue<string>().Length > 255) throw Fail(key, value, $"{NovaValues.Repr(value)} is too long");
             if (kind == JsonValueKind.Number && value!.ToJsonString().Length > 255)
                 throw NovaFaultException.BadRequest("Invalid input received: extra_specs value has more than 255 characters.");
         }
@@ -266,22 +262,9 @@ public static class FlavorRequests
     }
 
     private static NovaFaultException Fail(string field, JsonNode? value, string detail) =>
-        NovaFaultException.BadRequest(NovaMessages.InvalidInput(field, Str(value), detail));
+        NovaFaultException.BadRequest(NovaMessages.InvalidInput(field, value, detail));
 
     private static NovaFaultException Invalid(string reason) => NovaFaultException.BadRequest($"Invalid input received: {reason}");
 
-    /// <summary>Python's str() of a JSON value, as Nova's message puts the value.</summary>
-    private static string Str(JsonNode? node) => IsString(node, out var s) ? s : Repr(node);
 
-    /// <summary>Python's repr() of a JSON value, as jsonschema's messages quote it.</summary>
-    public static string Repr(JsonNode? node) => node switch
-    {
-        null => "None",
-        JsonObject o => "{" + string.Join(", ", o.Select(p => $"'{p.Key}': {Repr(p.Value)}")) + "}",
-        JsonArray a => "[" + string.Join(", ", a.Select(Repr)) + "]",
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => "'" + v.GetValue<string>().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'",
-        JsonValue v when v.GetValueKind() == JsonValueKind.True => "True",
-        JsonValue v when v.GetValueKind() == JsonValueKind.False => "False",
-        _ => node.ToJsonString(),
-    };
 }

@@ -59,7 +59,7 @@ public static partial class QuotaSetsApi
         var known = (await quotas.LimitsAsync(tenant_id, ct)).Keys.ToHashSet();
         if (json is not JsonObject body || body.Count != 1 || body["quota_set"] is not JsonObject set)
             throw NovaFaultException.BadRequest(json is JsonObject o && o.ContainsKey("quota_set")
-                ? NovaMessages.InvalidInput("quota_set", ResizeRequestValidator.Show(o["quota_set"]), $"{ResizeRequestValidator.Show(o["quota_set"])} is not of type 'object'")
+                ? NovaMessages.InvalidInput("quota_set", o["quota_set"], $"{NovaValues.Repr(o["quota_set"])} is not of type 'object'")
                 : "'quota_set' is a required property");
         var wanted = new Dictionary<string, int>();
         foreach (var (key, value) in set)
@@ -67,19 +67,19 @@ public static partial class QuotaSetsApi
             if (key == "force")
             {
                 if (!NovaParameterTypes.IsBoolean(value))
-                    throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, ResizeRequestValidator.Show(value),
-                        $"{ResizeRequestValidator.Show(value)} is not one of {NovaParameterTypes.BooleanEnum}"));
+                    throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, value,
+                        NovaParameterTypes.BooleanError(value)));
                 continue;
             }
 
             if (!known.Contains(key))
-                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("quota_set", ResizeRequestValidator.Show(set), $"Additional properties are not allowed ('{key}' was unexpected)"));
+                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("quota_set", set, $"Additional properties are not allowed ('{key}' was unexpected)"));
             if (value is not JsonValue v || !(v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var limit)
                                               // common_quota: 'pattern': '^-?[0-9]+$', so no blank around the digits
                                               || v.GetValueKind() == JsonValueKind.String && QuotaPattern().IsMatch(v.GetValue<string>())
                                               && int.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out limit))
                 || limit < -1)
-                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, ResizeRequestValidator.Show(value), $"{ResizeRequestValidator.Show(value)} is not valid under any of the given schemas"));
+                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, value, $"{NovaValues.Repr(value)} is not valid under any of the given schemas"));
             wanted[key] = limit;
         }
 

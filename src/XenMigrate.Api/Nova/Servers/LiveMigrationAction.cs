@@ -46,7 +46,7 @@ public sealed record LiveMigrateRequest(string? Host, bool Force)
 
     public static LiveMigrateRequest Parse(JsonNode? body, Microversions.ApiVersion version)
     {
-        if (body is not JsonObject o) throw Invalid(Key, body, $"{Show(body)} is not of type 'object'");
+        if (body is not JsonObject o) throw Invalid(Key, body, $"{NovaValues.Repr(body)} is not of type 'object'");
         var v25 = version.AtLeast(25);
         var withForce = version.AtLeast(30) && !version.AtLeast(68);
         var allowed = new List<string> { "block_migration", "host" };
@@ -59,16 +59,16 @@ public sealed record LiveMigrateRequest(string? Host, bool Force)
 
         var block = o["block_migration"];
         if (v25 ? !(IsBoolean(block) || IsAuto(block)) : !IsBoolean(block))
-            throw Invalid("block_migration", block, v25 ? $"{Show(block)} is not valid under any of the given schemas" : BooleanDetail(block));
-        if (!v25 && !IsBoolean(o["disk_over_commit"])) throw Invalid("disk_over_commit", o["disk_over_commit"], BooleanDetail(o["disk_over_commit"]));
+            throw Invalid("block_migration", block, v25 ? $"{NovaValues.Repr(block)} is not valid under any of the given schemas" : NovaParameterTypes.BooleanError(block));
+        if (!v25 && !IsBoolean(o["disk_over_commit"])) throw Invalid("disk_over_commit", o["disk_over_commit"], NovaParameterTypes.BooleanError(o["disk_over_commit"]));
         var hostNode = o["host"];
-        if (!IsHost(hostNode)) throw Invalid("host", hostNode, $"{Show(hostNode)} does not match '^[a-zA-Z0-9-._]*$'");
+        if (!IsHost(hostNode)) throw Invalid("host", hostNode, $"{NovaValues.Repr(hostNode)} does not match '^[a-zA-Z0-9-._]*$'");
         var host = hostNode is JsonValue h && h.GetValueKind() == JsonValueKind.String ? h.GetValue<string>() : null;
 
         var force = false;
         if (withForce && o.TryGetPropertyValue("force", out var forceNode))
         {
-            if (!IsBoolean(forceNode)) throw Invalid("force", forceNode, BooleanDetail(forceNode));
+            if (!IsBoolean(forceNode)) throw Invalid("force", forceNode, NovaParameterTypes.BooleanError(forceNode));
             force = IsTrue(forceNode);
             if (force && host is null) throw NovaFaultException.BadRequest(NovaMessages.ForceWithoutHost);
         }
@@ -90,12 +90,8 @@ public sealed record LiveMigrateRequest(string? Host, bool Force)
         || node is JsonValue v && v.GetValueKind() == JsonValueKind.String
         && v.GetValue<string>() is { Length: >= 1 and <= 255 } s && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_');
 
-    private static string BooleanDetail(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String
-        ? $"{Show(node)} is not one of {NovaParameterTypes.BooleanEnum}"
-        : $"{Show(node)} is not of type 'boolean', 'string'";
 
     private static NovaFaultException Invalid(string field, JsonNode? value, string detail) =>
-        NovaFaultException.BadRequest(NovaMessages.InvalidInput(field, Show(value), detail));
+        NovaFaultException.BadRequest(NovaMessages.InvalidInput(field, value, detail));
 
-    private static string Show(JsonNode? node) => ResizeRequestValidator.Show(node);
 }

@@ -26,22 +26,22 @@ public sealed class ResizeRequestValidator : AbstractValidator<ResizeRequest>
     public ResizeRequestValidator()
     {
         RuleFor(r => r.Body).Must(b => b is JsonObject)
-            .WithMessage(r => NovaMessages.InvalidInput("resize", Show(r.Body), $"{Show(r.Body)} is not of type 'object'"));
+            .WithMessage(r => NovaMessages.InvalidInput("resize", r.Body, $"{NovaValues.Repr(r.Body)} is not of type 'object'"));
         When(r => r.Body is JsonObject, () =>
         {
             RuleFor(r => r.Body).Must(b => b!.AsObject().All(p => Allowed.Contains(p.Key)))
-                .WithMessage(r => NovaMessages.InvalidInput("resize", Show(r.Body),
+                .WithMessage(r => NovaMessages.InvalidInput("resize", r.Body,
                     $"Additional properties are not allowed ('{r.Body!.AsObject().First(p => !Allowed.Contains(p.Key)).Key}' was unexpected)"));
             RuleFor(r => r.Body).Must(b => b!.AsObject().ContainsKey("flavorRef"))
-                .WithMessage(r => NovaMessages.InvalidInput("resize", Show(r.Body), "'flavorRef' is a required property"));
+                .WithMessage(r => NovaMessages.InvalidInput("resize", r.Body, "'flavorRef' is a required property"));
             RuleFor(r => r.Body!["flavorRef"]).Must(IsFlavorRef)
                 .When(r => r.Body!.AsObject().ContainsKey("flavorRef"))
-                .WithMessage(r => NovaMessages.InvalidInput("flavorRef", Show(r.Body!["flavorRef"]),
-                    $"{Show(r.Body!["flavorRef"])} is not valid under any of the given schemas"));
+                .WithMessage(r => NovaMessages.InvalidInput("flavorRef", r.Body!["flavorRef"],
+                    $"{NovaValues.Repr(r.Body!["flavorRef"])} is not valid under any of the given schemas"));
             RuleFor(r => r.Body!["OS-DCF:diskConfig"]).Must(d => d is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is "AUTO" or "MANUAL")
                 .When(r => r.Body!.AsObject().ContainsKey("OS-DCF:diskConfig"))
-                .WithMessage(r => NovaMessages.InvalidInput("OS-DCF:diskConfig", Show(r.Body!["OS-DCF:diskConfig"]),
-                    $"{Show(r.Body!["OS-DCF:diskConfig"])} is not one of ['AUTO', 'MANUAL']"));
+                .WithMessage(r => NovaMessages.InvalidInput("OS-DCF:diskConfig", r.Body!["OS-DCF:diskConfig"],
+                    $"{NovaValues.Repr(r.Body!["OS-DCF:diskConfig"])} is not one of ['AUTO', 'MANUAL']"));
         });
     }
 
@@ -53,7 +53,6 @@ public sealed class ResizeRequestValidator : AbstractValidator<ResizeRequest>
         _ => false,
     };
 
-    internal static string Show(JsonNode? node) => node is null ? "None" : node.ToJsonString();
 }
 
 public sealed class MigrateRequestValidator : AbstractValidator<MigrateRequest>
@@ -61,16 +60,16 @@ public sealed class MigrateRequestValidator : AbstractValidator<MigrateRequest>
     public MigrateRequestValidator()
     {
         RuleFor(r => r.Body).Must(b => b is null || b is JsonObject)
-            .WithMessage(r => NovaMessages.InvalidInput("migrate", ResizeRequestValidator.Show(r.Body), $"{ResizeRequestValidator.Show(r.Body)} is not of type 'object', 'null'"));
+            .WithMessage(r => NovaMessages.InvalidInput("migrate", r.Body, $"{NovaValues.Repr(r.Body)} is not of type 'object', 'null'"));
         When(r => r.Body is JsonObject, () =>
         {
             RuleFor(r => r.Body).Must(b => b!.AsObject().All(p => p.Key == "host"))
-                .WithMessage(r => NovaMessages.InvalidInput("migrate", ResizeRequestValidator.Show(r.Body),
+                .WithMessage(r => NovaMessages.InvalidInput("migrate", r.Body,
                     $"Additional properties are not allowed ('{r.Body!.AsObject().First(p => p.Key != "host").Key}' was unexpected)"));
             RuleFor(r => r.Body!["host"]).Must(IsHost)
                 .When(r => r.Body!.AsObject().ContainsKey("host"))
-                .WithMessage(r => NovaMessages.InvalidInput("host", ResizeRequestValidator.Show(r.Body!["host"]),
-                    $"{ResizeRequestValidator.Show(r.Body!["host"])} does not match '^[a-zA-Z0-9-._]*$'"));
+                .WithMessage(r => NovaMessages.InvalidInput("host", r.Body!["host"],
+                    $"{NovaValues.Repr(r.Body!["host"])} does not match '^[a-zA-Z0-9-._]*$'"));
         });
     }
 

@@ -111,21 +111,21 @@ public static class ServerLifecycleApi
     /// <summary>Nova's server_create schema (compute/schemas/servers.py), with its messages.</summary>
     private static JsonObject ValidateSchema(JsonNode? json)
     {
-        if (json is not JsonObject body) throw Invalid("", json, $"{Show(json)} is not of type 'object'", topLevel: true);
+        if (json is not JsonObject body) throw Invalid("", json, $"{NovaValues.Repr(json)} is not of type 'object'", topLevel: true);
         if (body.FirstOrDefault(p => !TopKeys.Contains(p.Key)) is { Key: { } extra })
             throw Invalid("", body, $"Additional properties are not allowed ('{extra}' was unexpected)", topLevel: true);
         if (!body.ContainsKey("server")) throw Invalid("", body, "'server' is a required property", topLevel: true);
-        if (body["server"] is not JsonObject server) throw Invalid("server", body["server"], $"{Show(body["server"])} is not of type 'object'");
+        if (body["server"] is not JsonObject server) throw Invalid("server", body["server"], $"{NovaValues.Repr(body["server"])} is not of type 'object'");
         if (server.FirstOrDefault(p => !ServerKeys.Contains(p.Key)) is { Key: { } unexpected })
             throw Invalid("server", server, $"Additional properties are not allowed ('{unexpected}' was unexpected)");
         foreach (var required in new[] { "name", "flavorRef" })
             if (!server.ContainsKey(required)) throw Invalid("server", server, $"'{required}' is a required property");
 
         var name = server["name"];
-        if (!IsString(name)) throw Invalid("name", name, $"{Show(name)} is not of type 'string'");
+        if (!IsString(name)) throw Invalid("name", name, $"{NovaValues.Repr(name)} is not of type 'string'");
         var text = name!.GetValue<string>();
-        if (text.Length == 0) throw Invalid("name", name, $"{Show(name)} is too short");
-        if (text.Length > 255) throw Invalid("name", name, $"{Show(name)} is too long");
+        if (text.Length == 0) throw Invalid("name", name, $"{NovaValues.Repr(name)} is too short");
+        if (text.Length > 255) throw Invalid("name", name, $"{NovaValues.Repr(name)} is too long");
         if (!NovaParameterTypes.IsPrintableName(text)) throw NovaFaultException.BadRequest(NovaMessages.InvalidServerName);
 
         var flavorRef = server["flavorRef"];
@@ -135,38 +135,37 @@ public static class ServerLifecycleApi
             JsonValueKind.Number => fv.TryGetValue<long>(out _),
             _ => false,
         };
-        if (!flavorOk) throw Invalid("flavorRef", flavorRef, $"{Show(flavorRef)} is not valid under any of the given schemas");
+        if (!flavorOk) throw Invalid("flavorRef", flavorRef, $"{NovaValues.Repr(flavorRef)} is not valid under any of the given schemas");
 
         if (server.TryGetPropertyValue("imageRef", out var imageRef)
             && !(IsString(imageRef) && imageRef!.GetValue<string>() is var i && (i.Length == 0 || i == i.Trim() && Guid.TryParseExact(i, "D", out _))))
-            throw Invalid("imageRef", imageRef, $"{Show(imageRef)} is not valid under any of the given schemas");
+            throw Invalid("imageRef", imageRef, $"{NovaValues.Repr(imageRef)} is not valid under any of the given schemas");
         if (server.TryGetPropertyValue("adminPass", out var pass) && !IsString(pass))
-            throw Invalid("adminPass", pass, $"{Show(pass)} is not of type 'string'");
+            throw Invalid("adminPass", pass, $"{NovaValues.Repr(pass)} is not of type 'string'");
         if (server.TryGetPropertyValue("metadata", out var metadata))
         {
-            if (metadata is not JsonObject items) throw Invalid("metadata", metadata, $"{Show(metadata)} is not of type 'object'");
+            if (metadata is not JsonObject items) throw Invalid("metadata", metadata, $"{NovaValues.Repr(metadata)} is not of type 'object'");
             foreach (var (key, value) in items)
             {
                 if (key.Length is 0 or > 255 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is ' ' or '-' or '_' or '.' or ':'))
                     throw Invalid("metadata", metadata, $"Additional properties are not allowed ('{key}' was unexpected)");
-                if (!IsString(value)) throw Invalid(key, value, $"{Show(value)} is not of type 'string'");
-                if (value!.GetValue<string>().Length > 255) throw Invalid(key, value, $"{Show(value)} is too long");
+                if (!IsString(value)) throw Invalid(key, value, $"{NovaValues.Repr(value)} is not of type 'string'");
+                if (value!.GetValue<string>().Length > 255) throw Invalid(key, value, $"{NovaValues.Repr(value)} is too long");
             }
         }
 
         if (server.TryGetPropertyValue("OS-DCF:diskConfig", out var disk)
             && !(IsString(disk) && disk!.GetValue<string>() is "AUTO" or "MANUAL"))
-            throw Invalid("OS-DCF:diskConfig", disk, $"{Show(disk)} is not one of ['AUTO', 'MANUAL']");
+            throw Invalid("OS-DCF:diskConfig", disk, $"{NovaValues.Repr(disk)} is not one of ['AUTO', 'MANUAL']");
         return server;
     }
 
     /// <summary>Nova's validation error: with a field path "Invalid input for field/attribute …", at the top the bare message.</summary>
     private static NovaFaultException Invalid(string field, JsonNode? value, string detail, bool topLevel = false) =>
-        NovaFaultException.BadRequest(topLevel ? detail : NovaMessages.InvalidInput(field, Show(value), detail));
+        NovaFaultException.BadRequest(topLevel ? detail : NovaMessages.InvalidInput(field, value, detail));
 
     private static bool IsString(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String;
 
-    private static string Show(JsonNode? node) => ResizeRequestValidator.Show(node);
 
     /// <summary>Nova's generate_password: 12 characters from an alphabet without look-alikes.</summary>
     private static string GeneratePassword() =>

@@ -180,13 +180,12 @@ public static class ServicesApi
         return reason;
     }
 
-    /// <summary>Nova's boolean parameter: a JSON bool or one of oslo's strict strings.</summary>
+    /// <summary>Nova's parameter_types.boolean (services' forced_down), as every body boolean.</summary>
     private static bool RequiredBool(JsonObject body, string key)
     {
         var node = body[key];
-        if (node is JsonValue v && v.TryGetValue<bool>(out var b)) return b;
-        if (node is JsonValue s && s.TryGetValue<string>(out var text) && text.Length > 0 && NovaQuery.Bool(text) is { } parsed) return parsed;
-        var shown = node?.ToJsonString() ?? "None";
-        throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, shown, $"{shown} is not of type 'boolean', 'string'"));
+        if (!NovaParameterTypes.IsBoolean(node))
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, node, NovaParameterTypes.BooleanError(node)));
+        return NovaParameterTypes.IsTrue(node);
     }
 }

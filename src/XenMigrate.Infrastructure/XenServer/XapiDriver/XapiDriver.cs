@@ -89,7 +89,7 @@ public sealed partial class XapiDriver(
         on.Pool.IsStandalone || on.Pool.MemberByRef(vm.ResidentOn) is not null || on.Pool.MemberByRef(vm.Affinity) is not null
             ? PlacementOf(on.Pool, vm, new Dictionary<string, XapiVbd>(), new Dictionary<string, XapiVdi>(), [], current: null)
             : PlacementOf(on.Pool, vm, await on.Session.VbdsAsync(ct), await on.Session.VdisAsync(ct),
-                await on.Session.CallAsync("PBD.get_all_records", ct) as JsonObject ?? [], current: null);
+                await on.Session.PbdRecordsAsync(ct), current: null);
 
     /// <summary>
     /// The member a VM belongs to: where it runs; else its affinity host; else the member whose

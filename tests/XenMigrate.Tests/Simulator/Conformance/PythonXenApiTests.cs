@@ -10,6 +10,7 @@ namespace XenMigrate.Tests.Simulator.Conformance;
 /// calls event.from and gets a XAPI failure as XenAPI.Failure.
 /// </summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class PythonXenApiTests : SimulatorFixture
 {
     private const string Python = "/usr/bin/python3";

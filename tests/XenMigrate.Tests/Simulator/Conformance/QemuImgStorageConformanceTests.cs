@@ -12,6 +12,7 @@ namespace XenMigrate.Tests.Simulator.Conformance;
 /// bytes, makes a qcow2 the simulator imports, and reads a VDI over NBD; libnbd's <c>nbdinfo</c>
 /// and <c>nbdcopy</c> (Debian libnbd-bin) read it over NBD too. Under CI=true a missing tool fails.
 /// </summary>
+[Category(TestCategories.External)]
 public class QemuImgStorageConformanceTests : SimulatorFixture
 {
     private string _scratch = null!;

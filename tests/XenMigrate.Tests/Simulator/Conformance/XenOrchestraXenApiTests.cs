@@ -13,6 +13,7 @@ namespace XenMigrate.Tests.Simulator.Conformance;
 /// then hold exactly the source's bytes.
 /// </summary>
 [NonParallelizable]
+[Category(TestCategories.External)]
 public class XenOrchestraXenApiTests : SimulatorFixture
 {
     private static string ScriptDirectory => Path.Combine(Repository.Root, "tests", "conformance", "xo");
