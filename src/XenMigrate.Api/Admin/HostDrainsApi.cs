@@ -8,6 +8,7 @@ using XenMigrate.Domain.Drains;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Drains;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Admin;
 
@@ -48,7 +49,7 @@ public static class HostDrainsApi
         caller.Authorize(DrainPolicy.Create);
 
         var host = await db.ComputeHosts.FirstOrDefaultAsync(h => h.Name == spec.Host, ct)
-                   ?? throw NovaFaultException.BadRequest(NovaMessages.ComputeHostNotFound(spec.Host));
+                   ?? throw new Domain.Hosts.ComputeHostNotFoundException(spec.Host);
         if (await ActiveDrainExistsAsync(db, host.Name, ct)) throw NovaFaultException.Conflict($"Host {host.Name} is already being drained.");
 
         var now = time.GetUtcNow().UtcDateTime;

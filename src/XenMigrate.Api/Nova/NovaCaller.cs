@@ -2,7 +2,7 @@ using System.Reflection;
 using XenMigrate.Api.Identity;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Microversions;
-using XenMigrate.Domain.Identity;
+using XenMigrate.Infrastructure.Compute.Api;
 using XenMigrate.Infrastructure.Identity;
 
 namespace XenMigrate.Api.Nova;
@@ -22,6 +22,7 @@ public sealed class NovaCaller
         Roles = caller.Roles;
         Version = MicroversionMiddleware.Get(http);
         RequestId = RequestIds.Get(http);
+        Context = new RequestContext(UserId, ProjectId, Roles, RequestId);
         var urlProject = http.Request.RouteValues["project_id"] as string;
         LinkPrefix = PublicUrls.Base(http);
         LinkProject = urlProject;
@@ -34,7 +35,10 @@ public sealed class NovaCaller
     public ApiVersion Version { get; }
     public string RequestId { get; }
 
-    public bool IsAdmin => Roles.Contains(Domain.Identity.Roles.Admin);
+    /// <summary>What the compute use cases take: who asks, with which roles, under which request id.</summary>
+    public RequestContext Context { get; }
+
+    public bool IsAdmin => Context.IsAdmin;
 
     private string LinkPrefix { get; }
 
@@ -66,91 +70,7 @@ public sealed class NovaCaller
     }
 
     /// <summary>Checks one of Nova's default policy rules, failing with Nova's 403.</summary>
-    public void Authorize(NovaPolicy.Rule rule, string? targetProjectId = null)
-    {
-        if (!NovaPolicy.Allows(rule, this, targetProjectId))
-            throw NovaFaultException.Forbidden(NovaMessages.PolicyForbids(rule.Name));
-    }
+    public void Authorize(NovaPolicy.Rule rule, string? targetProjectId = null) => Context.Authorize(rule, targetProjectId);
 
-    public bool Can(NovaPolicy.Rule rule, string? targetProjectId = null) => NovaPolicy.Allows(rule, this, targetProjectId);
-}
-
-/// <summary>Nova's default policies (nova/policies/*.py) for the routes the gateway serves.</summary>
-public static class NovaPolicy
-{
-    public enum Check
-    {
-        Admin,
-        ReaderOrAdmin,
-        MemberOrAdmin,
-        ManagerOrAdmin,
-        Anyone,
-    }
-
-    public sealed record Rule(string Name, Check Check);
-
-    public static readonly Rule ServersIndex = new("os_compute_api:servers:index", Check.ReaderOrAdmin);
-    public static readonly Rule ServersIndexAllTenants = new("os_compute_api:servers:index:get_all_tenants", Check.Admin);
-    public static readonly Rule ServersDetail = new("os_compute_api:servers:detail", Check.ReaderOrAdmin);
-    public static readonly Rule ServersDetailAllTenants = new("os_compute_api:servers:detail:get_all_tenants", Check.Admin);
-    public static readonly Rule ServersShow = new("os_compute_api:servers:show", Check.ReaderOrAdmin);
-    public static readonly Rule ServersShowHostStatus = new("os_compute_api:servers:show:host_status", Check.Admin);
-    public static readonly Rule ExtendedServerAttributes = new("os_compute_api:os-extended-server-attributes", Check.Admin);
-    public static readonly Rule ServersResize = new("os_compute_api:servers:resize", Check.MemberOrAdmin);
-    public static readonly Rule ServersConfirmResize = new("os_compute_api:servers:confirm_resize", Check.MemberOrAdmin);
-    public static readonly Rule ServersRevertResize = new("os_compute_api:servers:revert_resize", Check.MemberOrAdmin);
-    public static readonly Rule Migrate = new("os_compute_api:os-migrate-server:migrate", Check.Admin);
-    public static readonly Rule MigrateHost = new("os_compute_api:os-migrate-server:migrate:host", Check.Admin);
-    public static readonly Rule MigrateLive = new("os_compute_api:os-migrate-server:migrate_live", Check.Admin);
-    public static readonly Rule ServerMigrationsDelete = new("os_compute_api:servers:migrations:delete", Check.Admin);
-    public static readonly Rule ServerMigrationsForceComplete = new("os_compute_api:servers:migrations:force_complete", Check.Admin);
-    public static readonly Rule MigrationsIndex = new("os_compute_api:os-migrations:index", Check.Admin);
-    public static readonly Rule ServerMigrationsIndex = new("os_compute_api:servers:migrations:index", Check.Admin);
-    public static readonly Rule ServerMigrationsShow = new("os_compute_api:servers:migrations:show", Check.Admin);
-    public static readonly Rule InstanceActionsList = new("os_compute_api:os-instance-actions:list", Check.ReaderOrAdmin);
-    public static readonly Rule InstanceActionsShow = new("os_compute_api:os-instance-actions:show", Check.ReaderOrAdmin);
-    public static readonly Rule InstanceActionEvents = new("os_compute_api:os-instance-actions:events", Check.Admin);
-    public static readonly Rule FlavorExtraSpecsIndex = new("os_compute_api:os-flavor-extra-specs:index", Check.ReaderOrAdmin);
-    public static readonly Rule ServicesList = new("os_compute_api:os-services:list", Check.Admin);
-    public static readonly Rule AggregatesIndex = new("os_compute_api:os-aggregates:index", Check.Admin);
-    public static readonly Rule AggregatesShow = new("os_compute_api:os-aggregates:show", Check.Admin);
-    public static readonly Rule ServicesUpdate = new("os_compute_api:os-services:update", Check.Admin);
-    public static readonly Rule HypervisorsList = new("os_compute_api:os-hypervisors:list", Check.Admin);
-    public static readonly Rule HypervisorsListDetail = new("os_compute_api:os-hypervisors:list-detail", Check.Admin);
-    public static readonly Rule HypervisorsShow = new("os_compute_api:os-hypervisors:show", Check.Admin);
-    public static readonly Rule HypervisorsStatistics = new("os_compute_api:os-hypervisors:statistics", Check.Admin);
-    public static readonly Rule ServersCreate = new("os_compute_api:servers:create", Check.MemberOrAdmin);
-    public static readonly Rule ServersDelete = new("os_compute_api:servers:delete", Check.MemberOrAdmin);
-    public static readonly Rule QuotaSetsShow = new("os_compute_api:os-quota-sets:show", Check.ReaderOrAdmin);
-    public static readonly Rule QuotaSetsDetail = new("os_compute_api:os-quota-sets:detail", Check.ReaderOrAdmin);
-    public static readonly Rule QuotaSetsDefaults = new("os_compute_api:os-quota-sets:defaults", Check.Anyone);
-    public static readonly Rule QuotaSetsUpdate = new("os_compute_api:os-quota-sets:update", Check.Admin);
-    public static readonly Rule ServersStop = new("os_compute_api:servers:stop", Check.MemberOrAdmin);
-    public static readonly Rule ServersStart = new("os_compute_api:servers:start", Check.MemberOrAdmin);
-    public static readonly Rule PauseServer = new("os_compute_api:os-pause-server:pause", Check.MemberOrAdmin);
-    public static readonly Rule UnpauseServer = new("os_compute_api:os-pause-server:unpause", Check.MemberOrAdmin);
-    public static readonly Rule SuspendServer = new("os_compute_api:os-suspend-server:suspend", Check.MemberOrAdmin);
-    public static readonly Rule ResumeServer = new("os_compute_api:os-suspend-server:resume", Check.MemberOrAdmin);
-    public static readonly Rule FlavorCreate = new("os_compute_api:os-flavor-manage:create", Check.Admin);
-    public static readonly Rule FlavorUpdate = new("os_compute_api:os-flavor-manage:update", Check.Admin);
-    public static readonly Rule FlavorDelete = new("os_compute_api:os-flavor-manage:delete", Check.Admin);
-    public static readonly Rule FlavorExtraSpecsCreate = new("os_compute_api:os-flavor-extra-specs:create", Check.Admin);
-    public static readonly Rule FlavorExtraSpecsUpdate = new("os_compute_api:os-flavor-extra-specs:update", Check.Admin);
-    public static readonly Rule FlavorExtraSpecsDelete = new("os_compute_api:os-flavor-extra-specs:delete", Check.Admin);
-
-    public static bool Allows(Rule rule, NovaCaller caller, string? targetProjectId)
-    {
-        if (caller.IsAdmin) return true;
-        var project = targetProjectId ?? caller.ProjectId;
-        var sameProject = project == caller.ProjectId;
-        return rule.Check switch
-        {
-            Check.Admin => false,
-            Check.ReaderOrAdmin => sameProject && caller.Roles.Contains(Roles.Reader),
-            Check.MemberOrAdmin => sameProject && caller.Roles.Contains(Roles.Member),
-            Check.ManagerOrAdmin => sameProject && caller.Roles.Contains("manager"),
-            Check.Anyone => true,
-            _ => false,
-        };
-    }
+    public bool Can(NovaPolicy.Rule rule, string? targetProjectId = null) => Context.Can(rule, targetProjectId);
 }

@@ -78,3 +78,6 @@ public sealed class Flavor
 }
 
 public sealed class InvalidFlavorException(string message) : DomainException(message);
+
+/// <summary>A request body names a flavor that does not exist or is disabled (Nova's FlavorNotFound, 400 from resize and create).</summary>
+public sealed class FlavorNotFoundException(string flavorId) : DomainException($"Flavor {flavorId} could not be found.");

@@ -16,6 +16,7 @@ public static class InstanceActionNames
     public const string LiveMigrationCancel = "live_migration_cancel";
     public const string LiveMigrationForceComplete = "live_migration_force_complete";
     public const string Stop = "stop";
+    public const string Reboot = "reboot";
     public const string Start = "start";
     public const string Pause = "pause";
     public const string Unpause = "unpause";

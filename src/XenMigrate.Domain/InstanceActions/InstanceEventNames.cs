@@ -23,6 +23,7 @@ public static class InstanceEventNames
     public const string RollbackLiveMigration = "compute_rollback_live_migration";
 
     public const string StopInstance = "compute_stop_instance";
+    public const string RebootInstance = "compute_reboot_instance";
     public const string StartInstance = "compute_start_instance";
 
     /// <summary>The event a power action's step records: compute_{action}_instance (stop and start as Nova names them too).</summary>

@@ -173,8 +173,7 @@ public sealed class Server
         Guard(action, callerIsAdmin, VmState.Active, VmState.Stopped);
         if (string.IsNullOrEmpty(Host)) throw new ServerNotReadyException(Id);
 
-        var coldMigration = newFlavor.FlavorInternalId == Flavor.FlavorInternalId;
-        if (!coldMigration)
+        if (KindOfMoveTo(newFlavor) == Migrations.MigrationType.Resize)
         {
             if (newFlavor.RootGb == 0 && Flavor.RootGb != 0)
                 throw new CannotResizeDiskException("Resize to zero disk flavor is not allowed.");
@@ -193,6 +192,10 @@ public sealed class Server
         UpdatedAt = now;
     }
 
+    /// <summary>The one rule for what a move to a flavor is: the same flavor is a cold migration, another a resize.</summary>
+    public Migrations.MigrationType KindOfMoveTo(FlavorSnapshot newFlavor) =>
+        newFlavor.FlavorInternalId == Flavor.FlavorInternalId ? Migrations.MigrationType.Migration : Migrations.MigrationType.Resize;
+
     /// <summary>Nova's decorators on resize/migrate: lock, state, a host to move from (checked before the flavor).</summary>
     public void EnsureCanResize(string action, bool callerIsAdmin)
     {
@@ -203,7 +206,7 @@ public sealed class Server
     /// <summary>Refuses a resize to the flavor the server runs with (a cold migration names no flavor).</summary>
     public void EnsureFlavorChanges(FlavorSnapshot requested)
     {
-        if (requested.FlavorInternalId == Flavor.FlavorInternalId) throw new ResizeToSameFlavorException();
+        if (KindOfMoveTo(requested) != Migrations.MigrationType.Resize) throw new ResizeToSameFlavorException();
     }
 
     /// <summary>A step of the resize workflow moved on: the task_state Nova shows for it, and progress.</summary>

@@ -43,3 +43,6 @@ public sealed class ServerCannotMoveException(Guid serverId, string reason) : Do
 {
     public Guid ServerId { get; } = serverId;
 }
+
+/// <summary>No server by that id that the caller may see (Nova: 404; another project's server is not found either).</summary>
+public sealed class InstanceNotFoundException(string serverId) : DomainException($"Instance {serverId} could not be found.", FaultKind.NotFound);

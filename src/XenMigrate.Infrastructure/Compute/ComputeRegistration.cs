@@ -61,6 +61,9 @@ public static class ComputeRegistration
             services.AddHostedService<ResizeAutoConfirmer>();
         }
 
+        // The application seam the API calls (Nova's compute/api.py), with the starters it records through.
+        services.AddScoped<ComputeApi>();
+        services.AddScoped<ConflictRetry>();
         services.AddScoped<DestinationScheduler>();
         services.AddScoped<StepJournal>();
         services.AddScoped<MigrationProgressRecorder>();

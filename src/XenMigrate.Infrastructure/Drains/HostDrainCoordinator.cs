@@ -46,8 +46,11 @@ public sealed partial class HostDrainCoordinator(XenMigrateDbContext db, Migrati
     /// <summary>Reads how a move under way is doing and records its outcome.</summary>
     private async Task SettleAsync(HostDrain drain, HostDrainItem item, CancellationToken ct)
     {
-        var server = await db.Servers.FirstOrDefaultAsync(s => s.Id == item.ServerId, ct);
+        // The migration first, then the server: a move commits both in one save, so a server read
+        // after its migration is at least as new — read the other way round, a move finishing
+        // between the reads shows "completed" beside the server still on this host.
         var migration = await db.Migrations.AsNoTracking().FirstOrDefaultAsync(m => m.Uuid == item.MigrationUuid, ct);
+        var server = await db.Servers.FirstOrDefaultAsync(s => s.Id == item.ServerId, ct);
         if (server is null)
         {
             item.Skip("the server was deleted", Now);
@@ -179,8 +182,8 @@ public sealed partial class HostDrainCoordinator(XenMigrateDbContext db, Migrati
         return fault ?? $"migration {migration.Uuid} ended {migration.Status.ToNovaName()}";
     }
 
-    private static MigrationStarter.Caller CallerOf(HostDrain drain) =>
-        new(drain.UserId, drain.ProjectId, IsAdmin: true, RequestId: "req-" + Guid.NewGuid());
+    private static RequestContext CallerOf(HostDrain drain) =>
+        RequestContext.ActingFor(drain.UserId, drain.ProjectId, "req-" + Guid.NewGuid());
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Live migration of {ServerId} failed ({Reason}); the drain moves it cold")]
     private static partial void LogLiveFellBack(ILogger logger, Guid serverId, string reason);

@@ -49,6 +49,13 @@ public interface IHypervisorDriver
     /// <summary>Halts the VM: a clean shutdown first when it runs, then a hard one if the guest does not stop in time.</summary>
     Task ShutDownAsync(string host, string vmUuid, Action<string>? cleanFailed, CancellationToken ct);
 
+    /// <summary>
+    /// Reboots the VM. Soft: a clean reboot by the guest, reset (hard reboot) if it cannot or does not
+    /// in time. Hard: reset a running or paused VM; a suspended one is powered off and started, a
+    /// halted one started, so it ends running a fresh boot on its host either way.
+    /// </summary>
+    Task RebootAsync(string host, string vmUuid, bool hard, Action<string>? cleanFailed, CancellationToken ct);
+
     Task PauseAsync(string host, string vmUuid, CancellationToken ct);
 
     Task UnpauseAsync(string host, string vmUuid, CancellationToken ct);

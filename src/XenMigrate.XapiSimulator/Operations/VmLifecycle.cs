@@ -287,11 +287,16 @@ internal static class VmLifecycle
         UpdateAllowedOperations(host, vm);
     }
 
-    /// <summary>A reboot gives the VM a new domain; the guest agent reports again.</summary>
+    /// <summary>
+    /// A reboot gives the VM a new domain, which runs: xenopsd's VM_reboot destroys the domain and
+    /// builds a fresh one ending in VM_unpause (ocaml/xenopsd/lib/xenops_server.ml), so a paused VM
+    /// hard-rebooted comes back running. The guest agent reports again.
+    /// </summary>
     public static void Reboot(HostRuntime host, XapiObject vm)
     {
         vm.Set("domid", NextDomainId(host));
         if (host.Database.Find("VM_metrics", vm.GetString("metrics")) is { } metrics) metrics.Set("start_time", host.Now());
+        if (vm.GetString("power_state") == Paused) SetPaused(host, vm, paused: false);
     }
 
     /// <summary>The guest's PV drivers appear (VM_guest_metrics) or go away.</summary>

@@ -104,9 +104,9 @@ public class InputHardeningTests : GatewayFixture
     public async Task ANovaActionNotImplementedHere_OnAnotherProjectsServer_Is404()
     {
         var server = await Gateway.AddServerAsync("not-yours", TestUsers.Admin);
-        var other = await Gateway.ActionAsync(server.Id.ToString(), DemoToken, """{"reboot":{"type":"SOFT"}}""");
+        var other = await Gateway.ActionAsync(server.Id.ToString(), DemoToken, """{"shelve":null}""");
         Assert.That(other.Status, Is.EqualTo(HttpStatusCode.NotFound), other.Text);
-        var mine = await Gateway.ActionAsync(server.Id.ToString(), AdminToken, """{"reboot":{"type":"SOFT"}}""");
+        var mine = await Gateway.ActionAsync(server.Id.ToString(), AdminToken, """{"shelve":null}""");
         Assert.That(mine.Status, Is.EqualTo(HttpStatusCode.BadRequest), mine.Text);
         var unknown = await Gateway.ActionAsync(server.Id.ToString(), DemoToken, """{"frobnicate":null}""");
         Assert.That(unknown.Status, Is.EqualTo(HttpStatusCode.BadRequest), "a name Nova does not know either: 400 before any lookup");

@@ -15,19 +15,22 @@ public class ServerPowerTests
     private static IEnumerable<TestCaseData> EveryActionFromEveryState() =>
         from action in PowerAction.All
         from state in new[] { VmState.Active, VmState.Stopped, VmState.Paused, VmState.Suspended, VmState.Resized, VmState.Error }
-        select new TestCaseData(action.Name, state).SetName($"{action.Name} from {state}");
+        select new TestCaseData(action.Name, action.Task, state).SetName($"{action.Name} ({action.Task.ToNovaName()}) from {state}");
 
     [TestCaseSource(nameof(EveryActionFromEveryState))]
-    public void BeginPowerAction_FollowsNovasAllowedStates(string name, VmState state)
+    public void BeginPowerAction_FollowsNovasAllowedStates(string name, TaskState task, VmState state)
     {
-        var action = PowerAction.Named(name)!;
+        var action = PowerAction.Named(name, task)!;
         var s = NewServer(state);
-        var allowed = name switch
+        var allowed = (name, task) switch
         {
-            "stop" => state is VmState.Active or VmState.Error,
-            "start" => state is VmState.Stopped,
-            "pause" or "suspend" => state is VmState.Active,
-            "unpause" => state is VmState.Paused,
+            // vm_states.ALLOW_SOFT_REBOOT and ALLOW_HARD_REBOOT
+            ("reboot", TaskState.Rebooting) => state is VmState.Active,
+            ("reboot", _) => state is VmState.Active or VmState.Stopped or VmState.Paused or VmState.Suspended or VmState.Error,
+            ("stop", _) => state is VmState.Active or VmState.Error,
+            ("start", _) => state is VmState.Stopped,
+            ("pause" or "suspend", _) => state is VmState.Active,
+            ("unpause", _) => state is VmState.Paused,
             _ => state is VmState.Suspended,
         };
         if (allowed)

@@ -9,7 +9,7 @@ using XenMigrate.Tests.Support;
 namespace XenMigrate.Tests.Workflow;
 
 /// <summary>
-/// os-stop, os-start, pause, unpause, suspend and resume end to end: real HTTP, the task_state
+/// os-stop, os-start, pause, unpause, suspend, resume and reboot end to end: real HTTP, the task_state
 /// before the 202, the Hangfire job driving XAPI on the simulated host, Nova's 409s and policy.
 /// </summary>
 [NonParallelizable]
@@ -178,6 +178,74 @@ public abstract class PowerActionTests : WorkflowFixture
         // The server works again afterwards.
         AssertStatus(await ActionAsync(id, Demo, """{"pause":null}"""), HttpStatusCode.Accepted);
         await WaitForStatusAsync(id, "PAUSED");
+    }
+
+    [Test]
+    public async Task Reboot_SoftAsksTheGuest_HardResetsIt_AndBothEndActive()
+    {
+        var id = await SeedServerAsync(0, "pw-reboot", memoryMb: 512, diskGb: 1);
+        var cleanBefore = Lab[0].Control.CallCount("VM.clean_reboot");
+
+        // A soft reboot asks the guest (it has PV drivers): REBOOT while it runs, ACTIVE after.
+        Lab[0].Faults.DelayNext("VM.clean_reboot", TimeSpan.FromSeconds(1));
+        var soft = await ActionAsync(id, Demo, """{"reboot":{"type":"SOFT"}}""");
+        AssertStatus(soft, HttpStatusCode.Accepted);
+        var during = await ServerAsync(id);
+        Assert.That((during["status"]!.GetValue<string>(), during["OS-EXT-STS:task_state"]?.GetValue<string>()), Is.EqualTo(("REBOOT", "rebooting")));
+        await WaitForStatusAsync(id, "ACTIVE");
+        Assert.That(Lab[0].Control.CallCount("VM.clean_reboot"), Is.EqualTo(cleanBefore + 1), "the guest was asked to reboot");
+        Assert.That((await VmsOfServerAsync(Lab[0], id)).Single().PowerState, Is.EqualTo("Running"));
+
+        // Nova refuses a soft reboot of a server that is not active; a hard one boots it afresh.
+        AssertStatus(await ActionAsync(id, Demo, """{"os-stop":null}"""), HttpStatusCode.Accepted);
+        await WaitForStatusAsync(id, "SHUTOFF");
+        await AssertConflictAsync(id, Demo, """{"reboot":{"type":"soft"}}""", $"Cannot 'reboot' instance {id} while it is in vm_state stopped");
+        Lab[0].Faults.DelayNext("VM.start_on", TimeSpan.FromSeconds(1));
+        var hard = await ActionAsync(id, Demo, """{"reboot":{"type":"HARD"}}""");
+        AssertStatus(hard, HttpStatusCode.Accepted);
+        // Nova's status map has no reboot entry for a stopped server: SHUTOFF, with the task showing.
+        var rebooting = await ServerAsync(id);
+        Assert.That((rebooting["status"]!.GetValue<string>(), rebooting["OS-EXT-STS:task_state"]?.GetValue<string>()), Is.EqualTo(("SHUTOFF", "rebooting_hard")));
+        var after = await WaitForStatusAsync(id, "ACTIVE");
+        Assert.That(after["OS-EXT-STS:power_state"]!.GetValue<int>(), Is.EqualTo(1));
+        Assert.That((await VmsOfServerAsync(Lab[0], id)).Single().PowerState, Is.EqualTo("Running"));
+
+        foreach (var request in new[] { soft.Header("x-openstack-request-id"), hard.Header("x-openstack-request-id") })
+        {
+            var detail = (await Gateway.GetAsync($"/v2.1/servers/{id}/os-instance-actions/{request}", Admin)).Json!["instanceAction"]!;
+            Assert.That(detail["action"]!.GetValue<string>(), Is.EqualTo("reboot"));
+            Assert.That(detail["events"]!.AsArray().Select(e => (e!["event"]!.GetValue<string>(), e["result"]!.GetValue<string>())),
+                Is.EqualTo(new[] { ("compute_reboot_instance", "Success") }));
+        }
+
+        await using var scope = Gateway.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<XenMigrateDbContext>();
+        var types = await db.Set<Infrastructure.Notifications.OutboxMessage>().AsNoTracking()
+            .Where(m => m.Payload.Contains(id) && m.EventType.StartsWith("instance.reboot")).OrderBy(m => m.Id).Select(m => m.EventType).ToListAsync();
+        Assert.That(types, Is.EqualTo(new[] { "instance.reboot.start", "instance.reboot.end", "instance.reboot.start", "instance.reboot.end" }));
+    }
+
+    [Test]
+    public async Task SoftReboot_OfAGuestWithoutPvDrivers_FallsBackToAHardReset()
+    {
+        var id = await SeedServerAsync(0, "pw-reboot-noagent", memoryMb: 512, diskGb: 1, guestAgent: false);
+        var hardBefore = Lab[0].Control.CallCount("VM.hard_reboot");
+        AssertStatus(await ActionAsync(id, Demo, """{"reboot":{"type":"SOFT"}}"""), HttpStatusCode.Accepted);
+        await WaitForStatusAsync(id, "ACTIVE");
+        Assert.That(Lab[0].Control.CallCount("VM.hard_reboot"), Is.EqualTo(hardBefore + 1), "xapi refused the clean reboot, so the VM was reset");
+        Assert.That((await VmsOfServerAsync(Lab[0], id)).Single().PowerState, Is.EqualTo("Running"));
+    }
+
+    [Test]
+    public async Task HardReboot_OfAPausedServer_LeavesItRunning()
+    {
+        var id = await SeedServerAsync(1, "pw-reboot-paused", memoryMb: 512, diskGb: 1);
+        AssertStatus(await ActionAsync(id, Demo, """{"pause":null}"""), HttpStatusCode.Accepted);
+        await WaitForStatusAsync(id, "PAUSED");
+        await AssertConflictAsync(id, Demo, """{"reboot":{"type":"SOFT"}}""", $"Cannot 'reboot' instance {id} while it is in vm_state paused");
+        AssertStatus(await ActionAsync(id, Demo, """{"reboot":{"type":"hard"}}"""), HttpStatusCode.Accepted);
+        await WaitForStatusAsync(id, "ACTIVE");
+        Assert.That((await VmsOfServerAsync(Lab[1], id)).Single().PowerState, Is.EqualTo("Running"));
     }
 
     private static string XapiMethod(string action) => action switch

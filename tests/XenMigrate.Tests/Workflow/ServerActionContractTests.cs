@@ -19,7 +19,11 @@ public class ServerActionContractTests : WorkflowFixture
         yield return new TestCaseData("""{"resize":{"flavorRef":"2"},"migrate":null}""", "Malformed request body").SetName("two actions");
         yield return new TestCaseData("{}", "Malformed request body").SetName("no action");
         yield return new TestCaseData("[]", "Malformed request body").SetName("array");
-        yield return new TestCaseData("""{"reboot":{"type":"HARD"}}""", "There is no such action: reboot").SetName("unknown action");
+        yield return new TestCaseData("""{"shelve":null}""", "There is no such action: shelve").SetName("unknown action");
+        yield return new TestCaseData("""{"reboot":null}""", "Invalid input for field/attribute reboot. Value: None. None is not of type 'object'").SetName("reboot not an object");
+        yield return new TestCaseData("""{"reboot":{}}""", "Invalid input for field/attribute reboot. Value: {}. 'type' is a required property").SetName("reboot without type");
+        yield return new TestCaseData("""{"reboot":{"type":"WARM"}}""", "Invalid input for field/attribute type. Value: WARM. 'WARM' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']").SetName("reboot of an unknown type");
+        yield return new TestCaseData("""{"reboot":{"type":"hard","force":true}}""", "Additional properties are not allowed ('force' was unexpected)").SetName("reboot with an extra key");
         yield return new TestCaseData("""{"resize":{}}""", "'flavorRef' is a required property").SetName("resize without flavorRef");
         yield return new TestCaseData("""{"resize":{"flavorRef":""}}""", "is not valid under any of the given schemas").SetName("empty flavorRef");
         yield return new TestCaseData("""{"resize":{"flavorRef":"2","colour":"red"}}""", "Additional properties are not allowed ('colour' was unexpected)").SetName("extra key");

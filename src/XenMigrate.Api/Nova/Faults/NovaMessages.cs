@@ -14,12 +14,7 @@ public static class NovaMessages
     public static string Unexpected(string requestId) =>
         $"Unexpected API Error. Please report this to your cloud operator, quoting request {requestId}.";
 
-    public const string ServiceUnavailable = "Service is unavailable at this time.";
-    public const string CannotMigrateToSameHost = "Cannot migrate to the host where the server exists.";
-
     public static string NoSuchAction(string action) => $"There is no such action: {action}";
-    public static string ComputeHostNotFound(string host) => $"Compute host {host} could not be found.";
-    public static string UnableToMigrateToSelf(string serverId, string host) => $"Unable to migrate instance ({serverId}) to current host ({host}).";
     public const string ForceWithoutHost = "Can't force to a non-provided destination";
 
     /// <summary>Nova's JSON-schema failure: "Invalid input for field/attribute X. Value: V. why".</summary>
@@ -30,9 +25,7 @@ public static class NovaMessages
     public static string InvalidInput(string field, System.Text.Json.Nodes.JsonNode? value, string detail) =>
         InvalidInput(field, NovaValues.Str(value), detail);
 
-    public static string InstanceNotFound(string id) => $"Instance {id} could not be found.";
     public static string FlavorNotFound(string id) => $"Flavor {id} could not be found.";
-    public static string PolicyForbids(string rule) => $"Policy doesn't allow {rule} to be performed.";
     public static string MarkerNotFound(string marker) => $"marker [{marker}] not found";
 
     public static string ProjectMismatch(string urlProject, string contextProject) =>

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using XenMigrate.Domain.Flavors;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.Flavors;
 

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Flavors;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.Flavors;
 

@@ -7,6 +7,7 @@ using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Inventory;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.XenServer;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.Hypervisors;
 

@@ -5,6 +5,7 @@ using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Api.Nova.Servers;
 using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.InstanceActions;
 

@@ -1,10 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Nova.Faults;
-using XenMigrate.Api.Nova.Servers;
 using XenMigrate.Infrastructure.Compute.Api;
-using XenMigrate.Infrastructure.Persistence;
 
 namespace XenMigrate.Api.Nova.Migrations;
 
@@ -27,19 +24,14 @@ public static class LiveMigrationControlApi
             .WithDescription("""Body {"force_complete": null}. XenServer's migrate_send always ends with its stop-and-copy, so this only records the action.""");
     }
 
-    private static async Task<IResult> Abort(string server_id, string migration_id, NovaCaller caller, XenMigrateDbContext db,
-        LiveMigrationStarter starter, CancellationToken ct)
+    private static async Task<IResult> Abort(string server_id, string migration_id, NovaCaller caller, ComputeApi compute, CancellationToken ct)
     {
         EnsureVersion(caller, 24);
-        var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct, tracked: true);
-        caller.Authorize(NovaPolicy.ServerMigrationsDelete, server.ProjectId);
-        var id = MigrationId(migration_id, server_id);
-        await RunAsync(() => starter.AbortAsync(server, id, caller.Version.AtLeast(65), Of(caller), ct));
+        await compute.AbortLiveMigrationAsync(caller.Context, server_id, MigrationId(migration_id, server_id), caller.Version.AtLeast(65), ct);
         return Results.Accepted();
     }
 
-    private static async Task<IResult> ForceComplete(string server_id, string migration_id, NovaCaller caller, XenMigrateDbContext db,
-        LiveMigrationStarter starter, CancellationToken ct)
+    private static async Task<IResult> ForceComplete(string server_id, string migration_id, NovaCaller caller, ComputeApi compute, CancellationToken ct)
     {
         EnsureVersion(caller, 22);
         var (outcome, json) = await Http.JsonBody.ReadAsync(caller.Http.Request, MaxBodyBytes, ct);
@@ -50,17 +42,14 @@ public static class LiveMigrationControlApi
         {
             var key = body.Select(p => p.Key).FirstOrDefault(k => k != "force_complete");
             throw NovaFaultException.BadRequest(key is null
-                ? NovaMessages.InvalidInput("root", body.ToJsonString(), "'force_complete' is a required property")
-                : NovaMessages.InvalidInput("root", body.ToJsonString(), $"Additional properties are not allowed ('{key}' was unexpected)"));
+                ? NovaMessages.InvalidInput("root", body, "'force_complete' is a required property")
+                : NovaMessages.InvalidInput("root", body, $"Additional properties are not allowed ('{key}' was unexpected)"));
         }
 
         if (body["force_complete"] is not null)
-            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("force_complete", body["force_complete"]!.ToJsonString(),
-                $"{body["force_complete"]!.ToJsonString()} is not of type 'null'"));
-        var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct, tracked: true);
-        caller.Authorize(NovaPolicy.ServerMigrationsForceComplete, server.ProjectId);
-        var id = MigrationId(migration_id, server_id);
-        await RunAsync(() => starter.ForceCompleteAsync(server, id, Of(caller), ct));
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("force_complete", body["force_complete"],
+                $"{NovaValues.Repr(body["force_complete"])} is not of type 'null'"));
+        await compute.ForceCompleteLiveMigrationAsync(caller.Context, server_id, MigrationId(migration_id, server_id), ct);
         return Results.Accepted();
     }
 
@@ -69,21 +58,6 @@ public static class LiveMigrationControlApi
         int.TryParse(migrationId, NumberStyles.None, CultureInfo.InvariantCulture, out var id)
             ? id
             : throw NovaFaultException.NotFound($"Migration {migrationId} not found for instance {serverId}");
-
-    /// <summary>A migration that changed between read and write (its refusals are domain faults, answered by the fault table).</summary>
-    private static async Task RunAsync(Func<Task> action)
-    {
-        try
-        {
-            await action();
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            throw new NovaFaultException(StatusCodes.Status409Conflict, "The migration changed meanwhile; try again.");
-        }
-    }
-
-    private static MigrationStarter.Caller Of(NovaCaller caller) => new(caller.UserId, caller.ProjectId, caller.IsAdmin, caller.RequestId);
 
     private static void EnsureVersion(NovaCaller caller, int minor)
     {

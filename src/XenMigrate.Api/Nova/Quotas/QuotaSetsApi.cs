@@ -4,6 +4,7 @@ using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Servers;
 using XenMigrate.Infrastructure.Quotas;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.Quotas;
 

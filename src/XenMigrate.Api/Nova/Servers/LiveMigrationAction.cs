@@ -1,44 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Nova.Faults;
-using XenMigrate.Infrastructure.Compute.Api;
-using XenMigrate.Infrastructure.Compute.LiveMigration;
-using XenMigrate.Infrastructure.Persistence;
 
 namespace XenMigrate.Api.Nova.Servers;
 
 /// <summary>
-/// <c>{"os-migrateLive": {...}}</c> (nova/api/openstack/compute/migrate_server.py): the body per
-/// microversion, then the server (404), policy (403), its state (409), the named host (400); the
-/// server is MIGRATING and the migration accepted before the 202. The move itself is a job
-/// (<see cref="LiveMigrationJobs"/>); from any microversion it runs asynchronously, so a destination
-/// that cannot take the server shows as a migration in error with the server ACTIVE where it was.
-/// </summary>
-public static partial class ServerActionsApi
-{
-    private static async Task<IResult> LiveMigrateAsync(string serverId, JsonNode? body, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
-    {
-        var request = LiveMigrateRequest.Parse(body, caller.Version);
-        var server = await ServersApi.FindVisibleAsync(caller, db, serverId, ct, tracked: true);
-        caller.Authorize(NovaPolicy.MigrateLive, server.ProjectId);
-        await EnsureSourceUpAsync(db, server, ct);
-        server.EnsureCanLiveMigrate(caller.IsAdmin);
-        if (request.Host is { } host)
-        {
-            if (!await db.ComputeHosts.AnyAsync(h => h.Name == host, ct)) throw NovaFaultException.BadRequest(NovaMessages.ComputeHostNotFound(host));
-            if (host == server.Host) throw NovaFaultException.BadRequest(NovaMessages.UnableToMigrateToSelf(server.Id.ToString(), host));
-        }
-
-        var starter = caller.Http.RequestServices.GetRequiredService<LiveMigrationStarter>();
-        await CommitAsync(db, () => starter.StartAsync(server, request.Host, request.Force, Of(caller), ct));
-        return Results.Accepted();
-    }
-}
-
-/// <summary>
-/// The os-migrateLive body, checked as Nova's schemas do (migrate_server.py: migrate_live,
-/// _v2_25, _v2_30, _v2_68), with Nova's messages.
+/// The os-migrateLive body (nova/api/openstack/compute/migrate_server.py), checked as Nova's
+/// schemas do (migrate_live, _v2_25, _v2_30, _v2_68), with Nova's messages. The move itself runs
+/// asynchronously from any microversion, so a destination that cannot take the server shows as a
+/// migration in error with the server ACTIVE where it was.
 /// </summary>
 public sealed record LiveMigrateRequest(string? Host, bool Force)
 {

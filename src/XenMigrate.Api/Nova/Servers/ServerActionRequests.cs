@@ -78,3 +78,36 @@ public sealed class MigrateRequestValidator : AbstractValidator<MigrateRequest>
         || node is JsonValue v && v.GetValueKind() == JsonValueKind.String
         && v.GetValue<string>() is { Length: >= 1 and <= 255 } s && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_');
 }
+
+/// <summary>The reboot action's body (nova/api/openstack/compute/schemas/servers.py: reboot).</summary>
+public sealed record RebootRequest(JsonNode? Body)
+{
+    public bool Hard => Body?["type"] is JsonValue v && v.GetValue<string>().Equals("HARD", StringComparison.OrdinalIgnoreCase);
+}
+
+public sealed class RebootRequestValidator : AbstractValidator<RebootRequest>
+{
+    /// <summary>Nova's enum, in its order: exactly these spellings.</summary>
+    private static readonly string[] Types = ["HARD", "Hard", "hard", "SOFT", "Soft", "soft"];
+
+    public RebootRequestValidator()
+    {
+        RuleFor(r => r.Body).Must(b => b is JsonObject)
+            .WithMessage(r => NovaMessages.InvalidInput("reboot", r.Body, $"{NovaValues.Repr(r.Body)} is not of type 'object'"));
+        When(r => r.Body is JsonObject, () =>
+        {
+            RuleFor(r => r.Body).Must(b => b!.AsObject().All(p => p.Key == "type"))
+                .WithMessage(r => NovaMessages.InvalidInput("reboot", r.Body,
+                    $"Additional properties are not allowed ('{r.Body!.AsObject().First(p => p.Key != "type").Key}' was unexpected)"));
+            RuleFor(r => r.Body).Must(b => b!.AsObject().ContainsKey("type"))
+                .WithMessage(r => NovaMessages.InvalidInput("reboot", r.Body, "'type' is a required property"));
+            RuleFor(r => r.Body!["type"]).Must(t => t is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+                .When(r => r.Body!.AsObject().ContainsKey("type"))
+                .WithMessage(r => NovaMessages.InvalidInput("type", r.Body!["type"], $"{NovaValues.Repr(r.Body!["type"])} is not of type 'string'"));
+            RuleFor(r => r.Body!["type"]).Must(t => Types.Contains(t!.GetValue<string>()))
+                .When(r => r.Body!["type"] is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+                .WithMessage(r => NovaMessages.InvalidInput("type", r.Body!["type"],
+                    $"{NovaValues.Repr(r.Body!["type"])} is not one of [{string.Join(", ", Types.Select(t => $"'{t}'"))}]"));
+        });
+    }
+}

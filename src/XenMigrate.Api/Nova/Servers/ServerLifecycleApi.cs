@@ -66,7 +66,7 @@ public static class ServerLifecycleApi
         var metadata = server["metadata"] is JsonObject m ? m.ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()) : [];
         var created = Server.ForBuild(Guid.NewGuid(), name, caller.ProjectId, caller.UserId, flavor.Snapshot(), image.Id.ToString(), metadata,
             time.GetUtcNow().UtcDateTime);
-        await starter.CreateAsync(created, ServerActionsApi.Of(caller), ct);
+        await starter.CreateAsync(created, caller.Context, ct);
 
         // Nova returns the password it set; XenMigrate has no guest agent to set it with, so it is only reported.
         var adminPass = server["adminPass"]?.GetValue<string>() ?? GeneratePassword();
@@ -88,24 +88,12 @@ public static class ServerLifecycleApi
         }, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> Delete(string server_id, NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, CancellationToken ct)
+    private static async Task<IResult> Delete(string server_id, NovaCaller caller, ComputeApi compute, CancellationToken ct)
     {
         // "/servers/detail" is a collection, not a server id: a DELETE there is the wrong method (as for any route without DELETE).
         if (server_id == "detail") throw new NovaFaultException(StatusCodes.Status405MethodNotAllowed, NovaMessages.MethodNotAllowed);
-        for (var attempt = 1; ; attempt++)
-        {
-            var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct, tracked: true);
-            caller.Authorize(NovaPolicy.ServersDelete, server.ProjectId);
-            try
-            {
-                await starter.DeleteAsync(server, ServerActionsApi.Of(caller), ct);
-                return Results.NoContent();
-            }
-            catch (DbUpdateConcurrencyException) when (attempt < 3)
-            {
-                db.ChangeTracker.Clear(); // another writer (the build placing it, the inventory) got there first: look again
-            }
-        }
+        await compute.DeleteServerAsync(caller.Context, server_id, ct);
+        return Results.NoContent();
     }
 
     /// <summary>Nova's server_create schema (compute/schemas/servers.py), with its messages.</summary>

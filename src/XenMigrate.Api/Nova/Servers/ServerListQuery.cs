@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.Servers;
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using XenMigrate.Domain.Flavors;
 using XenMigrate.Domain.Servers;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.Servers;
 

@@ -4,6 +4,7 @@ using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Infrastructure.Persistence.ReadCache;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.Servers;
 
@@ -35,7 +36,7 @@ public static class ServersApi
 
     private static async Task<IResult> Show(string server_id, NovaCaller caller, XenMigrateDbContext db, ServerReadCache cache, CancellationToken ct)
     {
-        var server = Visible(caller, server_id, await cache.FindAsync(db, CanonicalId(server_id), ct));
+        var server = ServerLookup.Visible(caller.Context, server_id, await cache.FindAsync(db, ServerLookup.IdOf(server_id), ct));
         caller.Authorize(NovaPolicy.ServersShow, server.ProjectId);
         var hostStatus = await HostStatusLookupAsync(caller, db, ct);
         return Results.Json(new JsonObject { ["server"] = ServerView.Detail(server, caller, hostStatus, isShow: true) });
@@ -45,23 +46,10 @@ public static class ServersApi
     /// The server with this id if the caller may see it; otherwise Nova's 404 (another project's
     /// server is as invisible as one that does not exist). Tracked when the caller will change it.
     /// </summary>
-    public static async Task<Server> FindVisibleAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct,
-        bool tracked = false)
-    {
-        var id = CanonicalId(serverId);
-        var servers = tracked ? db.Servers : db.Servers.AsNoTracking();
-        return Visible(caller, serverId, await servers.FirstOrDefaultAsync(s => s.Id == id, ct));
-    }
-
-    // Only the canonical 8-4-4-4-12 form (either case) names a server, as in Nova's database: braces,
-    // bare hex or "urn:uuid:" are other strings, so they are 404 too, not another way in.
-    private static Guid CanonicalId(string serverId) =>
-        Guid.TryParseExact(serverId, "D", out var id) ? id : throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
-
-    private static Server Visible(NovaCaller caller, string serverId, Server? server) =>
-        server is not null && (caller.IsAdmin || server.ProjectId == caller.ProjectId)
-            ? server
-            : throw NovaFaultException.NotFound(NovaMessages.InstanceNotFound(serverId));
+    /// <summary>The server a request may see, or Nova's 404 (<see cref="ServerLookup"/>).</summary>
+    public static Task<Server> FindVisibleAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct,
+        bool tracked = false) =>
+        ServerLookup.FindVisibleAsync(db, caller.Context, serverId, ct, tracked);
 
     private static JsonObject Collection(IEnumerable<JsonObject> items, string? next)
     {

@@ -4,6 +4,7 @@ using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Domain.Hosts;
 using XenMigrate.Infrastructure.Persistence;
+using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.Services;
 

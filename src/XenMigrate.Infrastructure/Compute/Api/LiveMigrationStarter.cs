@@ -23,7 +23,7 @@ public sealed class LiveMigrationStarter(XenMigrateDbContext db, IBackgroundJobC
     /// Starts the live migration. With <paramref name="force"/> (2.30–2.67) the named host is taken
     /// as it is; otherwise the scheduler picks or checks the destination in the job.
     /// </summary>
-    public async Task<Migration> StartAsync(Server server, string? requestedHost, bool force, MigrationStarter.Caller caller, CancellationToken ct)
+    public async Task<Migration> StartAsync(Server server, string? requestedHost, bool force, RequestContext caller, CancellationToken ct)
     {
         server.EnsureCanLiveMigrate(caller.IsAdmin);
         await MigrationStarter.AssertMovableAsync(driver, server, ct);
@@ -45,7 +45,7 @@ public sealed class LiveMigrationStarter(XenMigrateDbContext db, IBackgroundJobC
     /// Nova's live_migrate_abort: the server must be migrating, the migration must be this
     /// server's, and running (from 2.65 also queued or preparing). The worker cancels the XAPI task.
     /// </summary>
-    public async Task AbortAsync(Server server, int migrationId, bool abortInQueue, MigrationStarter.Caller caller, CancellationToken ct)
+    public async Task AbortAsync(Server server, int migrationId, bool abortInQueue, RequestContext caller, CancellationToken ct)
     {
         server.EnsureLiveMigrating("abort live migration");
         var migration = await LiveMigrationAsync(server, migrationId, "abort live migration",
@@ -63,7 +63,7 @@ public sealed class LiveMigrationStarter(XenMigrateDbContext db, IBackgroundJobC
     /// Nova's live_migrate_force_complete on a running migration. XenServer's migrate_send has no
     /// such switch (its stop-and-copy always follows the copy), so this records the action only.
     /// </summary>
-    public async Task ForceCompleteAsync(Server server, int migrationId, MigrationStarter.Caller caller, CancellationToken ct)
+    public async Task ForceCompleteAsync(Server server, int migrationId, RequestContext caller, CancellationToken ct)
     {
         server.EnsureLiveMigrating("force complete");
         await LiveMigrationAsync(server, migrationId, "force complete", [MigrationStatus.Running], ct);

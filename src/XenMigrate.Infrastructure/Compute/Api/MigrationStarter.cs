@@ -19,8 +19,6 @@ namespace XenMigrate.Infrastructure.Compute.Api;
 public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, XenServer.IHypervisorDriver driver, Quotas.QuotaService quotas,
     TimeProvider time)
 {
-    public sealed record Caller(string UserId, string ProjectId, bool IsAdmin, string RequestId);
-
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
     /// <summary>
@@ -29,9 +27,9 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
     /// resizes and creates cannot overshoot it.
     /// </summary>
     /// <exception cref="QuotaExceededException">The larger flavor does not fit the project's quota.</exception>
-    public async Task<Migration> StartAsync(Server server, FlavorSnapshot newFlavor, string action, string? requestedHost, Caller caller, CancellationToken ct)
+    public async Task<Migration> StartAsync(Server server, FlavorSnapshot newFlavor, string action, string? requestedHost, RequestContext caller, CancellationToken ct)
     {
-        var type = newFlavor.FlavorInternalId == server.Flavor.FlavorInternalId ? MigrationType.Migration : MigrationType.Resize;
+        var type = server.KindOfMoveTo(newFlavor);
         server.EnsureCanResize(action, caller.IsAdmin);
         await AssertMovableAsync(driver, server, ct);
         Migration migration;
@@ -76,7 +74,7 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
     /// instance action and its checkpoint — in one transaction: a crash between the two saves (the
     /// first assigns the migration id) must not leave a migration without its checkpoint.
     /// </summary>
-    internal static async Task CommitNewAsync(XenMigrateDbContext db, Migration migration, string action, string? requestedHost, Caller caller,
+    internal static async Task CommitNewAsync(XenMigrateDbContext db, Migration migration, string action, string? requestedHost, RequestContext caller,
         DateTime now, CancellationToken ct)
     {
         db.Migrations.Add(migration);
@@ -92,7 +90,7 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
         if (own is not null) await own.CommitAsync(ct);
     }
 
-    public async Task ConfirmAsync(Server server, Caller caller, CancellationToken ct)
+    public async Task ConfirmAsync(Server server, RequestContext caller, CancellationToken ct)
     {
         server.EnsureCanConfirmResize(caller.IsAdmin);
         var migration = await FinishedMigrationAsync(server, ct);
@@ -101,7 +99,7 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
         jobs.Enqueue<ResizeJobs>(j => j.Confirm(migration.Id, null));
     }
 
-    public async Task RevertAsync(Server server, Caller caller, CancellationToken ct)
+    public async Task RevertAsync(Server server, RequestContext caller, CancellationToken ct)
     {
         server.BeginRevertResize(caller.IsAdmin, Now);
         var migration = await FinishedMigrationAsync(server, ct);
@@ -110,7 +108,7 @@ public sealed class MigrationStarter(XenMigrateDbContext db, IBackgroundJobClien
         jobs.Enqueue<ResizeJobs>(j => j.Revert(migration.Id, null));
     }
 
-    private async Task RecordAsync(Server server, Migration migration, string action, Caller caller, CancellationToken ct)
+    private async Task RecordAsync(Server server, Migration migration, string action, RequestContext caller, CancellationToken ct)
     {
         db.InstanceActions.Add(new InstanceAction(server.Id, action, caller.RequestId, caller.UserId, caller.ProjectId, Now));
         var checkpoint = await db.MigrationCheckpoints.SingleAsync(c => c.MigrationId == migration.Id, ct);

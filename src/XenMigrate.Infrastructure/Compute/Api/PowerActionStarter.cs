@@ -13,7 +13,7 @@ namespace XenMigrate.Infrastructure.Compute.Api;
 /// </summary>
 public sealed class PowerActionStarter(XenMigrateDbContext db, IBackgroundJobClient jobs, TimeProvider time)
 {
-    public async Task StartAsync(Server server, PowerAction action, MigrationStarter.Caller caller, CancellationToken ct)
+    public async Task StartAsync(Server server, PowerAction action, RequestContext caller, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
         server.BeginPowerAction(action, caller.IsAdmin, now);

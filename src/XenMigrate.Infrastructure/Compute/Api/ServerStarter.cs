@@ -23,7 +23,7 @@ public sealed class ServerStarter(XenMigrateDbContext db, IBackgroundJobClient j
     /// then enqueues the boot.
     /// </summary>
     /// <exception cref="QuotaExceededException">No room left for the server's flavor.</exception>
-    public async Task CreateAsync(Server server, MigrationStarter.Caller caller, CancellationToken ct)
+    public async Task CreateAsync(Server server, RequestContext caller, CancellationToken ct)
     {
         await using (var hold = await quotas.HoldProjectAsync(server.ProjectId, ct))
         {
@@ -42,7 +42,7 @@ public sealed class ServerStarter(XenMigrateDbContext db, IBackgroundJobClient j
     /// VMs. A server on no host has nothing on XenServer and is deleted at once (Nova's local delete).
     /// An earlier delete still running is left to finish (the answer is the same 204).
     /// </summary>
-    public async Task DeleteAsync(Server server, MigrationStarter.Caller caller, CancellationToken ct)
+    public async Task DeleteAsync(Server server, RequestContext caller, CancellationToken ct)
     {
         if (server.TaskState == TaskState.Deleting && !(server.Locked && !caller.IsAdmin)) return;
         server.BeginDelete(caller.IsAdmin, Now);

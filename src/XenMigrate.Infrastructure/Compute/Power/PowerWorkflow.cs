@@ -29,6 +29,7 @@ public sealed partial class PowerWorkflow(
     {
         InstanceActionNames.Stop => (InstanceEventNames.StopInstance, "instance.power_off"),
         InstanceActionNames.Start => (InstanceEventNames.StartInstance, "instance.power_on"),
+        InstanceActionNames.Reboot => (InstanceEventNames.RebootInstance, "instance.reboot"),
         _ => (InstanceEventNames.ForPowerAction(action.Name), $"instance.{action.Name}"),
     };
 
@@ -54,7 +55,8 @@ public sealed partial class PowerWorkflow(
         }
 
         var vm = await driver.FindServerVmAsync(server.Host!, server.Id, ct) ?? throw new InvalidOperationException($"Server {server.Id} has no VM on {server.Host}.");
-        if (vm.Power != Target(action)) await DriveAsync(server.Host!, vm, action, ct);
+        // A reboot run again after a crash reboots again: the guest may have been restarted once more, never lost.
+        if (vm.Power != Target(action) || action.Restarts) await DriveAsync(server.Host!, vm, action, ct);
 
         var observed = HostInventorySync.ToPowerState((await driver.FindVmAsync(server.Host!, vm.Uuid, ct))?.Power ?? VmPower.Unknown);
         if (observed != action.ResultPower)
@@ -98,6 +100,8 @@ public sealed partial class PowerWorkflow(
         InstanceActionNames.Pause => driver.PauseAsync(host, vm.Uuid, ct),
         InstanceActionNames.Unpause => driver.UnpauseAsync(host, vm.Uuid, ct),
         InstanceActionNames.Suspend => driver.SuspendAsync(host, vm.Uuid, ct),
+        InstanceActionNames.Reboot => driver.RebootAsync(host, vm.Uuid, hard: action == PowerAction.HardReboot,
+            reason => LogHardReboot(logger, vm.Uuid, reason), ct),
         _ => Task.CompletedTask,
     };
 
@@ -106,9 +110,9 @@ public sealed partial class PowerWorkflow(
     {
         db.ChangeTracker.Clear();
         var record = await db.InstanceActions.SingleOrDefaultAsync(a => a.Id == instanceActionId, ct);
-        if (record is null || PowerAction.Named(record.Action) is not { } action) return null;
+        if (record is null) return null;
         var server = await db.Servers.SingleOrDefaultAsync(s => s.Id == record.ServerId, ct);
-        if (server is null || server.TaskState != action.Task || string.IsNullOrEmpty(server.Host)) return null;
+        if (server is null || PowerAction.Named(record.Action, server.TaskState) is not { } action || string.IsNullOrEmpty(server.Host)) return null;
         return (record, server, action);
     }
 
@@ -117,6 +121,9 @@ public sealed partial class PowerWorkflow(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Power action {Action} failed for server {ServerId}: {Reason}")]
     private static partial void LogFailed(ILogger logger, string action, Guid serverId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "VM {Vm} did not reboot cleanly ({Reason}); resetting it")]
+    private static partial void LogHardReboot(ILogger logger, string vm, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "VM {Vm} did not shut down cleanly ({Reason}); powering it off")]
     private static partial void LogHardShutdown(ILogger logger, string vm, string reason);

@@ -51,8 +51,7 @@ public sealed partial class ResizeAutoConfirmer(IServiceScopeFactory scopes, IOp
         if (server is not { VmState: VmState.Resized, TaskState: null }) return;
         try
         {
-            await starter.ConfirmAsync(server, new MigrationStarter.Caller(migration.UserId, migration.ProjectId, IsAdmin: true,
-                "req-" + Guid.NewGuid()), ct);
+            await starter.ConfirmAsync(server, RequestContext.ActingFor(migration.UserId, migration.ProjectId, "req-" + Guid.NewGuid()), ct);
             LogConfirmed(logger, server.Id, migration.Uuid, options.Value.ResizeConfirmWindow);
         }
         catch (Exception e) when (e is DbUpdateConcurrencyException or DomainException)

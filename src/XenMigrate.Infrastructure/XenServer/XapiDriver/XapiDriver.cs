@@ -161,6 +161,41 @@ public sealed partial class XapiDriver(
             await BusyAsync(() => on.Session.CallAsyncTaskAsync("VM.hard_shutdown", OpTimeout, ct, vm), ct);
     }
 
+    public async Task RebootAsync(string host, string vmUuid, bool hard, Action<string>? cleanFailed, CancellationToken ct)
+    {
+        var on = await OnAsync(host, ct);
+        var vm = await RequireVmAsync(on.Session, vmUuid, ct);
+        var state = (await on.Session.VmAsync(vm, ct)).PowerState;
+        if (!hard && state == "Running")
+        {
+            try
+            {
+                await on.Session.CallAsyncTaskAsync("VM.clean_reboot", workflowOptions.Value.CleanShutdownTimeout, ct, vm);
+                return;
+            }
+            catch (Exception e) when (e is XapiException or TimeoutException)
+            {
+                cleanFailed?.Invoke(e.Message); // no PV drivers, or the guest ignored the request: reset it, as Nova's drivers do
+            }
+        }
+
+        switch (state)
+        {
+            case "Running" or "Paused":
+                // xapi allows a hard reboot while the clean one still runs (xapi_vm_lifecycle.is_allowed_concurrently).
+                await BusyAsync(() => on.Session.CallAsyncTaskAsync("VM.hard_reboot", OpTimeout, ct, vm), ct);
+                break;
+            case "Suspended":
+                // Resuming would bring back the old memory: a hard reboot boots afresh.
+                await BusyAsync(() => on.Session.CallAsyncTaskAsync("VM.hard_shutdown", OpTimeout, ct, vm), ct);
+                await StartAsync(host, vmUuid, paused: false, ct);
+                break;
+            case "Halted":
+                await StartAsync(host, vmUuid, paused: false, ct);
+                break;
+        }
+    }
+
     public Task PauseAsync(string host, string vmUuid, CancellationToken ct) => VmTaskAsync(host, vmUuid, "VM.pause", ct);
 
     public Task UnpauseAsync(string host, string vmUuid, CancellationToken ct) => VmTaskAsync(host, vmUuid, "VM.unpause", ct);

@@ -1,0 +1,148 @@
+using Microsoft.EntityFrameworkCore;
+using XenMigrate.Domain.Hosts;
+using XenMigrate.Domain.InstanceActions;
+using XenMigrate.Domain.Migrations;
+using XenMigrate.Domain.Servers;
+using XenMigrate.Domain.Flavors;
+using XenMigrate.Infrastructure.Persistence;
+
+namespace XenMigrate.Infrastructure.Compute.Api;
+
+/// <summary>
+/// Nova's compute/api.py for the actions on an existing server: one call per action, each in
+/// Nova's order — the visible server (404), policy (403), the source host (409), the aggregate's
+/// guard (lock and state, 409), the request against the inventory (400) — then the starter records
+/// the change, the migration and the instance action, commits once under <see cref="ConflictRetry"/>
+/// and enqueues the work. The name given to the retry is the one Nova's 409 uses for the action. Endpoints only check the schema, call one of these and shape the answer.
+/// </summary>
+public sealed class ComputeApi(XenMigrateDbContext db, ConflictRetry retry, MigrationStarter migrations, LiveMigrationStarter liveMigrations,
+    PowerActionStarter power, ServerStarter lifecycle)
+{
+    /// <summary>compute_api.resize with a flavor: a resize.</summary>
+    public Task ResizeServerAsync(RequestContext context, string serverId, string flavorRef, CancellationToken ct) =>
+        retry.RunAsync(serverId, InstanceActionNames.Resize, async () =>
+        {
+            var server = await MovableServerAsync(context, serverId, NovaPolicy.ServersResize, ct);
+            server.EnsureCanResize(InstanceActionNames.Resize, context.IsAdmin);
+            var flavor = await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == flavorRef, ct);
+            if (flavor is null || flavor.Disabled) throw new FlavorNotFoundException(flavorRef);
+            server.EnsureFlavorChanges(flavor.Snapshot());
+            await migrations.StartAsync(server, flavor.Snapshot(), InstanceActionNames.Resize, null, context, ct);
+        }, ct);
+
+    /// <summary>compute_api.resize without a flavor: a cold migration, to <paramref name="host"/> if named (2.56).</summary>
+    public Task MigrateServerAsync(RequestContext context, string serverId, string? host, CancellationToken ct) =>
+        retry.RunAsync(serverId, InstanceActionNames.Migrate, async () =>
+        {
+            var server = await MovableServerAsync(context, serverId, host is null ? NovaPolicy.Migrate : NovaPolicy.MigrateHost, ct);
+            server.EnsureCanResize(InstanceActionNames.Migrate, context.IsAdmin);
+            if (host is not null)
+            {
+                await EnsureHostExistsAsync(host, ct);
+                if (host == server.Host) throw new CannotMigrateToSameHostException();
+            }
+
+            await migrations.StartAsync(server, server.Flavor, InstanceActionNames.Migrate, host, context, ct);
+        }, ct);
+
+    public Task ConfirmResizeAsync(RequestContext context, string serverId, CancellationToken ct) =>
+        retry.RunAsync(serverId, InstanceActionNames.ConfirmResize, async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ServersConfirmResize, ct);
+            await migrations.ConfirmAsync(server, context, ct);
+        }, ct);
+
+    public Task RevertResizeAsync(RequestContext context, string serverId, CancellationToken ct) =>
+        retry.RunAsync(serverId, InstanceActionNames.RevertResize, async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ServersRevertResize, ct);
+            await migrations.RevertAsync(server, context, ct);
+        }, ct);
+
+    /// <summary>compute_api.live_migrate; <paramref name="force"/> (2.30–2.67) takes the named host as it is.</summary>
+    public Task LiveMigrateServerAsync(RequestContext context, string serverId, string? host, bool force, CancellationToken ct) =>
+        retry.RunAsync(serverId, "os-migrateLive", async () =>
+        {
+            var server = await MovableServerAsync(context, serverId, NovaPolicy.MigrateLive, ct);
+            server.EnsureCanLiveMigrate(context.IsAdmin);
+            if (host is not null)
+            {
+                await EnsureHostExistsAsync(host, ct);
+                if (host == server.Host) throw new UnableToMigrateToSelfException(server.Id, host);
+            }
+
+            await liveMigrations.StartAsync(server, host, force, context, ct);
+        }, ct);
+
+    /// <summary>compute_api.live_migrate_abort (2.24; from 2.65 also a queued or preparing one).</summary>
+    public Task AbortLiveMigrationAsync(RequestContext context, string serverId, int migrationId, bool abortInQueue, CancellationToken ct) =>
+        retry.RunAsync(serverId, "abort live migration", async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ServerMigrationsDelete, ct);
+            await liveMigrations.AbortAsync(server, migrationId, abortInQueue, context, ct);
+        }, ct);
+
+    /// <summary>compute_api.live_migrate_force_complete (2.22).</summary>
+    public Task ForceCompleteLiveMigrationAsync(RequestContext context, string serverId, int migrationId, CancellationToken ct) =>
+        retry.RunAsync(serverId, "force complete", async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ServerMigrationsForceComplete, ct);
+            await liveMigrations.ForceCompleteAsync(server, migrationId, context, ct);
+        }, ct);
+
+    /// <summary>compute_api.stop, start, pause, unpause, suspend, resume and reboot (soft or hard).</summary>
+    public Task PowerActionAsync(RequestContext context, string serverId, PowerAction action, CancellationToken ct) =>
+        retry.RunAsync(serverId, action.Name, async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, PowerPolicies[action], ct);
+            if (action.ChecksHost && !string.IsNullOrEmpty(server.Host)) await EnsureSourceUpAsync(server, ct);
+            await power.StartAsync(server, action, context, ct);
+        }, ct);
+
+    /// <summary>compute_api.delete: goes ahead whatever else was started meanwhile.</summary>
+    public Task DeleteServerAsync(RequestContext context, string serverId, CancellationToken ct) =>
+        retry.RunAsync(serverId, InstanceActionNames.Delete, async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ServersDelete, ct);
+            await lifecycle.DeleteAsync(server, context, ct);
+        }, ct, otherActionsWin: false);
+
+    private static readonly Dictionary<PowerAction, NovaPolicy.Rule> PowerPolicies = new()
+    {
+        [PowerAction.Stop] = NovaPolicy.ServersStop,
+        [PowerAction.Start] = NovaPolicy.ServersStart,
+        [PowerAction.Pause] = NovaPolicy.PauseServer,
+        [PowerAction.Unpause] = NovaPolicy.UnpauseServer,
+        [PowerAction.Suspend] = NovaPolicy.SuspendServer,
+        [PowerAction.Resume] = NovaPolicy.ResumeServer,
+        [PowerAction.SoftReboot] = NovaPolicy.ServersReboot,
+        [PowerAction.HardReboot] = NovaPolicy.ServersReboot,
+    };
+
+    private async Task<Server> AuthorizedServerAsync(RequestContext context, string serverId, NovaPolicy.Rule rule, CancellationToken ct)
+    {
+        var server = await ServerLookup.FindVisibleAsync(db, context, serverId, ct, tracked: true);
+        context.Authorize(rule, server.ProjectId);
+        return server;
+    }
+
+    /// <summary>A server to move: visible, allowed, and on a host that is up.</summary>
+    private async Task<Server> MovableServerAsync(RequestContext context, string serverId, NovaPolicy.Rule rule, CancellationToken ct)
+    {
+        var server = await AuthorizedServerAsync(context, serverId, rule, ct);
+        await EnsureSourceUpAsync(server, ct);
+        return server;
+    }
+
+    /// <summary>Nova's check_instance_host(check_is_up=True): the source compute must answer.</summary>
+    private async Task EnsureSourceUpAsync(Server server, CancellationToken ct)
+    {
+        var host = await db.ComputeHosts.AsNoTracking().FirstOrDefaultAsync(h => h.Name == server.Host, ct);
+        if (host is { IsUp: false } or { ForcedDown: true }) throw new ComputeServiceUnavailableException();
+    }
+
+    private async Task EnsureHostExistsAsync(string host, CancellationToken ct)
+    {
+        if (!await db.ComputeHosts.AnyAsync(h => h.Name == host, ct)) throw new ComputeHostNotFoundException(host);
+    }
+}
