@@ -11,6 +11,7 @@ using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Flavors;
 using XenMigrate.Api.Nova.Hypervisors;
 using XenMigrate.Api.Nova.InstanceActions;
+using XenMigrate.Api.Nova.Limits;
 using XenMigrate.Api.Nova.Microversions;
 using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Api.Nova.Quotas;
@@ -115,6 +116,7 @@ public static class Gateway
             compute.MapServers();
             compute.MapServerLifecycle();
             compute.MapQuotaSets();
+            compute.MapLimits();
             compute.MapServerActions();
             compute.MapMigrations();
             compute.MapLiveMigrationControl();

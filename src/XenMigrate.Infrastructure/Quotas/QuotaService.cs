@@ -123,6 +123,17 @@ public sealed class QuotaService(XenMigrateDbContext db, IOptions<QuotaOptions> 
         await db.SaveChangesAsync(ct);
     }
 
+    /// <summary>
+    /// Nova's _check_metadata_properties_quota: a server's metadata may hold at most the project's
+    /// metadata_items (a limit checked, not counted: it holds nothing).
+    /// </summary>
+    public async Task EnsureMetadataWithinLimitAsync(string projectId, int items, CancellationToken ct)
+    {
+        var allowed = (await LimitsAsync(projectId, ct))["metadata_items"];
+        if (allowed >= 0 && items > allowed)
+            throw new QuotaExceededException($"Maximum number of metadata items exceeds {allowed.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+    }
+
     /// <summary>Nova's get_over_quota_detail: every resource over, in order, joined with ", ".</summary>
     private async Task EnsureRoomAsync(string projectId, Dictionary<string, int> deltas, CancellationToken ct)
     {

@@ -32,6 +32,15 @@ public class OpenStackCliTests : GatewayFixture
     }
 
     [Test]
+    public async Task LimitsShowAbsolute_ShowsTheProjectsLimitsAndUsage()
+    {
+        var rows = await As(TestUsers.Demo).JsonAsync("limits", "show", "--absolute");
+        var values = rows.AsArray().ToDictionary(r => r!["Name"]!.GetValue<string>(), r => r!["Value"]!.GetValue<int>());
+        Assert.That((values["maxTotalInstances"], values["maxTotalCores"], values["maxTotalRAMSize"]), Is.EqualTo((10, 20, 51200)));
+        Assert.That((values["totalInstancesUsed"], values["totalRAMUsed"]), Is.EqualTo((2, 2048 + 4096)), "web1 (m1.small) and db1 (m1.medium)");
+    }
+
+    [Test]
     public async Task FlavorShow_ByName()
     {
         var flavor = await As(TestUsers.Demo).JsonAsync("flavor", "show", "m1.small");

@@ -70,6 +70,7 @@ public class PolicyMatrixTests : GatewayFixture
         R("POST", "/v2.1/servers/{server_id}/action",                         "revertResize",  409, 409, 404, 403, 401, 401, 401),
         // Power actions: owner or admin; on this host-less server they stop at Nova's 409 after policy.
         R("POST", "/v2.1/servers/{server_id}/action",                         "os-stop",       409, 409, 404, 403, 401, 401, 401),
+        R("POST", "/v2.1/servers/{server_id}/action",                         "reboot",        409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "os-start",      409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "pause",         409, 409, 404, 403, 401, 401, 401),
         R("POST", "/v2.1/servers/{server_id}/action",                         "unpause",       409, 409, 404, 403, 401, 401, 401),
@@ -85,6 +86,8 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/os-quota-sets/{tenant_id}/defaults",                 "",              200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/os-quota-sets/{tenant_id}/detail",                   "",              200, 200, 403, 200, 401, 401, 401),
         R("PUT",  "/v2.1/os-quota-sets/{tenant_id}",                          "",              200, 403, 403, 403, 401, 401, 401),
+        // Limits: anyone authenticated sees their own project's (os_compute_api:limits is "@").
+        R("GET",  "/v2.1/limits",                                             "",              200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/os-migrations",                                      "",              200, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations",                     "",              200, 403, 404, 403, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/migrations/{migration_id}",      "",              200, 403, 404, 403, 401, 401, 401),
@@ -284,6 +287,7 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", _, "drain") => Json("""{"drain":{"host":"no-such-host"}}"""),
         ("POST", "/xenmigrate/v1/host-drains/{drain_id}/cancel", _) => null,
         ("POST", _, "os-stop" or "os-start" or "pause" or "unpause" or "suspend" or "resume") => Json($$$"""{"{{{row.Variant}}}":null}"""),
+        ("POST", _, "reboot") => Json("""{"reboot":{"type":"HARD"}}"""),
         ("POST", "/v2.1/flavors", _) => Json($$$"""{"flavor":{"name":"matrix-{{{Guid.NewGuid():N}}}","ram":512,"vcpus":1,"disk":1}}"""),
         ("PUT", "/v2.1/flavors/{flavor_id}", _) => Json("""{"flavor":{"description":"checked by the policy matrix"}}"""),
         ("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs", _) => Json("""{"extra_specs":{"hw:cpu_policy":"dedicated"}}"""),

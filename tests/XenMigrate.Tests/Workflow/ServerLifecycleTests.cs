@@ -149,6 +149,27 @@ public class ServerLifecycleTests : WorkflowFixture
     }
 
     [Test]
+    public async Task MoreMetadataThanTheProjectsMetadataItems_Is403_AndCreatesNothing()
+    {
+        var demoProject = await Gateway.ProjectIdAsync("demo");
+        AssertStatus(await PutQuotaAsync(demoProject, """{"quota_set":{"metadata_items":2}}"""), HttpStatusCode.OK);
+        try
+        {
+            var limit = (await Gateway.GetAsync("/v2.1/limits", Demo)).Json!["limits"]!["absolute"]!["maxServerMeta"]!.GetValue<int>();
+            Assert.That(limit, Is.EqualTo(2), "limits shows the project's own metadata_items");
+            var over = await CreateAsync(Demo, "lc-meta", "w1", metadata: new JsonObject { ["a"] = "1", ["b"] = "2", ["c"] = "3" });
+            AssertStatus(over, HttpStatusCode.Forbidden);
+            Assert.That(over.Json!["forbidden"]!["message"]!.GetValue<string>(), Is.EqualTo("Maximum number of metadata items exceeds 2"));
+            var names = (await Gateway.GetAsync("/v2.1/servers", Demo)).Json!["servers"]!.AsArray().Select(s => s!["name"]!.GetValue<string>());
+            Assert.That(names, Does.Not.Contain("lc-meta"));
+        }
+        finally
+        {
+            AssertStatus(await PutQuotaAsync(demoProject, """{"quota_set":{"metadata_items":128}}"""), HttpStatusCode.OK);
+        }
+    }
+
+    [Test]
     public async Task Quota_RefusesCreateAndResizeBeyondIt_With403()
     {
         var demoProject = await Gateway.ProjectIdAsync("demo");

@@ -52,6 +52,8 @@ public static class NovaPolicy
     public static readonly Rule QuotaSetsDetail = new("os_compute_api:os-quota-sets:detail", Check.ReaderOrAdmin);
     public static readonly Rule QuotaSetsDefaults = new("os_compute_api:os-quota-sets:defaults", Check.Anyone);
     public static readonly Rule QuotaSetsUpdate = new("os_compute_api:os-quota-sets:update", Check.Admin);
+    public static readonly Rule Limits = new("os_compute_api:limits", Check.Anyone);
+    public static readonly Rule LimitsOtherProject = new("os_compute_api:limits:other_project", Check.Admin);
     public static readonly Rule ServersReboot = new("os_compute_api:servers:reboot", Check.MemberOrAdmin);
     public static readonly Rule ServersStop = new("os_compute_api:servers:stop", Check.MemberOrAdmin);
     public static readonly Rule ServersStart = new("os_compute_api:servers:start", Check.MemberOrAdmin);

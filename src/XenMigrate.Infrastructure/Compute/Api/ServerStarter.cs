@@ -22,9 +22,10 @@ public sealed class ServerStarter(XenMigrateDbContext db, IBackgroundJobClient j
     /// (checked and committed under the project's hold, so concurrent creates cannot overshoot it),
     /// then enqueues the boot.
     /// </summary>
-    /// <exception cref="QuotaExceededException">No room left for the server's flavor.</exception>
+    /// <exception cref="QuotaExceededException">No room left for the server's flavor, or more metadata than metadata_items.</exception>
     public async Task CreateAsync(Server server, RequestContext caller, CancellationToken ct)
     {
+        await quotas.EnsureMetadataWithinLimitAsync(server.ProjectId, server.Metadata.Count, ct);
         await using (var hold = await quotas.HoldProjectAsync(server.ProjectId, ct))
         {
             await quotas.EnsureRoomForServerAsync(server.ProjectId, server.Flavor, ct);
