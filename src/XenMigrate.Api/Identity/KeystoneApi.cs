@@ -32,6 +32,7 @@ public static class KeystoneApi
             .WithSummary("Authenticate with a password; the token comes back in X-Subject-Token");
         identity.MapGet("/v3/auth/tokens", ValidateToken).WithSummary("Validate the token in X-Subject-Token");
         identity.MapMethods("/v3/auth/tokens", ["HEAD"], CheckToken).ExcludeFromDescription();
+        identity.MapKeystoneProjects();
     }
 
     private static JsonObject VersionEntry(HttpContext http) => new()
@@ -80,6 +81,17 @@ public static class KeystoneApi
         return problem is null ? Results.Ok() : Results.StatusCode(problem is IStatusCodeHttpResult s ? s.StatusCode ?? 404 : 404);
     }
 
+    /// <summary>The caller of an identity route by their own X-Auth-Token, or Keystone's 401 with its challenge.</summary>
+    internal static async Task<(AuthenticatedCaller? Caller, IResult? Problem)> AuthenticateAsync(
+        HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
+    {
+        var own = http.Request.Headers[KeystoneAuthenticationHandler.TokenHeader].ToString();
+        var self = own.Length == 0 ? null : await identity.ValidateAsync(own, ct);
+        if (self is not null) return (self, null);
+        http.Response.Headers.WWWAuthenticate = $"Keystone uri=\"{PublicUrls.Base(http)}/identity\"";
+        return (null, new KeystoneError(401, KeystoneMessages.AuthenticationRequired).Result);
+    }
+
     /// <summary>
     /// Keystone checks the caller's own token, then the subject token (404 when it is not valid),
     /// then identity:validate_token: only an admin or the token's own user may read it (403).
@@ -87,13 +99,8 @@ public static class KeystoneApi
     private static async Task<(AuthenticatedCaller? Caller, IResult? Problem)> SubjectAsync(
         HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
     {
-        var own = http.Request.Headers[KeystoneAuthenticationHandler.TokenHeader].ToString();
-        var self = own.Length == 0 ? null : await identity.ValidateAsync(own, ct);
-        if (self is null)
-        {
-            http.Response.Headers.WWWAuthenticate = $"Keystone uri=\"{PublicUrls.Base(http)}/identity\"";
-            return (null, new KeystoneError(401, KeystoneMessages.AuthenticationRequired).Result);
-        }
+        var (self, unauthenticated) = await AuthenticateAsync(http, identity, ct);
+        if (self is null) return (null, unauthenticated);
 
         var subject = http.Request.Headers["X-Subject-Token"].ToString();
         var caller = subject.Length == 0 ? null : await identity.ValidateAsync(subject, ct);
@@ -144,15 +151,19 @@ public static class KeystoneApi
         ["type"] = type,
         ["name"] = name,
         ["id"] = StableId("service:" + type),
-        ["endpoints"] = new JsonArray(new JsonObject
+        // One gateway answers on every interface; clients that ask for internal or admin (Tempest's
+        // endpoint_type, OS_INTERFACE, services in a cloud) find it too.
+        ["endpoints"] = new JsonArray(Interfaces.Select(i => (JsonNode)new JsonObject
         {
-            ["id"] = StableId("endpoint:" + type),
-            ["interface"] = "public",
+            ["id"] = StableId(i == "public" ? "endpoint:" + type : $"endpoint:{type}:{i}"),
+            ["interface"] = i,
             ["region"] = Region,
             ["region_id"] = Region,
             ["url"] = url,
-        }),
+        }).ToArray()),
     };
+
+    private static readonly string[] Interfaces = ["public", "internal", "admin"];
 
     /// <summary>Tempest accepts only whole seconds or exactly six fractional digits, then Z.</summary>
     public static string KeystoneTime(DateTime t) =>
@@ -167,21 +178,6 @@ public static class KeystoneApi
         token.Length == 0 ? "(none)" : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)))[..12];
 
     private sealed record AuthRequest((UserReference User, string Password, ProjectScope Scope) Parts);
-
-    private sealed record KeystoneError(int Status, string Message)
-    {
-        public IResult Result => Results.Json(
-            new JsonObject
-            {
-                ["error"] = new JsonObject
-                {
-                    ["code"] = Status,
-                    ["title"] = Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(Status),
-                    ["message"] = Message,
-                },
-            },
-            statusCode: Status, contentType: "application/json");
-    }
 
     /// <summary>Parses and validates a password auth request; a KeystoneError when it is not one.</summary>
     private static async Task<object> ReadAuthRequestAsync(HttpContext http, CancellationToken ct)

@@ -77,6 +77,18 @@ public sealed class KeystoneIdentityService(
         return caller;
     }
 
+    /// <summary>Every project, as Keystone's project list reads them.</summary>
+    public async Task<IReadOnlyList<Project>> ProjectsAsync(CancellationToken ct) =>
+        await db.Projects.AsNoTracking().OrderBy(p => p.Name).ToListAsync(ct);
+
+    /// <summary>The projects a user holds any role on; null when there is no such user.</summary>
+    public async Task<IReadOnlyList<Project>?> ProjectsOfUserAsync(string userId, CancellationToken ct)
+    {
+        if (!await db.Users.AsNoTracking().AnyAsync(u => u.Id == userId, ct)) return null;
+        var ids = await db.RoleAssignments.AsNoTracking().Where(r => r.UserId == userId).Select(r => r.ProjectId).Distinct().ToListAsync(ct);
+        return await db.Projects.AsNoTracking().Where(p => ids.Contains(p.Id)).OrderBy(p => p.Name).ToListAsync(ct);
+    }
+
     private async Task<User?> FindUserAsync(UserReference r, CancellationToken ct)
     {
         if (!string.IsNullOrEmpty(r.Id)) return await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == r.Id, ct);

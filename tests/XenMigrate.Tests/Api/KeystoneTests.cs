@@ -52,6 +52,47 @@ public class KeystoneTests : GatewayFixture
         Assert.That((compute["region"]!.GetValue<string>(), compute["region_id"]!.GetValue<string>(), compute["interface"]!.GetValue<string>()),
             Is.EqualTo(("RegionOne", "RegionOne", "public")));
         Assert.That(catalog.Select(s => s!["type"]!.GetValue<string>()), Does.Contain("image"));
+        var interfaces = catalog.Single(s => s!["type"]!.GetValue<string>() == "compute")!["endpoints"]!.AsArray();
+        Assert.That(interfaces.Select(e => e!["interface"]!.GetValue<string>()), Is.EqualTo(new[] { "public", "internal", "admin" }));
+        Assert.That(interfaces.Select(e => e!["id"]!.GetValue<string>()).Distinct().Count(), Is.EqualTo(3));
+    }
+
+    [Test]
+    public async Task Projects_AdminsListAndFindByName_AMemberSeesOnlyItsOwn()
+    {
+        var demoId = await Gateway.ProjectIdAsync("demo");
+        var all = await Gateway.GetAsync("/identity/v3/projects", AdminToken);
+        Assert.That(all.Status, Is.EqualTo(HttpStatusCode.OK), all.Text);
+        Assert.That(all.Json!["projects"]!.AsArray().Select(p => p!["name"]!.GetValue<string>()), Is.SupersetOf(new[] { "admin", "demo", "other" }));
+
+        // How `openstack quota show demo` turns a name into an id.
+        var byName = (await Gateway.GetAsync("/identity/v3/projects?name=demo", AdminToken)).Json!["projects"]!.AsArray();
+        Assert.That(byName.Select(p => (p!["id"]!.GetValue<string>(), p["domain_id"]!.GetValue<string>(), p["enabled"]!.GetValue<bool>())),
+            Is.EqualTo(new[] { (demoId, "default", true) }));
+        Assert.That((await Gateway.GetAsync("/identity/v3/projects?name=nope", AdminToken)).Json!["projects"]!.AsArray(), Is.Empty);
+
+        var own = await Gateway.GetAsync($"/identity/v3/projects/{demoId}", DemoToken);
+        Assert.That((own.Status, own.Json!["project"]!["name"]!.GetValue<string>()), Is.EqualTo((HttpStatusCode.OK, "demo")));
+        var adminProject = await Gateway.ProjectIdAsync("admin");
+        var other = await Gateway.GetAsync($"/identity/v3/projects/{adminProject}", DemoToken);
+        Assert.That((other.Status, other.Json!["error"]!["message"]!.GetValue<string>()),
+            Is.EqualTo((HttpStatusCode.Forbidden, "You are not authorized to perform the requested action: identity:get_project.")));
+        var list = await Gateway.GetAsync("/identity/v3/projects", DemoToken);
+        Assert.That(list.Status, Is.EqualTo(HttpStatusCode.Forbidden));
+        var missing = await Gateway.GetAsync("/identity/v3/projects/0123456789abcdef0123456789abcdef", AdminToken);
+        Assert.That((missing.Status, missing.Json!["error"]!["message"]!.GetValue<string>()),
+            Is.EqualTo((HttpStatusCode.NotFound, "Could not find project: 0123456789abcdef0123456789abcdef.")));
+        var anonymous = await Gateway.GetAsync("/identity/v3/projects", null);
+        Assert.That(anonymous.Status, Is.EqualTo(HttpStatusCode.Unauthorized));
+
+        // A user's own projects (`openstack project list --my-projects`).
+        using var validate = new HttpRequestMessage(HttpMethod.Get, "/identity/v3/auth/tokens");
+        validate.Headers.Add("X-Auth-Token", DemoToken);
+        validate.Headers.Add("X-Subject-Token", DemoToken);
+        var demoUser = (await Gateway.SendAsync(validate)).Json!["token"]!["user"]!["id"]!.GetValue<string>();
+        var mine = await Gateway.GetAsync($"/identity/v3/users/{demoUser}/projects", DemoToken);
+        Assert.That(mine.Json!["projects"]!.AsArray().Select(p => p!["name"]!.GetValue<string>()), Is.EqualTo(new[] { "demo" }));
+        Assert.That((await Gateway.GetAsync($"/identity/v3/users/{demoUser}/projects", Tokens[TestUsers.Other])).Status, Is.EqualTo(HttpStatusCode.Forbidden));
     }
 
     [Test]

@@ -14,7 +14,7 @@ public class OpenApiTests : GatewayFixture
         Assert.That(r.Status, Is.EqualTo(HttpStatusCode.OK));
         var paths = r.Json!["paths"]!.AsObject().Select(p => p.Key).ToList();
         Assert.That(paths, Is.SupersetOf(new[] { "/v2.1/servers", "/v2.1/servers/detail", "/v2.1/servers/{server_id}", "/v2.1/flavors", "/identity/v3/auth/tokens" }));
-        Assert.That(paths, Has.None.Contains("{project_id}"), "the project-prefixed twins are left out");
+        Assert.That(paths, Has.None.StartsWith("/v2.1/{project_id}"), "the project-prefixed twins are left out");
         var scheme = r.Json!["components"]!["securitySchemes"]!["KeystoneToken"]!;
         Assert.That((scheme["type"]!.GetValue<string>(), scheme["in"]!.GetValue<string>(), scheme["name"]!.GetValue<string>()),
             Is.EqualTo(("apiKey", "header", "X-Auth-Token")));

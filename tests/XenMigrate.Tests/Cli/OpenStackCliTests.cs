@@ -41,6 +41,17 @@ public class OpenStackCliTests : GatewayFixture
     }
 
     [Test]
+    public async Task QuotaShow_ByProjectName_AsAdmin()
+    {
+        // The CLI resolves "demo" through Keystone's project lookup, then reads Nova's quota set by id.
+        var quota = await As(TestUsers.Admin).JsonAsync("quota", "show", "demo");
+        var values = quota is JsonArray rows
+            ? rows.ToDictionary(r => r!["Resource"]!.GetValue<string>(), r => r!["Limit"]!.GetValue<int>())
+            : quota.AsObject().Where(p => p.Value is JsonValue v && v.TryGetValue<int>(out _)).ToDictionary(p => p.Key, p => p.Value!.GetValue<int>());
+        Assert.That((values["instances"], values["cores"], values["ram"]), Is.EqualTo((10, 20, 51200)));
+    }
+
+    [Test]
     public async Task FlavorShow_ByName()
     {
         var flavor = await As(TestUsers.Demo).JsonAsync("flavor", "show", "m1.small");

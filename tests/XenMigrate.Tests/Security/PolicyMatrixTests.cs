@@ -42,6 +42,11 @@ public class PolicyMatrixTests : GatewayFixture
         // Keystone's identity:validate_token: admin or the token's own subject (here: demo's token).
         R("GET",  "/identity/v3/auth/tokens",                                 "demo's token",  200, 200, 403, 403, 401, 401, 401),
         R("HEAD", "/identity/v3/auth/tokens",                                 "demo's token",  200, 200, 403, 403, 401, 401, 401),
+        // Keystone's identity:list_projects is for admins; get_project also for a token scoped to that
+        // project (each caller asks for its own); list_user_projects also for that user (here: nobody's).
+        R("GET",  "/identity/v3/projects",                                    "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/identity/v3/projects/{project_id}",                       "own project",   200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/identity/v3/users/{user_id}/projects",                    "unknown user",  404, 403, 403, 403, 401, 401, 401),
         R("GET",  "/image",                                                   "",              300, 300, 300, 300, 300, 300, 300),
         R("GET",  "/image/versions",                                          "",              200, 200, 200, 200, 200, 200, 200),
         R("GET",  "/image/v2/images",                                         "",              200, 200, 200, 200, 401, 401, 401),
@@ -257,7 +262,8 @@ public class PolicyMatrixTests : GatewayFixture
             .Replace("{service_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{hypervisor_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{aggregate_id}", "999999", StringComparison.Ordinal)
-            .Replace("{drain_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal);
+            .Replace("{drain_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
+            .Replace("{user_id}", Guid.NewGuid().ToString("N"), StringComparison.Ordinal);
         Assert.That(path, Does.Not.Contain("{"), $"no value for a parameter of {pattern}");
 
         using var request = new HttpRequestMessage(new HttpMethod(row.Method), Gateway.BaseUrl + path);
