@@ -60,6 +60,13 @@ public partial class BadInputCorpusTests
             || Template.Contains("/os-services/", StringComparison.Ordinal) || Template.Contains("/os-hypervisors/", StringComparison.Ordinal)
             || Template.Contains("/os-aggregates/", StringComparison.Ordinal)
             || Template.Contains("/host-drains/", StringComparison.Ordinal);
+
+        /// <summary>
+        /// Keystone loads the named project or user, then checks policy against it (keystone/api/projects.py
+        /// _build_project_target_enforcement, users.py for /users/{id}/projects): a member naming anything but
+        /// their own project or user is refused 403, whether the id exists or not.
+        /// </summary>
+        public bool ChecksPolicyOnTarget => Template.StartsWith("/identity/v3/", StringComparison.Ordinal);
     }
 
     /// <summary>What an answer must be. A null status means any status but a 500.</summary>
@@ -151,9 +158,13 @@ public partial class BadInputCorpusTests
                     // DELETE names a server that does not exist: a dot segment in a later id ("/migrations/..") must not reach a real one.
                     var path = Fill(route.Template, new Dictionary<string, string>(DefaultsFor(route)) { [parameter] = value });
                     var idBlind = route.RefusesMemberBeforeId && parameter != "project_id" && id["status"] is { } given && StatusOf(given) is not null;
+                    // No corpus id is the member's own; dot segments (no status either way) are served by another route.
+                    var foreignTarget = route.ChecksPolicyOnTarget && id["kestrel"] is null
+                                        && (StatusOf(id["status"]!) ?? StatusOf(id["projectStatus"]!)) is not null;
                     var expect = id["kestrel"] is { } k
                         ? new Expect(k.GetValue<int>(), Kestrel: true)
                         : idBlind ? Shaped(route, baseline[route])
+                        : foreignTarget ? Shaped(route, 403)
                         : Shaped(route, TenantStatus(route, parameter, StatusOf(id[parameter == "project_id" ? "projectStatus" : "status"]!))) with
                         {
                             PathMayChange = StatusOf(id[parameter == "project_id" ? "projectStatus" : "status"]!) is null, // dot segments: served elsewhere
