@@ -9,6 +9,8 @@ using XenMigrate.Api.Nova;
 using XenMigrate.Api.Nova.Aggregates;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Flavors;
+using XenMigrate.Api.Nova.Images;
+using XenMigrate.Api.Nova.KeyPairs;
 using XenMigrate.Api.Nova.Hypervisors;
 using XenMigrate.Api.Nova.InstanceActions;
 using XenMigrate.Api.Nova.Limits;
@@ -122,6 +124,8 @@ public static class Gateway
             compute.MapLiveMigrationControl();
             compute.MapInstanceActions();
             compute.MapFlavors();
+            compute.MapImagesProxy();
+            compute.MapKeyPairs();
             compute.MapServices();
             compute.MapAggregates();
             compute.MapHypervisors();

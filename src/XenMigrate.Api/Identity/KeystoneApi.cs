@@ -32,6 +32,7 @@ public static class KeystoneApi
             .WithSummary("Authenticate with a password; the token comes back in X-Subject-Token");
         identity.MapGet("/v3/auth/tokens", ValidateToken).WithSummary("Validate the token in X-Subject-Token");
         identity.MapMethods("/v3/auth/tokens", ["HEAD"], CheckToken).ExcludeFromDescription();
+        identity.MapDelete("/v3/auth/tokens", RevokeToken).WithSummary("Revoke the token in X-Subject-Token (your own, or any as an admin)");
         identity.MapKeystoneProjects();
     }
 
@@ -75,6 +76,15 @@ public static class KeystoneApi
         return problem ?? Results.Json(TokenBody(http, caller!));
     }
 
+    /// <summary>Keystone's revoke_token: 204, the token refused from then on (404 for one that is not valid, 403 for another user's).</summary>
+    private static async Task<IResult> RevokeToken(HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
+    {
+        var (caller, problem) = await SubjectAsync(http, identity, ct, "identity:revoke_token");
+        if (problem is not null) return problem;
+        await identity.RevokeAsync(caller!.Token, ct);
+        return Results.NoContent();
+    }
+
     private static async Task<IResult> CheckToken(HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
     {
         var (_, problem) = await SubjectAsync(http, identity, ct);
@@ -94,10 +104,10 @@ public static class KeystoneApi
 
     /// <summary>
     /// Keystone checks the caller's own token, then the subject token (404 when it is not valid),
-    /// then identity:validate_token: only an admin or the token's own user may read it (403).
+    /// then identity:validate_token (or revoke_token): only an admin or the token's own user may (403).
     /// </summary>
     private static async Task<(AuthenticatedCaller? Caller, IResult? Problem)> SubjectAsync(
-        HttpContext http, KeystoneIdentityService identity, CancellationToken ct)
+        HttpContext http, KeystoneIdentityService identity, CancellationToken ct, string policy = "identity:validate_token")
     {
         var (self, unauthenticated) = await AuthenticateAsync(http, identity, ct);
         if (self is null) return (null, unauthenticated);
@@ -106,7 +116,7 @@ public static class KeystoneApi
         var caller = subject.Length == 0 ? null : await identity.ValidateAsync(subject, ct);
         if (caller is null) return (null, new KeystoneError(404, "Could not find token: " + Fingerprint(subject) + ".").Result);
         if (!self.IsAdmin && self.User.Id != caller.User.Id)
-            return (null, new KeystoneError(403, "You are not authorized to perform the requested action: identity:validate_token.").Result);
+            return (null, new KeystoneError(403, $"You are not authorized to perform the requested action: {policy}.").Result);
         return (caller, null);
     }
 

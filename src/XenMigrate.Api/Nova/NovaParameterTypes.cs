@@ -33,6 +33,9 @@ public static class NovaParameterTypes
     public static bool IsTrue(JsonNode? node) => node is JsonValue v
         && (v.GetValueKind() == JsonValueKind.True || v.GetValueKind() == JsonValueKind.String && TrueWords.Contains(v.GetValue<string>()));
 
+    /// <summary>JSON Schema's "type": "string".</summary>
+    public static bool IsString(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String;
+
     /// <summary>
     /// valid_name_regex: printable characters (no control, format, unassigned or line separators,
     /// so no zero-width space either), no whitespace at either end.

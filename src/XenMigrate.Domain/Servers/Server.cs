@@ -94,6 +94,24 @@ public sealed class Server
     /// <summary>Nova's server metadata (key/value pairs given at create).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; private set; } = new Dictionary<string, string>();
 
+    /// <summary>The key pair the server was booted with (Nova's key_name); null when none.</summary>
+    public string? KeyName { get; private set; }
+
+    /// <summary>The networks the build asked for; null for a server the inventory found.</summary>
+    public RequestedNetworks? RequestedNetworks { get; private set; }
+
+    /// <summary>Nova's network info cache: the interfaces and guest IPs XenServer last reported.</summary>
+    public IReadOnlyList<ServerAddress> Addresses { get; private set; } = [];
+
+    /// <summary>
+    /// What the host reports of the VM's interfaces now (the inventory, a build). Not an update of
+    /// the server (Nova's info cache refresh leaves updated_at alone).
+    /// </summary>
+    public void ObserveAddresses(IReadOnlyList<ServerAddress> addresses)
+    {
+        if (!Addresses.SequenceEqual(addresses)) Addresses = addresses.ToList();
+    }
+
     /// <summary>Whether XenMigrate may act on the server's VM, as the inventory last found it.</summary>
     public void ObserveManaged(bool managed, DateTime now)
     {
@@ -422,11 +440,13 @@ public sealed class Server
 
     /// <summary>A server Nova has accepted but not yet placed: BUILD, task_state scheduling, on no host.</summary>
     public static Server ForBuild(Guid id, string name, string projectId, string userId, FlavorSnapshot flavor, string imageId,
-        IReadOnlyDictionary<string, string> metadata, DateTime now) =>
+        IReadOnlyDictionary<string, string> metadata, RequestedNetworks networks, string? keyName, DateTime now) =>
         new(id, name, projectId, userId, flavor, host: null, node: null, VmState.Building, PowerState.NoState, now)
         {
             ImageId = imageId,
             Metadata = metadata,
+            RequestedNetworks = networks,
+            KeyName = keyName,
             TaskState = Servers.TaskState.Scheduling,
         };
 

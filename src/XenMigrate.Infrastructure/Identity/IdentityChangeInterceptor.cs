@@ -7,7 +7,7 @@ namespace XenMigrate.Infrastructure.Identity;
 
 /// <summary>
 /// Empties the <see cref="TokenValidationCache"/> once a save has added, changed or removed a user,
-/// a project or a role assignment, so no cached validation outlives the change in this process.
+/// a project, a role assignment or a token revocation, so no cached validation outlives the change in this process.
 /// </summary>
 public sealed class IdentityChangeInterceptor(TokenValidationCache cache) : SaveChangesInterceptor
 {
@@ -53,7 +53,7 @@ public sealed class IdentityChangeInterceptor(TokenValidationCache cache) : Save
     {
         if (context is not null && context.ChangeTracker.Entries().Any(e =>
                 e.State is EntityState.Added or EntityState.Modified or EntityState.Deleted
-                && e.Entity is User or Project or RoleAssignment))
+                && e.Entity is User or Project or RoleAssignment or RevokedToken))
             _saving.AddOrUpdate(context, context);
     }
 

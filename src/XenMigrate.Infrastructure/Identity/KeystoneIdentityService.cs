@@ -66,6 +66,7 @@ public sealed class KeystoneIdentityService(
         if (claims is null || claims.ExpiresAt <= time.GetUtcNow().UtcDateTime) return null;
 
         var generation = cache.Generation;
+        if (await db.RevokedTokens.AsNoTracking().AnyAsync(r => r.AuditId == claims.AuditId, ct)) return null;
         var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == claims.UserId, ct);
         var project = await db.Projects.AsNoTracking().FirstOrDefaultAsync(p => p.Id == claims.ProjectId, ct);
         if (user is null || project is null) return null;
@@ -75,6 +76,28 @@ public sealed class KeystoneIdentityService(
         var caller = new AuthenticatedCaller(user, project, roles, claims);
         cache.Remember(token, caller, generation);
         return caller;
+    }
+
+    /// <summary>
+    /// Revokes a token (Keystone's revoke by audit id): refused from the next request in this
+    /// process, and in every other process once its cached validation ends (KeystoneOptions.TokenCacheTime).
+    /// Revocations of tokens that have expired since are purged on the way.
+    /// </summary>
+    public async Task RevokeAsync(TokenClaims token, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        db.RevokedTokens.RemoveRange(await db.RevokedTokens.Where(r => r.ExpiresAt < now).ToListAsync(ct));
+        if (!await db.RevokedTokens.AnyAsync(r => r.AuditId == token.AuditId, ct))
+            db.RevokedTokens.Add(new RevokedToken { AuditId = token.AuditId, ExpiresAt = token.ExpiresAt, RevokedAt = now });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            // Revoked at the same moment by another request: it is revoked either way.
+            if (!await db.RevokedTokens.AsNoTracking().AnyAsync(r => r.AuditId == token.AuditId, ct)) throw;
+        }
     }
 
     /// <summary>Every project, as Keystone's project list reads them.</summary>

@@ -15,6 +15,8 @@ namespace XenMigrate.Infrastructure.Inventory;
 /// when XenServer says it is not live), the pool a host aggregate, each guest VM a Server row on
 /// the member it runs on (or belongs to). Only VMs XenMigrate manages (XenServer:AdoptVms) get its
 /// keys written into their other_config; the others appear to admins as unmanaged, untouched.
+/// Each pass also refreshes the servers' addresses from their VIFs and guest metrics (Nova's
+/// periodic heal of the network info cache).
 /// Rows owned by a running task (a migration) are left to that task.
 /// </summary>
 public sealed partial class HostInventorySync(
@@ -36,6 +38,9 @@ public sealed partial class HostInventorySync(
         var vbds = await session.VbdsAsync(ct);
         var vdis = await session.VdisAsync(ct);
         var pbds = await session.PbdRecordsAsync(ct);
+        var vifs = await session.VifsAsync(ct);
+        var networkLabels = await session.NetworkLabelsAsync(ct);
+        var guestMetrics = await session.GuestMetricsAsync(ct);
         var flavors = await db.Flavors.ToListAsync(ct);
         var projects = await db.Projects.AsNoTracking().ToListAsync(ct);
         var assignments = await db.RoleAssignments.AsNoTracking().ToListAsync(ct);
@@ -80,6 +85,7 @@ public sealed partial class HostInventorySync(
                 var userId = ResolveUser(users, assignments, project, managed ? vm.OtherConfig.GetValueOrDefault(InventoryKeys.User) : null);
                 var created = new Server(serverId.Value, vm.NameLabel, project.Id, userId, flavor.Snapshot(), host, host, ToVmState(power), power, now);
                 created.ObserveManaged(managed, now);
+                created.ObserveAddresses(XapiDriver.AddressesOf(vm, vifs, networkLabels, guestMetrics));
                 db.Servers.Add(created);
                 LogDiscovered(logger, vm.NameLabel, serverId.Value, host, managed);
             }
@@ -90,6 +96,7 @@ public sealed partial class HostInventorySync(
                 server.ObservePlacement(host, host, now);
                 server.ObservePowerState(power, now);
                 server.ObserveManaged(managed, now);
+                server.ObserveAddresses(XapiDriver.AddressesOf(vm, vifs, networkLabels, guestMetrics));
             }
         }
 

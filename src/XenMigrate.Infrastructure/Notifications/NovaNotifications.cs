@@ -34,7 +34,7 @@ public static class NovaNotifications
             ["updated_at"] = Time(server.UpdatedAt),
             ["locked"] = server.Locked,
             ["block_devices"] = new JsonArray(),
-            ["ip_addresses"] = new JsonArray(),
+            ["ip_addresses"] = IpAddresses(server.Addresses),
             ["fault"] = fault is null ? null : new JsonObject
             {
                 ["nova_object.name"] = "ExceptionPayload", ["nova_object.namespace"] = "nova", ["nova_object.version"] = "1.1",
@@ -64,6 +64,18 @@ public static class NovaNotifications
             CreatedAt = now,
         });
     }
+
+    /// <summary>Nova's IpPayload list (notifications/objects/instance.py): one per address the guest reports.</summary>
+    private static JsonArray IpAddresses(IEnumerable<Domain.Servers.ServerAddress> addresses) =>
+        new(addresses.Where(a => a.Address is not null).Select(a => (JsonNode)new JsonObject
+        {
+            ["nova_object.name"] = "IpPayload", ["nova_object.namespace"] = "nova", ["nova_object.version"] = "1.0",
+            ["nova_object.data"] = new JsonObject
+            {
+                ["label"] = a.Network, ["mac"] = a.MacAddress, ["meta"] = new JsonObject(), ["port_uuid"] = null,
+                ["version"] = a.Address!.Contains(':', StringComparison.Ordinal) ? 6 : 4, ["address"] = a.Address, ["device_name"] = null,
+            },
+        }).ToArray());
 
     private static JsonObject Flavor(FlavorSnapshot f) => new()
     {

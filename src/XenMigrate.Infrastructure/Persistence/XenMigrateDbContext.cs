@@ -30,6 +30,8 @@ public abstract class XenMigrateDbContext(DbContextOptions options) : DbContext(
     public DbSet<User> Users => Set<User>();
     public DbSet<RoleAssignment> RoleAssignments => Set<RoleAssignment>();
     public DbSet<TokenSigningKey> TokenSigningKeys => Set<TokenSigningKey>();
+    public DbSet<RevokedToken> RevokedTokens => Set<RevokedToken>();
+    public DbSet<Domain.KeyPairs.KeyPair> KeyPairs => Set<Domain.KeyPairs.KeyPair>();
     public DbSet<MigrationCheckpoint> MigrationCheckpoints => Set<MigrationCheckpoint>();
     public DbSet<HostDrain> HostDrains => Set<HostDrain>();
     public DbSet<Quotas.QuotaLimit> QuotaLimits => Set<Quotas.QuotaLimit>();

@@ -23,6 +23,17 @@ public static class XapiCalls
     public static Task<Dictionary<string, XapiSr>> SrsAsync(this XapiSession s, CancellationToken ct) =>
         s.AllRecordsAsync("SR", XapiSr.From, ct);
 
+    public static Task<Dictionary<string, XapiVif>> VifsAsync(this XapiSession s, CancellationToken ct) =>
+        s.AllRecordsAsync("VIF", XapiVif.From, ct);
+
+    public static Task<Dictionary<string, XapiGuestMetrics>> GuestMetricsAsync(this XapiSession s, CancellationToken ct) =>
+        s.AllRecordsAsync("VM_guest_metrics", XapiGuestMetrics.From, ct);
+
+    /// <summary>Every network's name_label (what Nova's addresses are keyed by).</summary>
+    public static async Task<Dictionary<string, string>> NetworkLabelsAsync(this XapiSession s, CancellationToken ct) =>
+        (await s.CallAsync("network.get_all_records", ct) as JsonObject ?? []).Where(n => n.Value is JsonObject)
+            .ToDictionary(n => n.Key, n => XapiValues.String(n.Value!["name_label"]), StringComparer.Ordinal);
+
     /// <summary>PBD records untyped: placement reads only each one's host and SR.</summary>
     public static async Task<JsonObject> PbdRecordsAsync(this XapiSession s, CancellationToken ct) =>
         await s.CallAsync("PBD.get_all_records", ct) as JsonObject ?? [];

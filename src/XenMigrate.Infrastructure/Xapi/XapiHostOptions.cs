@@ -46,6 +46,12 @@ public sealed class XenServerOptions
     /// </summary>
     public Dictionary<string, string> NetworkMap { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The network (name_label) a new server's interface goes on when its create names none
+    /// ("networks": "auto"); empty: the network of the host's management interface.
+    /// </summary>
+    public string? DefaultNetwork { get; set; }
+
     /// <summary>How often an operation on an object XenServer says is busy (VDI_IN_USE, OTHER_OPERATION_IN_PROGRESS) is tried again.</summary>
     public int BusyRetries { get; set; } = 10;
 

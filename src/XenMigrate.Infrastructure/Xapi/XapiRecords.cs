@@ -85,3 +85,16 @@ public sealed record XapiTask(string Ref, string Status, double Progress, string
         XapiValues.Strings(r["error_info"]),
         XapiValues.Map(r["other_config"]));
 }
+
+public sealed record XapiVif(string Ref, string Vm, string Network, string Device, string Mac, bool CurrentlyAttached)
+{
+    public static XapiVif From(string reference, JsonObject r) => new(reference,
+        XapiValues.String(r["VM"]), XapiValues.String(r["network"]), XapiValues.String(r["device"]), XapiValues.String(r["MAC"]),
+        XapiValues.Bool(r["currently_attached"]));
+}
+
+/// <summary>What a guest's agent reports (VM_guest_metrics); networks maps "device/ip", "device/ipv4/n", "device/ipv6/n" to addresses.</summary>
+public sealed record XapiGuestMetrics(string Ref, IReadOnlyDictionary<string, string> Networks)
+{
+    public static XapiGuestMetrics From(string reference, JsonObject r) => new(reference, XapiValues.Map(r["networks"]));
+}

@@ -74,4 +74,5 @@ public sealed record HostUsage(string Host, bool Answered, string Address, strin
 }
 
 /// <summary>What a build makes: the server's identity, its size, and the template (image) it comes from.</summary>
-public sealed record BuildSpec(Guid ServerId, string Name, string ProjectId, string UserId, Guid ImageId, int MemoryMb, int Vcpus, long RootBytes);
+public sealed record BuildSpec(Guid ServerId, string Name, string ProjectId, string UserId, Guid ImageId, int MemoryMb, int Vcpus, long RootBytes,
+    Domain.Servers.RequestedNetworks Networks, string? PublicKey = null);

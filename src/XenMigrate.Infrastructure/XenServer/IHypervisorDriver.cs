@@ -38,6 +38,12 @@ public interface IHypervisorDriver
     /// <summary>The host's address (Nova's migration dest_host).</summary>
     Task<string> AddressAsync(string host, CancellationToken ct);
 
+    /// <summary>Whether the host's pool has every one of these networks (by uuid): where a build asking for them may go.</summary>
+    Task<bool> HasNetworksAsync(string host, IReadOnlyList<string> networkIds, CancellationToken ct);
+
+    /// <summary>The VM's interfaces with the addresses its guest reports (Nova's network info), read live.</summary>
+    Task<IReadOnlyList<Domain.Servers.ServerAddress>> AddressesAsync(string host, string vmUuid, CancellationToken ct);
+
     /// <summary>Memory, CPUs and storage of one host, read live.</summary>
     Task<HostUsage> UsageAsync(string host, CancellationToken ct);
 

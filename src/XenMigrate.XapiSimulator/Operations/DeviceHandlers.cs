@@ -238,6 +238,7 @@ internal static class DeviceHandlers
             if (device.GetBool("currently_attached") == attach)
                 throw new XapiException(attach ? XapiErrors.DeviceAlreadyAttached : XapiErrors.DeviceAlreadyDetached, device.Ref);
             device.Set("currently_attached", attach);
+            if (className == "VIF") GuestNetworks.Refresh(call.Host, vm);
             return ValueTask.FromResult<JsonNode?>(null);
         }
     }

@@ -358,7 +358,7 @@ internal static class VmLifecycle
             ["PV_drivers_version"] = new JsonObject { ["major"] = "9", ["minor"] = "4", ["micro"] = "0", ["build"] = "1" },
             ["PV_drivers_up_to_date"] = true,
             ["PV_drivers_detected"] = true,
-            ["networks"] = new JsonObject(),
+            ["networks"] = GuestNetworks.Of(db, vm),
             ["other"] = new JsonObject { ["feature-shutdown"] = "1", ["feature-suspend"] = "1", ["feature-poweroff"] = "1", ["feature-reboot"] = "1", ["has-vendor-device"] = "0" },
             ["last_updated"] = host.Now(),
             ["live"] = true,

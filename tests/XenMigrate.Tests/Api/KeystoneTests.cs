@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using XenMigrate.Infrastructure.Identity;
 using XenMigrate.Infrastructure.Persistence;
 using XenMigrate.Tests.Support;
 
@@ -193,6 +194,62 @@ public class KeystoneTests : GatewayFixture
         using var anonymous = new HttpRequestMessage(HttpMethod.Get, "/identity/v3/auth/tokens");
         anonymous.Headers.Add("X-Subject-Token", DemoToken);
         Assert.That((await Gateway.SendAsync(anonymous)).Status, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task RevokeToken_OwnOrAsAdmin_IsRefusedFromTheNextRequest_AnotherUsersIs403()
+    {
+        async Task<ApiResponse> Revoke(string caller, string subject)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Delete, "/identity/v3/auth/tokens");
+            request.Headers.Add("X-Auth-Token", caller);
+            request.Headers.Add("X-Subject-Token", subject);
+            return await Gateway.SendAsync(request);
+        }
+
+        var own = await Gateway.TokenAsync(TestUsers.Demo);
+        Assert.That((await Gateway.GetAsync("/v2.1/servers", own)).Status, Is.EqualTo(HttpStatusCode.OK), "validated and cached first");
+        Assert.That((await Revoke(own, own)).Status, Is.EqualTo(HttpStatusCode.NoContent));
+        Assert.That((await Gateway.GetAsync("/v2.1/servers", own)).Status, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await Revoke(AdminToken, own)).Status, Is.EqualTo(HttpStatusCode.NotFound), "a revoked token is no token");
+
+        var demo = await Gateway.TokenAsync(TestUsers.Demo);
+        var other = await Gateway.TokenAsync(TestUsers.Other);
+        var refused = await Revoke(other, demo);
+        Assert.That(refused.Status, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(refused.Json!["error"]!["message"]!.GetValue<string>(),
+            Is.EqualTo("You are not authorized to perform the requested action: identity:revoke_token."));
+        Assert.That((await Gateway.GetAsync("/v2.1/servers", demo)).Status, Is.EqualTo(HttpStatusCode.OK), "untouched");
+        Assert.That((await Revoke(AdminToken, demo)).Status, Is.EqualTo(HttpStatusCode.NoContent));
+        Assert.That((await Gateway.GetAsync("/v2.1/servers", demo)).Status, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await Gateway.GetAsync("/v2.1/servers", other)).Status, Is.EqualTo(HttpStatusCode.OK), "other tokens are not touched");
+        Assert.That((await Revoke(AdminToken, "garbage")).Status, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task RevokedToken_InAnotherProcess_IsRefusedOnceTheTokenCacheTimeHasPassed()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var db = TestDatabase.Create(DatabaseKind.Sqlite);
+        await using var gw = await GatewayInstance.StartAsync(db, ["--Identity:TokenCacheTime=00:00:05"],
+            services => services.AddSingleton<TimeProvider>(clock));
+        var token = await gw.TokenAsync(TestUsers.Other);
+        Assert.That((await gw.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(HttpStatusCode.OK));
+        using var validate = new HttpRequestMessage(HttpMethod.Get, "/identity/v3/auth/tokens");
+        validate.Headers.Add("X-Auth-Token", token);
+        validate.Headers.Add("X-Subject-Token", token);
+        var auditId = (await gw.SendAsync(validate)).Json!["token"]!["audit_ids"]![0]!.GetValue<string>();
+
+        // As another gateway process revokes it: its own connection, none of this gateway's caches told.
+        await using (var ctx = db.NewContext())
+        {
+            ctx.RevokedTokens.Add(new RevokedToken { AuditId = auditId, ExpiresAt = clock.GetUtcNow().UtcDateTime.AddHours(1), RevokedAt = clock.GetUtcNow().UtcDateTime });
+            await ctx.SaveChangesAsync();
+        }
+
+        Assert.That((await gw.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(HttpStatusCode.OK), "still trusted from the cache");
+        clock.Advance(TimeSpan.FromSeconds(5));
+        Assert.That((await gw.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(HttpStatusCode.Unauthorized));
     }
 
     [Test]

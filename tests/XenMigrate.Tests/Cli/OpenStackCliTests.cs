@@ -52,6 +52,18 @@ public class OpenStackCliTests : GatewayFixture
     }
 
     [Test]
+    public async Task TokenIssueThenRevoke_TheTokenIsRefusedFromThen()
+    {
+        var cli = new OpenStackCli(Gateway, TestUsers.Demo);
+        var token = (await cli.JsonAsync("token", "issue"))["id"]!.GetValue<string>();
+        Assert.That((await Gateway.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(System.Net.HttpStatusCode.OK));
+
+        var (exit, _, stderr) = await cli.RunAsync("token", "revoke", token);
+        Assert.That(exit, Is.Zero, stderr);
+        Assert.That((await Gateway.GetAsync("/v2.1/servers", token)).Status, Is.EqualTo(System.Net.HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
     public async Task FlavorShow_ByName()
     {
         var flavor = await As(TestUsers.Demo).JsonAsync("flavor", "show", "m1.small");

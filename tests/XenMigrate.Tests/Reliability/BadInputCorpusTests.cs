@@ -104,6 +104,8 @@ public partial class BadInputCorpusTests
             ["request_id"] = "req-" + Guid.Empty,
             ["image_id"] = Guid.NewGuid().ToString(),
             ["tenant_id"] = await gw.ProjectIdAsync(TestUsers.Demo.Project),
+            ["keypair_name"] = "no-such-key",
+            ["network_label"] = "no-such-network",
         };
 
         var routes = MappedRoutes(gw);

@@ -42,6 +42,8 @@ public class PolicyMatrixTests : GatewayFixture
         // Keystone's identity:validate_token: admin or the token's own subject (here: demo's token).
         R("GET",  "/identity/v3/auth/tokens",                                 "demo's token",  200, 200, 403, 403, 401, 401, 401),
         R("HEAD", "/identity/v3/auth/tokens",                                 "demo's token",  200, 200, 403, 403, 401, 401, 401),
+        // identity:revoke_token, the same rule (each request revokes a fresh token of demo's).
+        R("DELETE", "/identity/v3/auth/tokens",                               "demo's token",  204, 204, 403, 403, 401, 401, 401),
         // Keystone's identity:list_projects is for admins; get_project also for a token scoped to that
         // project (each caller asks for its own); list_user_projects also for that user (here: nobody's).
         R("GET",  "/identity/v3/projects",                                    "",              200, 403, 403, 403, 401, 401, 401),
@@ -66,6 +68,19 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/servers",                                            "",              200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/servers/detail",                                     "",              200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}",                                "",              200, 200, 404, 200, 401, 401, 401),
+        // The target has no interface: its one network label is unknown (404 after the policy check).
+        R("GET",  "/v2.1/servers/{server_id}/ips",                            "",              200, 200, 404, 200, 401, 401, 401),
+        R("GET",  "/v2.1/servers/{server_id}/ips/{network_label}",            "",              404, 404, 404, 404, 401, 401, 401),
+        // Nova's image proxy ends at 2.35 (404 from 2.36); anyone authenticated may list.
+        R("GET",  "/v2.1/images",                                             "at 2.35",       200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/images",                                             "",              404, 404, 404, 404, 401, 401, 401),
+        R("GET",  "/v2.1/images/detail",                                      "at 2.35",       200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/images/{image_id}",                                  "at 2.35",       404, 404, 404, 404, 401, 401, 401),
+        // Key pairs are each user's own (admin or user_id:%(user_id)s): everyone may keep theirs.
+        R("GET",  "/v2.1/os-keypairs",                                        "",              200, 200, 200, 200, 401, 401, 401),
+        R("POST", "/v2.1/os-keypairs",                                        "import",        201, 201, 201, 201, 401, 401, 401),
+        R("GET",  "/v2.1/os-keypairs/{keypair_name}",                         "",              404, 404, 404, 404, 401, 401, 401),
+        R("DELETE", "/v2.1/os-keypairs/{keypair_name}",                       "",              404, 404, 404, 404, 401, 401, 401),
         // The target server has no host yet: an allowed action stops at Nova's 409 "not ready"
         // (or invalid state), after policy, so the matrix never starts a migration.
         R("POST", "/v2.1/servers/{server_id}/action",                         "resize",        409, 409, 404, 403, 401, 401, 401),
@@ -263,15 +278,18 @@ public class PolicyMatrixTests : GatewayFixture
             .Replace("{hypervisor_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{aggregate_id}", "999999", StringComparison.Ordinal)
             .Replace("{drain_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
-            .Replace("{user_id}", Guid.NewGuid().ToString("N"), StringComparison.Ordinal);
+            .Replace("{user_id}", Guid.NewGuid().ToString("N"), StringComparison.Ordinal)
+            .Replace("{network_label}", "no-such-network", StringComparison.Ordinal)
+            .Replace("{keypair_name}", "no-such-key", StringComparison.Ordinal);
         Assert.That(path, Does.Not.Contain("{"), $"no value for a parameter of {pattern}");
 
         using var request = new HttpRequestMessage(new HttpMethod(row.Method), Gateway.BaseUrl + path);
         var token = _tokens[caller];
         if (token is not null) request.Headers.Add("X-Auth-Token", token);
-        request.Headers.Add("OpenStack-API-Version", "compute 2.80");
+        request.Headers.Add("OpenStack-API-Version", "compute " + (row.Variant.StartsWith("at 2.", StringComparison.Ordinal) ? row.Variant[3..] : "2.80"));
         request.Content = Body(row, token);
-        if (row.Pattern == "/identity/v3/auth/tokens" && row.Method != "POST") request.Headers.Add("X-Subject-Token", Tokens[TestUsers.Demo]);
+        if (row.Pattern == "/identity/v3/auth/tokens" && row.Method != "POST")
+            request.Headers.Add("X-Subject-Token", row.Method == "DELETE" ? await Gateway.TokenAsync(TestUsers.Demo) : Tokens[TestUsers.Demo]);
 
         using var response = await _http.SendAsync(request);
         return (int)response.StatusCode;
@@ -282,7 +300,7 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", "/identity/v3/auth/tokens", _) => GatewayInstance.Json(
             GatewayInstance.AuthBody(TestUsers.Demo.Name, TestUsers.Demo.Password, TestUsers.Demo.Project)),
         ("POST", "/hangfire-login", _) => new FormUrlEncodedContent([new("token", token ?? string.Empty)]),
-        ("POST", "/v2.1/servers", _) => Json("""{"server":{"name":"matrix","imageRef":"6f0b8a5e-3c1d-4e7a-9b2f-8d4c5e6a7b10","flavorRef":"no-such-flavor"}}"""),
+        ("POST", "/v2.1/servers", _) => Json("""{"server":{"name":"matrix","imageRef":"6f0b8a5e-3c1d-4e7a-9b2f-8d4c5e6a7b10","flavorRef":"no-such-flavor","networks":"none"}}"""),
         ("PUT", "/v2.1/os-quota-sets/{tenant_id}", _) => Json("""{"quota_set":{"instances":100}}"""), // above what the DELETE rows leave behind
         ("POST", _, "resize") => Json("""{"resize":{"flavorRef":"2"}}"""),
         ("POST", _, "migrate") => Json("""{"migrate":null}"""),
@@ -300,6 +318,7 @@ public class PolicyMatrixTests : GatewayFixture
         ("PUT", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", _) => Json("""{"hw:cpu_policy":"dedicated"}"""),
         ("POST", _, "os-migrateLive") => Json("""{"os-migrateLive":{"host":null,"block_migration":"auto"}}"""),
         ("POST", _, "force_complete") => Json("""{"force_complete":null}"""),
+        ("POST", "/v2.1/os-keypairs", _) => Json($$$"""{"keypair":{"name":"matrix-{{{Guid.NewGuid():N}}}","public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMlBcazqSEQGKDDicm5Uc8OM0x2cbObZ9bN0LaM7FNXK matrix"}}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,
     };

@@ -42,6 +42,41 @@ public class ServerLifecycleTests : WorkflowFixture
     }
 
     [Test]
+    public async Task ImageProxy_ListsTheTemplatesInNovasShape_UpTo235_And404From236()
+    {
+        var glance = (await Gateway.GetAsync("/image/v2/images", Demo)).Json!["images"]!.AsArray();
+        var list = await Gateway.GetAsync("/v2.1/images", Demo);
+        AssertStatus(list, HttpStatusCode.OK);
+        var names = list.Json!["images"]!.AsArray().Select(i => i!["name"]!.GetValue<string>()).ToList();
+        Assert.That(names, Is.EquivalentTo(glance.Select(i => i!["name"]!.GetValue<string>())), "the same images as Glance's");
+        Assert.That(list.Json!["images"]![0]!.AsObject().Select(p => p.Key), Is.EqualTo(new[] { "id", "name", "links" }));
+
+        var show = await Gateway.GetAsync($"/v2.1/images/{Debian}", Demo);
+        AssertStatus(show, HttpStatusCode.OK);
+        var image = show.Json!["image"]!;
+        var glanceDebian = glance.Single(i => i!["id"]!.GetValue<string>() == Debian)!;
+        Assert.That((image["status"]!.GetValue<string>(), image["progress"]!.GetValue<int>(), image["minRam"]!.GetValue<long>(), image["minDisk"]!.GetValue<int>()),
+            Is.EqualTo(("ACTIVE", 100, glanceDebian["min_ram"]!.GetValue<long>(), 0)));
+        Assert.That(image["links"]!.AsArray().Select(l => l!["rel"]!.GetValue<string>()), Is.EqualTo(new[] { "self", "bookmark", "alternate" }));
+        Assert.That(image["links"]![0]!["href"]!.GetValue<string>(), Does.EndWith($"/v2.1/images/{Debian}"));
+
+        var minRam = glance.Max(i => i!["min_ram"]!.GetValue<long>());
+        var detail = await Gateway.GetAsync($"/v2.1/images/detail?minRam={minRam}", Demo);
+        Assert.That(detail.Json!["images"]!.AsArray().Select(i => i!["minRam"]!.GetValue<long>()), Is.Not.Empty.And.All.EqualTo(minRam));
+        var paged = await Gateway.GetAsync("/v2.1/images?limit=2", Demo);
+        Assert.That(paged.Json!["images"]!.AsArray(), Has.Count.EqualTo(2));
+        Assert.That(paged.Json!["images_links"]![0]!["href"]!.GetValue<string>(), Does.Contain("marker="));
+        Assert.That((await Gateway.GetAsync("/v2.1/images?status=SAVING", Demo)).Json!["images"]!.AsArray(), Is.Empty);
+
+        var missing = await Gateway.GetAsync($"/v2.1/images/{Guid.NewGuid()}", Demo);
+        AssertStatus(missing, HttpStatusCode.NotFound);
+        Assert.That(missing.Json!["itemNotFound"]!["message"]!.GetValue<string>(), Is.EqualTo("Image not found."));
+        AssertStatus(await Gateway.GetAsync($"/v2.1/images/{Debian}", Demo, "2.35"), HttpStatusCode.OK);
+        foreach (var path in new[] { "/v2.1/images", "/v2.1/images/detail", $"/v2.1/images/{Debian}" })
+            AssertStatus(await Gateway.GetAsync(path, Demo, "2.36"), HttpStatusCode.NotFound);
+    }
+
+    [Test]
     public async Task Create_BootsTheTemplateOnAHost_WithTheFlavorsSize_ThenDeleteLeavesNothing()
     {
         var created = await CreateAsync(Demo, "lc-boot", "w1", metadata: new JsonObject { ["role"] = "web" });
@@ -243,6 +278,165 @@ public class ServerLifecycleTests : WorkflowFixture
     }
 
     [Test]
+    public async Task Create_ListsItsInterface_WithTheGuestsAddresses_InDetailAndUnderIps()
+    {
+        var created = await CreateAsync(Demo, "lc-addr", "w1");
+        var id = created.Json!["server"]!["id"]!.GetValue<string>();
+        var active = await WaitForStatusAsync(id, "ACTIVE");
+        var host = HostNamed(active["OS-EXT-SRV-ATTR:host"]!.GetValue<string>());
+        var vm = (await VmsOfServerAsync(host, id)).Single();
+        Assert.That(vm.Vifs, Has.Count.EqualTo(1), "one VIF on the default network");
+        string mac;
+        await using (var s = await OpenAsync(host))
+        {
+            var vif = (await s.VifsAsync(CancellationToken.None))[vm.Vifs[0]];
+            Assert.That((await s.NetworkLabelsAsync(CancellationToken.None))[vif.Network], Is.EqualTo(ManagementNetwork), "the management interface's network");
+            mac = vif.Mac;
+        }
+
+        // The guest's agent reports what it took on the network: the addresses are there when the server is ACTIVE.
+        var ips = active["addresses"]![ManagementNetwork]!.AsArray();
+        Assert.That(ips.Select(ip => (ip!["version"]!.GetValue<int>(), ip["OS-EXT-IPS:type"]!.GetValue<string>(), ip["OS-EXT-IPS-MAC:mac_addr"]!.GetValue<string>())),
+            Is.EqualTo(new[] { (4, "fixed", mac) }), "its IPv4 address; the link-local IPv6 one the guest also reports is no fixed IP");
+        Assert.That(ips[0]!["addr"]!.GetValue<string>(), Does.Match(@"^10\.\d+\.\d+\.\d+$"));
+        Assert.That(active["accessIPv4"]!.GetValue<string>(), Is.EqualTo(ips[0]!["addr"]!.GetValue<string>()), "the address to reach it by");
+        Assert.That(active["accessIPv6"]!.GetValue<string>(), Is.Empty);
+        await using (var s = await OpenAsync(host))
+        {
+            var metrics = await s.CallAsync("VM.get_guest_metrics", CancellationToken.None, vm.Ref);
+            var networks = XapiValues.Map((await s.CallAsync("VM_guest_metrics.get_networks", CancellationToken.None, metrics!.GetValue<string>())));
+            Assert.That(networks["0/ipv6/0"], Does.StartWith("fe80::"), "what xapi reports");
+        }
+
+        var index = await Gateway.GetAsync($"/v2.1/servers/{id}/ips", Demo);
+        AssertStatus(index, HttpStatusCode.OK);
+        Assert.That(index.Json!["addresses"]![ManagementNetwork]!.AsArray().Select(ip => ip!.AsObject().Select(p => p.Key)),
+            Has.All.EquivalentTo(new[] { "version", "addr" }), "ips lists only version and addr, as Nova's does");
+        var one = await Gateway.GetAsync($"/v2.1/servers/{id}/ips/{Uri.EscapeDataString(ManagementNetwork)}", Demo);
+        AssertStatus(one, HttpStatusCode.OK);
+        Assert.That(one.Json![ManagementNetwork]![0]!["addr"]!.GetValue<string>(), Is.EqualTo(ips[0]!["addr"]!.GetValue<string>()));
+        var none = await Gateway.GetAsync($"/v2.1/servers/{id}/ips/nowhere", Demo);
+        AssertStatus(none, HttpStatusCode.NotFound);
+        Assert.That(none.Json!["itemNotFound"]!["message"]!.GetValue<string>(), Is.EqualTo("Instance is not a member of specified network"));
+        AssertStatus(await Gateway.GetAsync($"/v2.1/servers/{id}/ips", await Gateway.TokenAsync(TestUsers.Other)), HttpStatusCode.NotFound);
+
+        AssertStatus(await DeleteAsync(Demo, id), HttpStatusCode.NoContent);
+        await WaitGoneAsync(id);
+    }
+
+    [Test]
+    public async Task Networks_From237_AreRequired_NoneGivesNoInterface_AndAListGivesThoseNetworks()
+    {
+        var missing = await PostServersAsync(Demo, CreateBody("lc-net", null), "2.37");
+        AssertStatus(missing, HttpStatusCode.BadRequest);
+        Assert.That(missing.Json!["badRequest"]!["message"]!.GetValue<string>(), Does.EndWith(". 'networks' is a required property"));
+
+        var bare = await PostServersAsync(Demo, CreateBody("lc-net-none", "none"), "2.37");
+        AssertStatus(bare, HttpStatusCode.Accepted);
+        var bareId = bare.Json!["server"]!["id"]!.GetValue<string>();
+        var bareActive = await WaitForStatusAsync(bareId, "ACTIVE");
+        Assert.That(bareActive["addresses"]!.AsObject(), Is.Empty, "no interface, no addresses");
+        Assert.That((await VmsOfServerAsync(HostNamed(bareActive["OS-EXT-SRV-ATTR:host"]!.GetValue<string>()), bareId)).Single().Vifs, Is.Empty);
+
+        string storage;
+        await using (var s = await OpenAsync(Lab[0]))
+        {
+            var records = (JsonObject)(await s.CallAsync("network.get_all_records", CancellationToken.None))!;
+            storage = records.Select(r => r.Value!).Single(n => n["name_label"]!.GetValue<string>() == StorageNetwork)["uuid"]!.GetValue<string>();
+        }
+
+        var listed = await PostServersAsync(Demo, CreateBody("lc-net-two", new JsonArray(new JsonObject { ["uuid"] = storage },
+            new JsonObject { ["uuid"] = storage, ["tag"] = "second" })), "2.37");
+        AssertStatus(listed, HttpStatusCode.Accepted);
+        var listedId = listed.Json!["server"]!["id"]!.GetValue<string>();
+        var listedActive = await WaitForStatusAsync(listedId, "ACTIVE");
+        var addresses = listedActive["addresses"]!.AsObject();
+        Assert.That(addresses.Select(p => p.Key), Is.EqualTo(new[] { StorageNetwork }), "both interfaces on the one network asked for");
+        Assert.That(addresses[StorageNetwork]!.AsArray().Select(a => a!["OS-EXT-IPS-MAC:mac_addr"]!.GetValue<string>()).Distinct().Count(), Is.EqualTo(2),
+            "one address per interface");
+
+        var unknown = Guid.NewGuid().ToString();
+        var lost = await PostServersAsync(Demo, CreateBody("lc-net-lost", new JsonArray(new JsonObject { ["uuid"] = unknown })), "2.37");
+        AssertStatus(lost, HttpStatusCode.Accepted);
+        var lostId = lost.Json!["server"]!["id"]!.GetValue<string>();
+        var failed = await WaitForStatusAsync(lostId, "ERROR");
+        Assert.That(failed["fault"]!["message"]!.GetValue<string>(), Does.StartWith($"Network {unknown} could not be found"));
+        foreach (var host in Lab.Hosts) Assert.That(await VmsOfServerAsync(host, lostId), Is.Empty, "the half-built VM is removed");
+
+        foreach (var id in new[] { bareId, listedId, lostId }) AssertStatus(await DeleteAsync(Demo, id), HttpStatusCode.NoContent);
+        foreach (var id in new[] { bareId, listedId, lostId }) await WaitGoneAsync(id);
+    }
+
+    [Test]
+    public async Task Create_WithAKeyPair_ShowsItsName_AndHandsThePublicKeyToTheGuest()
+    {
+        var pair = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/os-keypairs", Demo, """{"keypair":{"name":"lc-key"}}""", "2.2");
+        AssertStatus(pair, HttpStatusCode.Created);
+        var publicKey = pair.Json!["keypair"]!["public_key"]!.GetValue<string>();
+
+        var unknown = await PostServersAsync(Demo, $$$"""{"server":{"name":"lc-keyed","imageRef":"{{{Debian}}}","flavorRef":"w1","key_name":"no-such-key"}}""");
+        AssertStatus(unknown, HttpStatusCode.BadRequest);
+        Assert.That(unknown.Json!["badRequest"]!["message"]!.GetValue<string>(), Is.EqualTo("Invalid key_name provided."));
+
+        var created = await PostServersAsync(Demo, $$$"""{"server":{"name":"lc-keyed","imageRef":"{{{Debian}}}","flavorRef":"w1","key_name":"lc-key"}}""");
+        AssertStatus(created, HttpStatusCode.Accepted);
+        var id = created.Json!["server"]!["id"]!.GetValue<string>();
+        var active = await WaitForStatusAsync(id, "ACTIVE");
+        Assert.That(active["key_name"]!.GetValue<string>(), Is.EqualTo("lc-key"));
+        var vm = (await VmsOfServerAsync(HostNamed(active["OS-EXT-SRV-ATTR:host"]!.GetValue<string>()), id)).Single();
+        Assert.That(XapiValues.Map(vm.Record["xenstore_data"]).GetValueOrDefault("vm-data/public-keys/0/openssh-key"), Is.EqualTo(publicKey),
+            "the guest reads its key from xenstore");
+
+        AssertStatus(await DeleteAsync(Demo, id), HttpStatusCode.NoContent);
+        await WaitGoneAsync(id);
+    }
+
+    [Test]
+    public async Task Networks_ThatCannotBeHonoured_Are400_AndCreateNothing()
+    {
+        async Task<(HttpStatusCode, string)> Post(JsonNode networks, string microversion = "2.37")
+        {
+            var r = await PostServersAsync(Demo, CreateBody("lc-net-bad", networks), microversion);
+            return (r.Status, r.Json?.AsObject().First().Value?["message"]?.GetValue<string>() ?? r.Text);
+        }
+
+        var port = Guid.NewGuid();
+        Assert.That(await Post(new JsonArray(new JsonObject { ["port"] = port.ToString() })),
+            Is.EqualTo((HttpStatusCode.BadRequest, $"Port {port} could not be found.")));
+        Assert.That(await Post(new JsonArray(new JsonObject { ["uuid"] = "abc" })),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Bad networks format: network uuid is not in proper format (abc)")));
+        Assert.That(await Post(new JsonArray(new JsonObject { ["tag"] = "x" })),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Bad network format: missing 'uuid'")));
+        var net = Guid.NewGuid();
+        Assert.That((await Post(new JsonArray(new JsonObject { ["uuid"] = net.ToString(), ["fixed_ip"] = "10.0.0.9" }))).Item2,
+            Does.StartWith("Fixed IP address 10.0.0.9 cannot be assigned"));
+        Assert.That(await Post(new JsonArray(new JsonObject { ["uuid"] = net.ToString(), ["fixed_ip"] = "300.1.1.1" })),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute fixed_ip. Value: 300.1.1.1. '300.1.1.1' is not valid under any of the given schemas")));
+        Assert.That(await Post(JsonValue.Create("everything")!),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute networks. Value: everything. 'everything' is not valid under any of the given schemas")));
+        Assert.That(await Post(JsonValue.Create("auto")!, "2.36"),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute networks. Value: auto. 'auto' is not of type 'array'")));
+        Assert.That(await Post(new JsonArray(new JsonObject { ["uuid"] = net.ToString(), ["tag"] = "t" }), "2.31"),
+            Is.EqualTo((HttpStatusCode.BadRequest, $"Invalid input for field/attribute 0. Value: {{'uuid': '{net}', 'tag': 't'}}. Additional properties are not allowed ('tag' was unexpected)")));
+        var servers = (await Gateway.GetAsync("/v2.1/servers?name=lc-net-bad", Demo)).Json!["servers"]!.AsArray();
+        Assert.That(servers, Is.Empty, "a refused create leaves no server");
+    }
+
+    [Test]
+    public async Task SeededVm_WithoutAGuestAgent_ListsItsNetworkEmpty_UntilTheAgentReports()
+    {
+        var id = await SeedServerAsync(1, "lc-agentless", memoryMb: 1024, diskGb: 1, dataMib: 1, guestAgent: false);
+        var before = await ServerAsync(id);
+        Assert.That(before["addresses"]![ManagementNetwork]!.AsArray(), Is.Empty, "the interface is known, its address not yet");
+
+        var vm = (await VmsOfServerAsync(Lab[1], id)).Single();
+        Lab[1].Control.SetGuestAgent(vm.Uuid, present: true);
+        var after = await Eventually.HoldsAsync(() => ServerAsync(id), s => s["addresses"]![ManagementNetwork]!.AsArray().Count == 1,
+            TimeSpan.FromSeconds(20), "the guest's addresses in the next inventory pass");
+        Assert.That(after["addresses"]![ManagementNetwork]![0]!["addr"]!.GetValue<string>(), Does.StartWith("10."));
+    }
+
+    [Test]
     public async Task Delete_OfALockedServer_Is409ForItsOwner_AndWorksForAnAdmin()
     {
         var created = await CreateAsync(Demo, "lc-locked", "w1");
@@ -270,10 +464,21 @@ public class ServerLifecycleTests : WorkflowFixture
         return PostServersAsync(token, new JsonObject { ["server"] = server }.ToJsonString());
     }
 
-    private async Task<ApiResponse> PostServersAsync(string token, string body)
+    private const string ManagementNetwork = "Pool-wide network associated with eth0";
+    private const string StorageNetwork = "VLAN 100 (storage)";
+
+    private static string CreateBody(string name, JsonNode? networks)
+    {
+        var server = new JsonObject { ["name"] = name, ["imageRef"] = Debian, ["flavorRef"] = "w1" };
+        if (networks is not null) server["networks"] = networks;
+        return new JsonObject { ["server"] = server }.ToJsonString();
+    }
+
+    private async Task<ApiResponse> PostServersAsync(string token, string body, string? microversion = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v2.1/servers") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.Add("X-Auth-Token", token);
+        if (microversion is not null) request.Headers.Add("OpenStack-API-Version", "compute " + microversion);
         return await Gateway.SendAsync(request);
     }
 

@@ -23,7 +23,7 @@ namespace XenMigrate.Api.Nova.Servers;
 /// </summary>
 public static class ServerLifecycleApi
 {
-    /// <summary>The server keys Nova's create schema knows; those XenMigrate has no use for (networks, key_name, …) are accepted and ignored.</summary>
+    /// <summary>The server keys Nova's create schema knows; those XenMigrate has no use for (user_data, security_groups, …) are accepted and ignored.</summary>
     private static readonly HashSet<string> ServerKeys =
     [
         "name", "imageRef", "flavorRef", "adminPass", "metadata", "networks", "OS-DCF:diskConfig", "availability_zone", "key_name",
@@ -48,6 +48,7 @@ public static class ServerLifecycleApi
     {
         var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
         var server = ValidateSchema(json);
+        var networks = RequestedNetworksBody.Read(server, caller.Version);
 
         caller.Authorize(NovaPolicy.ServersCreate);
         var name = server["name"]!.GetValue<string>();
@@ -63,9 +64,14 @@ public static class ServerLifecycleApi
         var image = (imageId.ToString() == imageRef ? await images.FindAsync(imageId, ct) : null)
                     ?? throw NovaFaultException.BadRequest(NovaMessages.ImageNotFound(imageRef));
 
+        // Nova looks the key pair up among the caller's own (compute/api.py _validate_and_build_base_options).
+        var keyName = server["key_name"]?.GetValue<string>();
+        if (keyName is not null && !await db.KeyPairs.AnyAsync(k => k.UserId == caller.UserId && k.Name == keyName, ct))
+            throw NovaFaultException.BadRequest("Invalid key_name provided.");
+
         var metadata = server["metadata"] is JsonObject m ? m.ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()) : [];
         var created = Server.ForBuild(Guid.NewGuid(), name, caller.ProjectId, caller.UserId, flavor.Snapshot(), image.Id.ToString(), metadata,
-            time.GetUtcNow().UtcDateTime);
+            networks, keyName, time.GetUtcNow().UtcDateTime);
         await starter.CreateAsync(created, caller.Context, ct);
 
         // Nova returns the password it set; XenMigrate has no guest agent to set it with, so it is only reported.
@@ -110,7 +116,7 @@ public static class ServerLifecycleApi
             if (!server.ContainsKey(required)) throw Invalid("server", server, $"'{required}' is a required property");
 
         var name = server["name"];
-        if (!IsString(name)) throw Invalid("name", name, $"{NovaValues.Repr(name)} is not of type 'string'");
+        if (!NovaParameterTypes.IsString(name)) throw Invalid("name", name, $"{NovaValues.Repr(name)} is not of type 'string'");
         var text = name!.GetValue<string>();
         if (text.Length == 0) throw Invalid("name", name, $"{NovaValues.Repr(name)} is too short");
         if (text.Length > 255) throw Invalid("name", name, $"{NovaValues.Repr(name)} is too long");
@@ -126,9 +132,9 @@ public static class ServerLifecycleApi
         if (!flavorOk) throw Invalid("flavorRef", flavorRef, $"{NovaValues.Repr(flavorRef)} is not valid under any of the given schemas");
 
         if (server.TryGetPropertyValue("imageRef", out var imageRef)
-            && !(IsString(imageRef) && imageRef!.GetValue<string>() is var i && (i.Length == 0 || i == i.Trim() && Guid.TryParseExact(i, "D", out _))))
+            && !(NovaParameterTypes.IsString(imageRef) && imageRef!.GetValue<string>() is var i && (i.Length == 0 || i == i.Trim() && Guid.TryParseExact(i, "D", out _))))
             throw Invalid("imageRef", imageRef, $"{NovaValues.Repr(imageRef)} is not valid under any of the given schemas");
-        if (server.TryGetPropertyValue("adminPass", out var pass) && !IsString(pass))
+        if (server.TryGetPropertyValue("adminPass", out var pass) && !NovaParameterTypes.IsString(pass))
             throw Invalid("adminPass", pass, $"{NovaValues.Repr(pass)} is not of type 'string'");
         if (server.TryGetPropertyValue("metadata", out var metadata))
         {
@@ -137,13 +143,20 @@ public static class ServerLifecycleApi
             {
                 if (key.Length is 0 or > 255 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is ' ' or '-' or '_' or '.' or ':'))
                     throw Invalid("metadata", metadata, $"Additional properties are not allowed ('{key}' was unexpected)");
-                if (!IsString(value)) throw Invalid(key, value, $"{NovaValues.Repr(value)} is not of type 'string'");
+                if (!NovaParameterTypes.IsString(value)) throw Invalid(key, value, $"{NovaValues.Repr(value)} is not of type 'string'");
                 if (value!.GetValue<string>().Length > 255) throw Invalid(key, value, $"{NovaValues.Repr(value)} is too long");
             }
         }
 
+        // parameter_types.name_with_leading_trailing_spaces
+        if (server.TryGetPropertyValue("key_name", out var keyName)
+            && !(NovaParameterTypes.IsString(keyName) && keyName!.GetValue<string>().Length is > 0 and <= 255))
+            throw Invalid("key_name", keyName, NovaParameterTypes.IsString(keyName)
+                ? $"{NovaValues.Repr(keyName)} is too {(keyName!.GetValue<string>().Length == 0 ? "short" : "long")}"
+                : $"{NovaValues.Repr(keyName)} is not of type 'string'");
+
         if (server.TryGetPropertyValue("OS-DCF:diskConfig", out var disk)
-            && !(IsString(disk) && disk!.GetValue<string>() is "AUTO" or "MANUAL"))
+            && !(NovaParameterTypes.IsString(disk) && disk!.GetValue<string>() is "AUTO" or "MANUAL"))
             throw Invalid("OS-DCF:diskConfig", disk, $"{NovaValues.Repr(disk)} is not one of ['AUTO', 'MANUAL']");
         return server;
     }
@@ -151,8 +164,6 @@ public static class ServerLifecycleApi
     /// <summary>Nova's validation error: with a field path "Invalid input for field/attribute …", at the top the bare message.</summary>
     private static NovaFaultException Invalid(string field, JsonNode? value, string detail, bool topLevel = false) =>
         NovaFaultException.BadRequest(topLevel ? detail : NovaMessages.InvalidInput(field, value, detail));
-
-    private static bool IsString(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String;
 
 
     /// <summary>Nova's generate_password: 12 characters from an alphabet without look-alikes.</summary>

@@ -16,6 +16,46 @@ public static partial class ServerView
     /// <summary>Host facts only admins see: status of the server's host for <c>host_status</c> (2.16).</summary>
     public delegate string HostStatusLookup(string? host);
 
+    /// <summary>
+    /// Nova's <c>addresses</c> (views/addresses.py): each interface's network label, in the
+    /// interfaces' order, with its IPs ({version, addr}, and in a server's detail the fixed type and
+    /// the MAC); a network whose guest has reported no IP yet is listed with none.
+    /// </summary>
+    public static JsonObject Addresses(IEnumerable<ServerAddress> addresses, bool extended)
+    {
+        var networks = new JsonObject();
+        foreach (var a in addresses)
+        {
+            if (networks[a.Network] is not JsonArray ips) networks[a.Network] = ips = [];
+            if (a.Address is null || !System.Net.IPAddress.TryParse(a.Address, out var ip)) continue;
+            var entry = new JsonObject
+            {
+                ["version"] = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 6 : 4,
+                ["addr"] = a.Address,
+            };
+            if (extended)
+            {
+                entry["OS-EXT-IPS:type"] = "fixed";
+                entry["OS-EXT-IPS-MAC:mac_addr"] = a.MacAddress;
+            }
+
+            ips.Add(entry);
+        }
+
+        return networks;
+    }
+
+    /// <summary>
+    /// accessIPv4/accessIPv6, "may be automatically set by the provider" (Nova's api-ref): a
+    /// XenServer guest sits on a bridged network with no NAT or floating IPs, so the address it
+    /// reports first on its first interface is the one to reach it by (a link-local IPv6 is not).
+    /// Clients that find no access address and no Neutron ask for a floating IP (openstacksdk's
+    /// auto_ip) and fail.
+    /// </summary>
+    private static string AccessIp(IEnumerable<ServerAddress> addresses, System.Net.Sockets.AddressFamily family) =>
+        addresses.Select(a => a.Address is not null && System.Net.IPAddress.TryParse(a.Address, out var ip) ? ip : null)
+            .FirstOrDefault(ip => ip is not null && ip.AddressFamily == family && !ip.IsIPv6LinkLocal)?.ToString() ?? string.Empty;
+
     public static JsonObject Summary(Server s, NovaCaller caller) => new()
     {
         ["id"] = s.Id.ToString(),
@@ -40,14 +80,14 @@ public static partial class ServerView
             ["flavor"] = Flavor(s.Flavor, caller),
             ["created"] = Iso(s.CreatedAt),
             ["updated"] = Iso(s.UpdatedAt),
-            ["addresses"] = new JsonObject(),
-            ["accessIPv4"] = string.Empty,
-            ["accessIPv6"] = string.Empty,
+            ["addresses"] = Addresses(s.Addresses, extended: true),
+            ["accessIPv4"] = AccessIp(s.Addresses, System.Net.Sockets.AddressFamily.InterNetwork),
+            ["accessIPv6"] = AccessIp(s.Addresses, System.Net.Sockets.AddressFamily.InterNetworkV6),
             ["links"] = Links(s, caller),
             ["OS-DCF:diskConfig"] = "MANUAL",
             ["OS-EXT-AZ:availability_zone"] = s.AvailabilityZone,
             ["config_drive"] = string.Empty,
-            ["key_name"] = null,
+            ["key_name"] = s.KeyName,
             ["OS-SRV-USG:launched_at"] = Usage(s.LaunchedAt),
             ["OS-SRV-USG:terminated_at"] = Usage(s.TerminatedAt),
             ["OS-EXT-STS:task_state"] = s.TaskState?.ToNovaName(),

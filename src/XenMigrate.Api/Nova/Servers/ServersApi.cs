@@ -17,6 +17,28 @@ public static class ServersApi
         servers.MapGet("", List).WithSummary("List servers (id, name, links)");
         servers.MapGet("/detail", Detail).WithSummary("List servers with details");
         servers.MapGet("/{server_id}", Show).WithSummary("Show a server");
+        servers.MapGet("/{server_id}/ips", Ips).WithSummary("List a server's addresses by network");
+        servers.MapGet("/{server_id}/ips/{network_label}", IpsOfNetwork).WithSummary("Show a server's addresses on one network");
+    }
+
+    /// <summary>Nova's ips.py index: {"addresses": {label: [{version, addr}]}}.</summary>
+    private static async Task<IResult> Ips(string server_id, NovaCaller caller, XenMigrateDbContext db, ServerReadCache cache, CancellationToken ct)
+    {
+        var server = ServerLookup.Visible(caller.Context, server_id, await cache.FindAsync(db, ServerLookup.IdOf(server_id), ct));
+        caller.Authorize(NovaPolicy.IpsIndex, server.ProjectId);
+        return Results.Json(new JsonObject { ["addresses"] = ServerView.Addresses(server.Addresses, extended: false) });
+    }
+
+    /// <summary>Nova's ips.py show: {label: [{version, addr}]}, or 404 for a network the server has no interface on.</summary>
+    private static async Task<IResult> IpsOfNetwork(string server_id, string network_label, NovaCaller caller, XenMigrateDbContext db,
+        ServerReadCache cache, CancellationToken ct)
+    {
+        var server = ServerLookup.Visible(caller.Context, server_id, await cache.FindAsync(db, ServerLookup.IdOf(server_id), ct));
+        caller.Authorize(NovaPolicy.IpsShow, server.ProjectId);
+        var networks = ServerView.Addresses(server.Addresses, extended: false);
+        if (!networks.TryGetPropertyValue(network_label, out var ips))
+            throw new NovaFaultException(StatusCodes.Status404NotFound, "Instance is not a member of specified network");
+        return Results.Json(new JsonObject { [network_label] = ips!.DeepClone() });
     }
 
     private static async Task<IResult> List(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)

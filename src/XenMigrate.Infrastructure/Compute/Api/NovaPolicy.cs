@@ -21,6 +21,8 @@ public static class NovaPolicy
     public static readonly Rule ServersDetail = new("os_compute_api:servers:detail", Check.ReaderOrAdmin);
     public static readonly Rule ServersDetailAllTenants = new("os_compute_api:servers:detail:get_all_tenants", Check.Admin);
     public static readonly Rule ServersShow = new("os_compute_api:servers:show", Check.ReaderOrAdmin);
+    public static readonly Rule IpsIndex = new("os_compute_api:ips:index", Check.ReaderOrAdmin);
+    public static readonly Rule IpsShow = new("os_compute_api:ips:show", Check.ReaderOrAdmin);
     public static readonly Rule ServersShowHostStatus = new("os_compute_api:servers:show:host_status", Check.Admin);
     public static readonly Rule ExtendedServerAttributes = new("os_compute_api:os-extended-server-attributes", Check.Admin);
     public static readonly Rule ServersResize = new("os_compute_api:servers:resize", Check.MemberOrAdmin);

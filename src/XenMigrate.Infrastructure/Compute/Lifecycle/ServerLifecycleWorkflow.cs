@@ -45,21 +45,54 @@ public sealed partial class ServerLifecycleWorkflow(
         {
             steps.Begin(InstanceEventNames.BuildAndRun, null, "instance.create");
             var image = await images.FindAsync(Guid.Parse(server.ImageId!), ct);
-            var (host, reason) = await scheduler.PickForBuildAsync(server, h => image?.Hosts.Contains(h) == true, ct);
+            var candidates = await HostsWithNetworksAsync(image?.Hosts ?? [], server.RequestedNetworks?.NetworkIds ?? [], ct);
+            var (host, reason) = await scheduler.PickForBuildAsync(server, candidates.Contains, ct);
             if (host is null) throw new NoValidHostException(image is null ? $"Image {server.ImageId} could not be found." : reason);
             server.BeginSpawn(host.Name, host.Name, Now);
             await db.SaveChangesAsync(ct); // placed before anything is made on the host
         }
 
         var flavor = server.Flavor;
+        // The key pair as it is now (a pair deleted since the create is no longer handed out).
+        var publicKey = server.KeyName is null ? null
+            : await db.KeyPairs.AsNoTracking().Where(k => k.UserId == server.UserId && k.Name == server.KeyName).Select(k => k.PublicKey).FirstOrDefaultAsync(ct);
         var vm = await driver.BuildAsync(server.Host!, new BuildSpec(serverId, server.Name, server.ProjectId, server.UserId,
-            Guid.Parse(server.ImageId!), flavor.MemoryMb, flavor.Vcpus, flavor.RootGb * (1L << 30)), ct);
+            Guid.Parse(server.ImageId!), flavor.MemoryMb, flavor.Vcpus, flavor.RootGb * (1L << 30),
+            server.RequestedNetworks ?? RequestedNetworks.AutoAllocate, publicKey), ct);
         if (vm.Power == VmPower.Halted) await driver.StartAsync(server.Host!, vm.Uuid, paused: false, ct);
+        // ACTIVE with its networks listed (openstacksdk refuses a server that reaches ACTIVE without any); the IPs follow as the guest reports them.
+        server.ObserveAddresses(await driver.AddressesAsync(server.Host!, vm.Uuid, ct));
 
         server.FinishBuild(PowerState.Running, Now);
         steps.End(InstanceEventNames.BuildAndRun, "instance.create");
         await db.SaveChangesAsync(ct);
         LogBuilt(logger, server.Name, serverId, server.Host!);
+    }
+
+    /// <summary>
+    /// The hosts whose pool has every requested network (a network's uuid names it in one pool
+    /// only); none, for a build that asks for networks, is Nova's "Network … could not be found."
+    /// </summary>
+    private async Task<HashSet<string>> HostsWithNetworksAsync(IEnumerable<string> hosts, IReadOnlyList<string> networkIds, CancellationToken ct)
+    {
+        var fitting = new HashSet<string>(StringComparer.Ordinal);
+        var answered = false;
+        foreach (var host in hosts)
+        {
+            try
+            {
+                if (networkIds.Count == 0 || await driver.HasNetworksAsync(host, networkIds, ct)) fitting.Add(host);
+                answered = true;
+            }
+            catch (Exception e) when (e is Xapi.XapiException or Xapi.XapiTransportException or TimeoutException or UnknownComputeHostException)
+            {
+                // A host that does not answer is no candidate; the scheduler says so if none is left.
+            }
+        }
+
+        if (networkIds.Count > 0 && fitting.Count == 0 && answered)
+            throw new NoValidHostException($"Network {string.Join(", ", networkIds)} could not be found.");
+        return fitting;
     }
 
     /// <summary>

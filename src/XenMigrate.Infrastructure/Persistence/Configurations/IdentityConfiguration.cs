@@ -56,3 +56,14 @@ internal sealed class TokenSigningKeyConfiguration : IEntityTypeConfiguration<To
         b.Property(k => k.Key).IsRequired();
     }
 }
+
+internal sealed class RevokedTokenConfiguration : IEntityTypeConfiguration<RevokedToken>
+{
+    public void Configure(EntityTypeBuilder<RevokedToken> b)
+    {
+        b.ToTable("RevokedTokens");
+        b.HasKey(r => r.AuditId);
+        b.Property(r => r.AuditId).HasMaxLength(64);
+        b.HasIndex(r => r.ExpiresAt);
+    }
+}

@@ -34,6 +34,9 @@ internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
         MapJson(b.Property(s => s.Fault));
         b.Property(s => s.ImageId).HasMaxLength(64);
         MapJson(b.Property(s => s.Metadata)).IsRequired(); // the ServerLifecycle migrations fill existing rows with "{}"
+        MapJson(b.Property(s => s.RequestedNetworks));
+        b.Property(s => s.KeyName).HasMaxLength(255);
+        MapJson(b.Property(s => s.Addresses)).IsRequired(); // the NetworksKeyPairsAndTokenRevocation migrations fill existing rows with "[]"
 
         // Nova's soft delete: a deleted server keeps its row (instance actions and migrations point
         // at it) but no query sees it unless it asks for deleted rows explicitly.

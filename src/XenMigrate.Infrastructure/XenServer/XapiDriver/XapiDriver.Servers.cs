@@ -39,12 +39,30 @@ public sealed partial class XapiDriver
         {
             await SizeAsync(s, vm, spec, ct);
             await DisksForBuildAsync(on, vm, spec, ct);
+            await EnsureVifsAsync(on, await s.VmAsync(vm.Ref, ct), spec.Networks, ct);
+            await HandOverPublicKeyAsync(s, await s.VmAsync(vm.Ref, ct), spec.PublicKey, ct);
             if ((await s.VmAsync(vm.Ref, ct)).IsATemplate) await s.CallAsync("VM.set_is_a_template", ct, vm.Ref, false);
         }
 
         if (vm.NameLabel != spec.Name) await s.CallAsync("VM.set_name_label", ct, vm.Ref, spec.Name);
         if (vm.Affinity != on.Member.HostRef) await s.CallAsync("VM.set_affinity", ct, vm.Ref, on.Member.HostRef);
         return await GuestAsync(on, await s.VmAsync(vm.Ref, ct), ct);
+    }
+
+    /// <summary>xenstore key under which the guest reads the key pair it was booted with (xenstore-read in the guest).</summary>
+    public const string PublicKeyXenstoreKey = "vm-data/public-keys/0/openssh-key";
+
+    /// <summary>
+    /// The server's key pair, for the guest: XenServer has no metadata service, so the public key
+    /// goes into the VM's xenstore_data, which the guest reads under /local/domain/&lt;id&gt;/vm-data.
+    /// </summary>
+    private static async Task HandOverPublicKeyAsync(XapiSession s, XapiVm vm, string? publicKey, CancellationToken ct)
+    {
+        if (publicKey is null) return;
+        var current = XapiValues.Map(vm.Record["xenstore_data"]);
+        if (current.GetValueOrDefault(PublicKeyXenstoreKey) == publicKey) return;
+        if (current.ContainsKey(PublicKeyXenstoreKey)) await s.CallAsync("VM.remove_from_xenstore_data", ct, vm.Ref, PublicKeyXenstoreKey);
+        await s.CallAsync("VM.add_to_xenstore_data", ct, vm.Ref, PublicKeyXenstoreKey, publicKey);
     }
 
     /// <summary>The half-built or built VM of a server: tagged with its id, or (tag not yet written) named as the build names it.</summary>

@@ -380,6 +380,49 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.ToTable("InstanceActions", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.KeyPairs.KeyPair", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<string>("PublicKey")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("KeyPairs", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Migrations.Migration", b =>
                 {
                     b.Property<int>("Id")
@@ -493,6 +536,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<Guid>("Id")
                         .HasColumnType("uuid");
 
+                    b.Property<string>("Addresses")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("AvailabilityZone")
                         .IsRequired()
                         .HasMaxLength(255)
@@ -519,6 +566,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<string>("ImageId")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
+
+                    b.Property<string>("KeyName")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
 
                     b.Property<DateTime?>("LaunchedAt")
                         .HasColumnType("timestamp with time zone");
@@ -570,6 +621,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .IsRequired()
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
+
+                    b.Property<string>("RequestedNetworks")
+                        .HasColumnType("text");
 
                     b.Property<string>("TaskState")
                         .HasMaxLength(64)
@@ -664,6 +718,25 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.HasKey("MigrationId");
 
                     b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Infrastructure.Identity.RevokedToken", b =>
+                {
+                    b.Property<string>("AuditId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("RevokedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("AuditId");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.ToTable("RevokedTokens", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Infrastructure.Identity.TokenSigningKey", b =>

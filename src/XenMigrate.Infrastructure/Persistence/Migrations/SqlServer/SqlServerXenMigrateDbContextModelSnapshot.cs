@@ -381,6 +381,49 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.ToTable("InstanceActions", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.KeyPairs.KeyPair", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("int");
+
+                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<int>("Id"));
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<string>("PublicKey")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("nvarchar(8)");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("KeyPairs", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Migrations.Migration", b =>
                 {
                     b.Property<int>("Id")
@@ -494,6 +537,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<Guid>("Id")
                         .HasColumnType("uniqueidentifier");
 
+                    b.Property<string>("Addresses")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
                     b.Property<string>("AvailabilityZone")
                         .IsRequired()
                         .HasMaxLength(255)
@@ -520,6 +567,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<string>("ImageId")
                         .HasMaxLength(64)
                         .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("KeyName")
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
 
                     b.Property<DateTime?>("LaunchedAt")
                         .HasColumnType("datetime2");
@@ -571,6 +622,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .IsRequired()
                         .HasMaxLength(64)
                         .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("RequestedNetworks")
+                        .HasColumnType("nvarchar(max)");
 
                     b.Property<string>("TaskState")
                         .HasMaxLength(64)
@@ -665,6 +719,25 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.HasKey("MigrationId");
 
                     b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Infrastructure.Identity.RevokedToken", b =>
+                {
+                    b.Property<string>("AuditId")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<DateTime>("RevokedAt")
+                        .HasColumnType("datetime2");
+
+                    b.HasKey("AuditId");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.ToTable("RevokedTokens", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Infrastructure.Identity.TokenSigningKey", b =>

@@ -365,6 +365,47 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("InstanceActions", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.KeyPairs.KeyPair", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PublicKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("KeyPairs", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Migrations.Migration", b =>
                 {
                     b.Property<int>("Id")
@@ -476,6 +517,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<Guid>("Id")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Addresses")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("AvailabilityZone")
                         .IsRequired()
                         .HasMaxLength(255)
@@ -501,6 +546,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.Property<string>("ImageId")
                         .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("KeyName")
+                        .HasMaxLength(255)
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime?>("LaunchedAt")
@@ -552,6 +601,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<string>("ProjectId")
                         .IsRequired()
                         .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestedNetworks")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("TaskState")
@@ -647,6 +699,25 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.HasKey("MigrationId");
 
                     b.ToTable("MigrationCheckpoints", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Infrastructure.Identity.RevokedToken", b =>
+                {
+                    b.Property<string>("AuditId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("RevokedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("AuditId");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.ToTable("RevokedTokens", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Infrastructure.Identity.TokenSigningKey", b =>

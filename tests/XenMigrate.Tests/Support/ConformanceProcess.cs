@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 
-namespace XenMigrate.Tests.Simulator.Conformance;
+namespace XenMigrate.Tests.Support;
 
 /// <summary>Runs a third-party client's script (node, python) with a clean environment and a time limit.</summary>
 internal static class ConformanceProcess
