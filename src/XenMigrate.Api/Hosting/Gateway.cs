@@ -9,7 +9,9 @@ using XenMigrate.Api.Nova;
 using XenMigrate.Api.Nova.Aggregates;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Flavors;
+using XenMigrate.Api.Nova.AvailabilityZones;
 using XenMigrate.Api.Nova.Images;
+using XenMigrate.Api.Nova.Usage;
 using XenMigrate.Api.Nova.KeyPairs;
 using XenMigrate.Api.Nova.Hypervisors;
 using XenMigrate.Api.Nova.InstanceActions;
@@ -117,6 +119,7 @@ public static class Gateway
             if (prefix.Contains('{', StringComparison.Ordinal)) compute.ExcludeFromDescription(); // the same routes, project-prefixed
             compute.MapServers();
             compute.MapServerLifecycle();
+            compute.MapServerUpdate();
             compute.MapQuotaSets();
             compute.MapLimits();
             compute.MapServerActions();
@@ -126,6 +129,8 @@ public static class Gateway
             compute.MapFlavors();
             compute.MapImagesProxy();
             compute.MapKeyPairs();
+            compute.MapAvailabilityZones();
+            compute.MapSimpleTenantUsage();
             compute.MapServices();
             compute.MapAggregates();
             compute.MapHypervisors();

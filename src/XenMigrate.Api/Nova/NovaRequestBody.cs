@@ -23,6 +23,21 @@ public static class NovaRequestBody
     }
 
     /// <summary>
+    /// The object under a body's one wrapper key ({"server": {…}}, {"keypair": {…}}), refused in
+    /// jsonschema's words as Nova's schemas do: not an object, another key, the key missing.
+    /// </summary>
+    public static JsonObject Wrapped(JsonNode? json, string key)
+    {
+        if (json is not JsonObject body) throw NovaFaultException.BadRequest($"{NovaValues.Repr(json)} is not of type 'object'");
+        if (body.FirstOrDefault(p => p.Key != key) is { Key: { } extra })
+            throw NovaFaultException.BadRequest($"Additional properties are not allowed ('{extra}' was unexpected)");
+        if (body[key] is JsonObject inner) return inner;
+        throw body.ContainsKey(key)
+            ? NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, body[key], $"{NovaValues.Repr(body[key])} is not of type 'object'"))
+            : NovaFaultException.BadRequest($"'{key}' is a required property");
+    }
+
+    /// <summary>
     /// Nova's <c>Request.get_content_type</c>: no type, an empty one or text/plain is read as JSON;
     /// otherwise the media type (parameters aside) must be JSON or Nova's vendor type, not merely start like it.
     /// </summary>

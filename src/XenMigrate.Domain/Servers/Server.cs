@@ -127,6 +127,21 @@ public sealed class Server
         UpdatedAt = now;
     }
 
+    /// <summary>The IPv4 and IPv6 addresses a user set as the ones to reach the server by (Nova's accessIPv4/6); null: the guest's own.</summary>
+    public string? AccessIPv4 { get; private set; }
+
+    public string? AccessIPv6 { get; private set; }
+
+    /// <summary>Nova's update (PUT /servers/{id}): only what the request names changes.</summary>
+    public void Update(string? name, bool setDescription, string? description, string? accessIPv4, string? accessIPv6, DateTime now)
+    {
+        if (name is not null) Rename(name, now);
+        if (setDescription) Description = description;
+        if (accessIPv4 is not null) AccessIPv4 = accessIPv4;
+        if (accessIPv6 is not null) AccessIPv6 = accessIPv6;
+        UpdatedAt = now;
+    }
+
     public void Lock(string? reason, DateTime now)
     {
         Locked = true;

@@ -30,6 +30,7 @@ public sealed class StalledWorkReconciler(XenMigrateDbContext db, IBackgroundJob
         MigrationStatus.Accepted, MigrationStatus.Queued, MigrationStatus.Preparing, MigrationStatus.Running,
     ];
 
+    [JobDisplayName("Resume stalled builds, deletes, power actions and moves")]
     public async Task Run()
     {
         var cutoff = time.GetUtcNow().UtcDateTime - options.Value.ReconcileAfter;

@@ -38,6 +38,9 @@ public interface IHypervisorDriver
     /// <summary>The host's address (Nova's migration dest_host).</summary>
     Task<string> AddressAsync(string host, CancellationToken ct);
 
+    /// <summary>Names the server's VMs on that host's pool (both copies of an open resize within one pool) as the server is named.</summary>
+    Task RenameServerAsync(string host, Guid serverId, string name, CancellationToken ct);
+
     /// <summary>Whether the host's pool has every one of these networks (by uuid): where a build asking for them may go.</summary>
     Task<bool> HasNetworksAsync(string host, IReadOnlyList<string> networkIds, CancellationToken ct);
 

@@ -39,4 +39,19 @@ public class HangfireDashboardTests : GatewayFixture
         Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await page.Content.ReadAsStringAsync(), Does.Contain("XenMigrate jobs"));
     }
+
+    [Test]
+    public async Task Jobs_AreNamedForWhatTheyDo()
+    {
+        // The reconciler is registered in the background at start: its row appears within moments.
+        var page = await Eventually.HoldsAsync(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/hangfire/recurring");
+            request.Headers.Add("X-Auth-Token", AdminToken);
+            using var response = await Gateway.Http.SendAsync(request);
+            return await response.Content.ReadAsStringAsync();
+        }, text => text.Contains("xenmigrate-reconcile", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), "the reconciler's recurring job");
+        Assert.That(page, Does.Contain("Resume stalled builds, deletes, power actions and moves"), "its display name, not StalledWorkReconciler.Run()");
+    }
 }

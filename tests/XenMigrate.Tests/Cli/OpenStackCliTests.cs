@@ -64,6 +64,16 @@ public class OpenStackCliTests : GatewayFixture
     }
 
     [Test]
+    public async Task UsageShow_ForDemo_SinceYesterday()
+    {
+        var since = DateTime.UtcNow.AddDays(-1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var usage = await As(TestUsers.Admin).JsonAsync("usage", "show", "--project", "demo", "--start", since);
+        Assert.That(usage["Servers"]!.AsArray().Select(s => s!["name"]!.GetValue<string>()), Is.SupersetOf(new[] { "web1", "db1" }),
+            "demo's servers ran in the period");
+        Assert.That(double.Parse(usage["CPU Hours"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(0));
+    }
+
+    [Test]
     public async Task FlavorShow_ByName()
     {
         var flavor = await As(TestUsers.Demo).JsonAsync("flavor", "show", "m1.small");

@@ -68,6 +68,8 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/servers",                                            "",              200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/servers/detail",                                     "",              200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}",                                "",              200, 200, 404, 200, 401, 401, 401),
+        // Update: the owner's members or an admin; the host-less target is renamed in the database only.
+        R("PUT",  "/v2.1/servers/{server_id}",                                "rename",        200, 200, 404, 403, 401, 401, 401),
         // The target has no interface: its one network label is unknown (404 after the policy check).
         R("GET",  "/v2.1/servers/{server_id}/ips",                            "",              200, 200, 404, 200, 401, 401, 401),
         R("GET",  "/v2.1/servers/{server_id}/ips/{network_label}",            "",              404, 404, 404, 404, 401, 401, 401),
@@ -125,6 +127,12 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs",                 "private",       200, 404, 404, 404, 401, 401, 401),
         R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",           "public",        200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",           "private",       200, 404, 404, 404, 401, 401, 401),
+        // Usage: every project's for admins, one project's for its members and readers.
+        R("GET",  "/v2.1/os-simple-tenant-usage",                             "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-simple-tenant-usage/{tenant_id}",                 "",              200, 200, 403, 200, 401, 401, 401),
+        // Anyone may list the zones; the detail with hosts and services is for admins.
+        R("GET",  "/v2.1/os-availability-zone",                               "",              200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/os-availability-zone/detail",                        "",              200, 403, 403, 403, 401, 401, 401),
         // Services and hypervisors are admin-only; an unknown service or hypervisor uuid is 404 after the policy check.
         R("GET",  "/v2.1/os-services",                                        "",              200, 403, 403, 403, 401, 401, 401),
         R("PUT",  "/v2.1/os-services/{service_id}",                           "enable",        404, 403, 403, 403, 401, 401, 401),
@@ -318,6 +326,7 @@ public class PolicyMatrixTests : GatewayFixture
         ("PUT", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", _) => Json("""{"hw:cpu_policy":"dedicated"}"""),
         ("POST", _, "os-migrateLive") => Json("""{"os-migrateLive":{"host":null,"block_migration":"auto"}}"""),
         ("POST", _, "force_complete") => Json("""{"force_complete":null}"""),
+        ("PUT", "/v2.1/servers/{server_id}", _) => Json("""{"server":{"name":"matrix-target"}}"""),
         ("POST", "/v2.1/os-keypairs", _) => Json($$$"""{"keypair":{"name":"matrix-{{{Guid.NewGuid():N}}}","public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMlBcazqSEQGKDDicm5Uc8OM0x2cbObZ9bN0LaM7FNXK matrix"}}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,

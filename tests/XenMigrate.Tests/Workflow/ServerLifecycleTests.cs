@@ -77,6 +77,27 @@ public class ServerLifecycleTests : WorkflowFixture
     }
 
     [Test]
+    public async Task AvailabilityZones_AreNovasDefaultZone_WithEveryHost_AndCreateRefusesAnother()
+    {
+        var list = await Gateway.GetAsync("/v2.1/os-availability-zone", Demo);
+        AssertStatus(list, HttpStatusCode.OK);
+        Assert.That(list.Json!["availabilityZoneInfo"]!.ToJsonString(), Is.EqualTo("""[{"zoneName":"nova","zoneState":{"available":true},"hosts":null}]"""));
+
+        AssertStatus(await Gateway.GetAsync("/v2.1/os-availability-zone/detail", Demo), HttpStatusCode.Forbidden);
+        var detail = (await Gateway.GetAsync("/v2.1/os-availability-zone/detail", Admin)).Json!["availabilityZoneInfo"]![0]!;
+        var hosts = detail["hosts"]!.AsObject();
+        Assert.That(hosts.Select(h => h.Key), Is.EqualTo(Lab.Hosts.Select(h => h.Name).Order()));
+        Assert.That(hosts.Select(h => (h.Value!["nova-compute"]!["available"]!.GetValue<bool>(), h.Value!["nova-compute"]!["active"]!.GetValue<bool>())),
+            Has.All.EqualTo((true, true)));
+
+        var elsewhere = await PostServersAsync(Demo, $$$"""{"server":{"name":"lc-az","imageRef":"{{{Debian}}}","flavorRef":"w1","availability_zone":"elsewhere"}}""");
+        AssertStatus(elsewhere, HttpStatusCode.BadRequest);
+        Assert.That(elsewhere.Json!["badRequest"]!["message"]!.GetValue<string>(), Is.EqualTo("The requested availability zone is not available"));
+        var servers = (await Gateway.GetAsync("/v2.1/servers?name=lc-az", Demo)).Json!["servers"]!.AsArray();
+        Assert.That(servers, Is.Empty);
+    }
+
+    [Test]
     public async Task Create_BootsTheTemplateOnAHost_WithTheFlavorsSize_ThenDeleteLeavesNothing()
     {
         var created = await CreateAsync(Demo, "lc-boot", "w1", metadata: new JsonObject { ["role"] = "web" });
@@ -114,6 +135,11 @@ public class ServerLifecycleTests : WorkflowFixture
         AssertStatus(deleted, HttpStatusCode.NoContent);
         await WaitGoneAsync(id);
         Assert.That(await VmsOfServerAsync(host, id), Is.Empty, "the VM is destroyed");
+        var afterwards = await Gateway.GetAsync($"/v2.1/servers/{id}/os-instance-actions", Demo, "2.21");
+        AssertStatus(afterwards, HttpStatusCode.OK);
+        Assert.That(afterwards.Json!["instanceActions"]!.AsArray().Select(a => a!["action"]!.GetValue<string>()), Is.EqualTo(new[] { "delete", "create" }),
+            "from 2.21 a deleted server's actions stay readable");
+        AssertStatus(await Gateway.GetAsync($"/v2.1/servers/{id}/os-instance-actions", Demo, "2.20"), HttpStatusCode.NotFound);
         Assert.That(await OrphanVdisAsync(host), Is.Empty, "and its disk with it");
         var list = (await Gateway.GetAsync("/v2.1/servers", Demo)).Json!["servers"]!.AsArray();
         Assert.That(list.Select(s => s!["id"]!.GetValue<string>()), Does.Not.Contain(id));
@@ -389,6 +415,39 @@ public class ServerLifecycleTests : WorkflowFixture
 
         AssertStatus(await DeleteAsync(Demo, id), HttpStatusCode.NoContent);
         await WaitGoneAsync(id);
+    }
+
+    [Test]
+    public async Task Update_RenamesTheServerAndItsVm_SetsDescriptionAndAccessAddresses_AsNovaAnswers()
+    {
+        var id = await SeedServerAsync(2, "lc-update", memoryMb: 1024, diskGb: 1, dataMib: 1);
+        var renamed = await Gateway.SendJsonAsync(HttpMethod.Put, $"/v2.1/servers/{id}", Demo, """{"server":{"name":"lc-updated","description":"front end"}}""", "2.19");
+        AssertStatus(renamed, HttpStatusCode.OK);
+        var body = renamed.Json!["server"]!;
+        Assert.That((body["name"]!.GetValue<string>(), body["description"]!.GetValue<string>()), Is.EqualTo(("lc-updated", "front end")));
+        Assert.That(body["OS-EXT-STS:vm_state"], Is.Null, "before 2.75 Nova's update view leaves the extended status out");
+        Assert.That((await VmsOfServerAsync(Lab[2], id)).Single().NameLabel, Is.EqualTo("lc-updated"), "the VM is renamed with it");
+
+        var latest = await Gateway.SendJsonAsync(HttpMethod.Put, $"/v2.1/servers/{id}", Demo, """{"server":{"accessIPv4":"192.0.2.10","accessIPv6":"2001:db8::10"}}""", "2.75");
+        AssertStatus(latest, HttpStatusCode.OK);
+        Assert.That((latest.Json!["server"]!["accessIPv4"]!.GetValue<string>(), latest.Json!["server"]!["accessIPv6"]!.GetValue<string>()),
+            Is.EqualTo(("192.0.2.10", "2001:db8::10")), "a user's access addresses win over the guest's");
+        Assert.That(latest.Json!["server"]!["OS-EXT-STS:vm_state"]!.GetValue<string>(), Is.EqualTo("active"), "from 2.75 the whole server");
+        Assert.That((await ServerAsync(id))["name"]!.GetValue<string>(), Is.EqualTo("lc-updated"));
+
+        async Task<(HttpStatusCode, string)> Put(string json, string microversion = "2.19", string? token = null)
+        {
+            var r = await Gateway.SendJsonAsync(HttpMethod.Put, $"/v2.1/servers/{id}", token ?? Demo, json, microversion);
+            return (r.Status, r.Json?.AsObject().First().Value?["message"]?.GetValue<string>() ?? r.Text);
+        }
+
+        Assert.That(await Put("""{"server":{"accessIPv4":"300.1.1.1"}}"""),
+            Is.EqualTo((HttpStatusCode.BadRequest, "Invalid input for field/attribute accessIPv4. Value: 300.1.1.1. '300.1.1.1' is not a 'ipv4'")));
+        Assert.That((await Put("""{"server":{"description":"x"}}""", "2.18")).Item2, Does.EndWith("Additional properties are not allowed ('description' was unexpected)"));
+        Assert.That((await Put("""{"server":{"name":" padded"}}""")).Item1, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await Put("""{"server":{"name":"x"}}""", token: await Gateway.TokenAsync(TestUsers.Reader))).Item1, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That((await Put("""{"server":{"name":"x"}}""", token: await Gateway.TokenAsync(TestUsers.Other))).Item1, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await VmsOfServerAsync(Lab[2], id)).Single().NameLabel, Is.EqualTo("lc-updated"), "refused updates rename nothing");
     }
 
     [Test]

@@ -9,7 +9,10 @@ using XenMigrate.Infrastructure.Compute.Api;
 
 namespace XenMigrate.Api.Nova.InstanceActions;
 
-/// <summary><c>GET /servers/{id}/os-instance-actions[/{request_id}]</c> (nova instance_actions.py), per microversion.</summary>
+/// <summary>
+/// <c>GET /servers/{id}/os-instance-actions[/{request_id}]</c> (nova instance_actions.py), per
+/// microversion; from 2.21 a deleted server's actions too (its delete among them).
+/// </summary>
 public static class InstanceActionsApi
 {
     public static void MapInstanceActions(this RouteGroupBuilder compute)
@@ -19,9 +22,14 @@ public static class InstanceActionsApi
             .WithSummary("Show one action with its events");
     }
 
+    private static Task<Domain.Servers.Server> FindAsync(NovaCaller caller, XenMigrateDbContext db, string serverId, CancellationToken ct) =>
+        caller.Version.AtLeast(21)
+            ? ServerLookup.FindVisibleIncludingDeletedAsync(db, caller.Context, serverId, ct)
+            : ServersApi.FindVisibleAsync(caller, db, serverId, ct);
+
     private static async Task<IResult> List(string server_id, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
     {
-        var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct);
+        var server = await FindAsync(caller, db, server_id, ct);
         caller.Authorize(NovaPolicy.InstanceActionsList, server.ProjectId);
         var query = caller.Http.Request.Query;
         var actions = (await db.InstanceActions.AsNoTracking().Where(a => a.ServerId == server.Id).ToListAsync(ct))
@@ -50,7 +58,7 @@ public static class InstanceActionsApi
 
     private static async Task<IResult> Show(string server_id, string request_id, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
     {
-        var server = await ServersApi.FindVisibleAsync(caller, db, server_id, ct);
+        var server = await FindAsync(caller, db, server_id, ct);
         caller.Authorize(NovaPolicy.InstanceActionsShow, server.ProjectId);
         var action = await db.InstanceActions.AsNoTracking().FirstOrDefaultAsync(a => a.ServerId == server.Id && a.RequestId == request_id, ct)
                      ?? throw NovaFaultException.NotFound($"Action {request_id} not found");

@@ -166,13 +166,7 @@ public static class KeyPairsApi
     /// <summary>schemas/keypairs.py create, create_v22 (type), create_v210 (user_id), create_v292 (public_key required).</summary>
     private static JsonObject Schema(JsonNode? json, Microversions.ApiVersion v)
     {
-        if (json is not JsonObject body) throw NovaFaultException.BadRequest($"{NovaValues.Repr(json)} is not of type 'object'");
-        if (body.FirstOrDefault(p => p.Key != "keypair") is { Key: { } extra })
-            throw NovaFaultException.BadRequest($"Additional properties are not allowed ('{extra}' was unexpected)");
-        if (body["keypair"] is not JsonObject keypair)
-            throw body.ContainsKey("keypair")
-                ? Field("keypair", body["keypair"], $"{NovaValues.Repr(body["keypair"])} is not of type 'object'")
-                : NovaFaultException.BadRequest("'keypair' is a required property");
+        var keypair = NovaRequestBody.Wrapped(json, "keypair");
 
         var known = new List<string> { "name", "public_key" };
         if (v.AtLeast(2)) known.Add("type");

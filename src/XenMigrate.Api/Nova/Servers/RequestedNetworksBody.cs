@@ -58,7 +58,8 @@ internal static class RequestedNetworksBody
             ids.Add(id.ToLowerInvariant());
         }
 
-        return ids.Count == 0 ? RequestedNetworks.None : RequestedNetworks.Of(ids);
+        // An empty list names no network, as no list at all does: the default (Nova allocates every available one).
+        return ids.Count == 0 ? RequestedNetworks.AutoAllocate : RequestedNetworks.Of(ids);
     }
 
     private static void CheckSchema(JsonNode? item, string index, ApiVersion version)

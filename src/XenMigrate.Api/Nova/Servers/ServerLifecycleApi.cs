@@ -64,6 +64,15 @@ public static class ServerLifecycleApi
         var image = (imageId.ToString() == imageRef ? await images.FindAsync(imageId, ct) : null)
                     ?? throw NovaFaultException.BadRequest(NovaMessages.ImageNotFound(imageRef));
 
+        // Nova's availability_zone is "zone[:host[:node]]"; every host is in the one default zone.
+        if (server["availability_zone"]?.GetValue<string>() is { } zone)
+        {
+            if (zone.Contains(':', StringComparison.Ordinal))
+                throw NovaFaultException.BadRequest("XenMigrate does not take a host in availability_zone; every host is in zone 'nova'.");
+            if (zone != AvailabilityZones.AvailabilityZonesApi.DefaultZone)
+                throw NovaFaultException.BadRequest("The requested availability zone is not available");
+        }
+
         // Nova looks the key pair up among the caller's own (compute/api.py _validate_and_build_base_options).
         var keyName = server["key_name"]?.GetValue<string>();
         if (keyName is not null && !await db.KeyPairs.AnyAsync(k => k.UserId == caller.UserId && k.Name == keyName, ct))
@@ -148,6 +157,8 @@ public static class ServerLifecycleApi
             }
         }
 
+        if (server.TryGetPropertyValue("availability_zone", out var zoneNode) && !NovaParameterTypes.IsString(zoneNode))
+            throw Invalid("availability_zone", zoneNode, $"{NovaValues.Repr(zoneNode)} is not of type 'string'");
         // parameter_types.name_with_leading_trailing_spaces
         if (server.TryGetPropertyValue("key_name", out var keyName)
             && !(NovaParameterTypes.IsString(keyName) && keyName!.GetValue<string>().Length is > 0 and <= 255))

@@ -46,7 +46,7 @@ public static partial class ServerView
     }
 
     /// <summary>
-    /// accessIPv4/accessIPv6, "may be automatically set by the provider" (Nova's api-ref): a
+    /// accessIPv4/accessIPv6 when the user set none, "may be automatically set by the provider" (Nova's api-ref): a
     /// XenServer guest sits on a bridged network with no NAT or floating IPs, so the address it
     /// reports first on its first interface is the one to reach it by (a link-local IPv6 is not).
     /// Clients that find no access address and no Neutron ask for a floating IP (openstacksdk's
@@ -81,8 +81,8 @@ public static partial class ServerView
             ["created"] = Iso(s.CreatedAt),
             ["updated"] = Iso(s.UpdatedAt),
             ["addresses"] = Addresses(s.Addresses, extended: true),
-            ["accessIPv4"] = AccessIp(s.Addresses, System.Net.Sockets.AddressFamily.InterNetwork),
-            ["accessIPv6"] = AccessIp(s.Addresses, System.Net.Sockets.AddressFamily.InterNetworkV6),
+            ["accessIPv4"] = s.AccessIPv4 ?? AccessIp(s.Addresses, System.Net.Sockets.AddressFamily.InterNetwork),
+            ["accessIPv6"] = s.AccessIPv6 ?? AccessIp(s.Addresses, System.Net.Sockets.AddressFamily.InterNetworkV6),
             ["links"] = Links(s, caller),
             ["OS-DCF:diskConfig"] = "MANUAL",
             ["OS-EXT-AZ:availability_zone"] = s.AvailabilityZone,

@@ -105,7 +105,7 @@ public static class ServersApi
         return (page, next);
     }
 
-    private static async Task<ServerView.HostStatusLookup> HostStatusLookupAsync(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
+    internal static async Task<ServerView.HostStatusLookup> HostStatusLookupAsync(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
     {
         if (!caller.Version.AtLeast(16) || !caller.IsAdmin) return _ => string.Empty;
         var hosts = await db.ComputeHosts.AsNoTracking().ToDictionaryAsync(h => h.Name, ct);

@@ -138,7 +138,7 @@ public static class ServicesApi
             ["state"] = host.IsUp && !host.ForcedDown ? "up" : "down",
             ["status"] = host.Enabled ? "enabled" : "disabled",
             ["updated_at"] = MigrationsApi.Time(host.LastSeenAt ?? host.UpdatedAt),
-            ["zone"] = "nova",
+            ["zone"] = AvailabilityZones.AvailabilityZonesApi.DefaultZone,
         };
         if (caller.Version.AtLeast(11)) view["forced_down"] = host.ForcedDown;
         return view;

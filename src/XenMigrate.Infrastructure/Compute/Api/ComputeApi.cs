@@ -16,7 +16,7 @@ namespace XenMigrate.Infrastructure.Compute.Api;
 /// and enqueues the work. The name given to the retry is the one Nova's 409 uses for the action. Endpoints only check the schema, call one of these and shape the answer.
 /// </summary>
 public sealed class ComputeApi(XenMigrateDbContext db, ConflictRetry retry, MigrationStarter migrations, LiveMigrationStarter liveMigrations,
-    PowerActionStarter power, ServerStarter lifecycle)
+    PowerActionStarter power, ServerStarter lifecycle, XenServer.IHypervisorDriver driver, TimeProvider time)
 {
     /// <summary>compute_api.resize with a flavor: a resize.</summary>
     public Task ResizeServerAsync(RequestContext context, string serverId, string flavorRef, CancellationToken ct) =>
@@ -106,6 +106,41 @@ public sealed class ComputeApi(XenMigrateDbContext db, ConflictRetry retry, Migr
             var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ServersDelete, ct);
             await lifecycle.DeleteAsync(server, context, ct);
         }, ct, otherActionsWin: false);
+
+    /// <summary>
+    /// compute_api.update_instance (PUT /servers/{id}): name, description, access addresses. A new
+    /// name is given to the server's VMs first (their name_label is what XenCenter, Xen Orchestra
+    /// and the inventory read), so the row never names a server its hosts call otherwise; a host
+    /// that does not answer refuses the rename (409) and changes nothing.
+    /// </summary>
+    public async Task<Server> UpdateServerAsync(RequestContext context, string serverId, ServerUpdate update, CancellationToken ct)
+    {
+        Server? updated = null;
+        await retry.RunAsync(serverId, "update", async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ServersUpdate, ct);
+            if (update.Name is { } name && name != server.Name && server.Managed)
+            {
+                var hosts = new[] { server.Host, server.VmState == VmState.Resized ? server.PreviousHost : null }.OfType<string>().Distinct();
+                foreach (var host in hosts)
+                {
+                    try
+                    {
+                        await driver.RenameServerAsync(host, server.Id, name, ct);
+                    }
+                    catch (Exception e) when (e is Xapi.XapiException or Xapi.XapiTransportException or TimeoutException or XenServer.UnknownComputeHostException)
+                    {
+                        throw new ServerRenameRefusedException(server.Id, host);
+                    }
+                }
+            }
+
+            server.Update(update.Name, update.SetDescription, update.Description, update.AccessIPv4, update.AccessIPv6, time.GetUtcNow().UtcDateTime);
+            await db.SaveChangesAsync(ct);
+            updated = server;
+        }, ct, otherActionsWin: false); // not an instance action: it goes ahead whatever else runs
+        return updated!;
+    }
 
     private static readonly Dictionary<PowerAction, NovaPolicy.Rule> PowerPolicies = new()
     {

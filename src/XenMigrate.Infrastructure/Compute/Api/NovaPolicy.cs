@@ -40,6 +40,10 @@ public static class NovaPolicy
     public static readonly Rule InstanceActionsShow = new("os_compute_api:os-instance-actions:show", Check.ReaderOrAdmin);
     public static readonly Rule InstanceActionEvents = new("os_compute_api:os-instance-actions:events", Check.Admin);
     public static readonly Rule FlavorExtraSpecsIndex = new("os_compute_api:os-flavor-extra-specs:index", Check.ReaderOrAdmin);
+    public static readonly Rule AvailabilityZoneList = new("os_compute_api:os-availability-zone:list", Check.Anyone);
+    public static readonly Rule AvailabilityZoneDetail = new("os_compute_api:os-availability-zone:detail", Check.Admin);
+    public static readonly Rule SimpleTenantUsageList = new("os_compute_api:os-simple-tenant-usage:list", Check.Admin);
+    public static readonly Rule SimpleTenantUsageShow = new("os_compute_api:os-simple-tenant-usage:show", Check.ReaderOrAdmin);
     public static readonly Rule ServicesList = new("os_compute_api:os-services:list", Check.Admin);
     public static readonly Rule AggregatesIndex = new("os_compute_api:os-aggregates:index", Check.Admin);
     public static readonly Rule AggregatesShow = new("os_compute_api:os-aggregates:show", Check.Admin);
@@ -48,6 +52,7 @@ public static class NovaPolicy
     public static readonly Rule HypervisorsListDetail = new("os_compute_api:os-hypervisors:list-detail", Check.Admin);
     public static readonly Rule HypervisorsShow = new("os_compute_api:os-hypervisors:show", Check.Admin);
     public static readonly Rule HypervisorsStatistics = new("os_compute_api:os-hypervisors:statistics", Check.Admin);
+    public static readonly Rule ServersUpdate = new("os_compute_api:servers:update", Check.MemberOrAdmin);
     public static readonly Rule ServersCreate = new("os_compute_api:servers:create", Check.MemberOrAdmin);
     public static readonly Rule ServersDelete = new("os_compute_api:servers:delete", Check.MemberOrAdmin);
     public static readonly Rule QuotaSetsShow = new("os_compute_api:os-quota-sets:show", Check.ReaderOrAdmin);

@@ -20,6 +20,13 @@ public static class ServerLookup
         return Visible(context, serverId, await servers.FirstOrDefaultAsync(s => s.Id == id, ct));
     }
 
+    /// <summary>As <see cref="FindVisibleAsync"/>, deleted servers included (Nova's read_deleted="yes": instance actions from 2.21).</summary>
+    public static async Task<Server> FindVisibleIncludingDeletedAsync(XenMigrateDbContext db, RequestContext context, string serverId, CancellationToken ct)
+    {
+        var id = IdOf(serverId);
+        return Visible(context, serverId, await db.Servers.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, ct));
+    }
+
     /// <summary>The id a path names, or Nova's 404 for a string that is not a canonical uuid.</summary>
     public static Guid IdOf(string serverId) =>
         Guid.TryParseExact(serverId, "D", out var id) ? id : throw new InstanceNotFoundException(serverId);

@@ -1,3 +1,4 @@
+using Hangfire;
 using Hangfire.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -13,9 +14,11 @@ namespace XenMigrate.Infrastructure.Compute.Lifecycle;
 /// </summary>
 public sealed class ServerJobs(IServiceScopeFactory scopes, WorkerLocks locks, ILogger<ServerJobs> logger) : DurableJobs(scopes)
 {
+    [JobDisplayName("Server {0}: build and start")]
     public Task Build(Guid serverId, PerformContext? context) =>
         RunAsync(serverId, context, (w, ct) => w.BuildAsync(serverId, ct), (w, reason, ct) => w.FailBuildAsync(serverId, reason, ct));
 
+    [JobDisplayName("Server {0}: delete")]
     public Task Delete(Guid serverId, PerformContext? context) =>
         RunAsync(serverId, context, (w, ct) => w.DeleteAsync(serverId, ct), (w, reason, ct) => w.FailDeleteAsync(serverId, reason, ct));
 

@@ -1,3 +1,4 @@
+using Hangfire;
 using Hangfire.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -12,6 +13,7 @@ namespace XenMigrate.Infrastructure.Compute.Power;
 /// </summary>
 public sealed class PowerJobs(IServiceScopeFactory scopes, WorkerLocks locks, ILogger<PowerJobs> logger) : DurableJobs(scopes)
 {
+    [JobDisplayName("Instance action {0}: power action")]
     public Task Run(int instanceActionId, PerformContext? context) =>
         DurableJob.RunAsync(locks, LockResource.PowerAction(instanceActionId), context, logger, $"Power action {instanceActionId}", "The power action",
             ct => InScopeAsync<PowerWorkflow>(w => w.RunAsync(instanceActionId, ct)),

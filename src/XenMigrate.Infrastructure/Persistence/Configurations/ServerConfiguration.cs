@@ -36,6 +36,8 @@ internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
         MapJson(b.Property(s => s.Metadata)).IsRequired(); // the ServerLifecycle migrations fill existing rows with "{}"
         MapJson(b.Property(s => s.RequestedNetworks));
         b.Property(s => s.KeyName).HasMaxLength(255);
+        b.Property(s => s.AccessIPv4).HasMaxLength(45);
+        b.Property(s => s.AccessIPv6).HasMaxLength(45);
         MapJson(b.Property(s => s.Addresses)).IsRequired(); // the NetworksKeyPairsAndTokenRevocation migrations fill existing rows with "[]"
 
         // Nova's soft delete: a deleted server keeps its row (instance actions and migrations point

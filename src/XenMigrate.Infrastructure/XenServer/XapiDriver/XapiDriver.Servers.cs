@@ -149,6 +149,14 @@ public sealed partial class XapiDriver
             .Select(d => long.TryParse((string?)d.Attribute("size"), NumberStyles.None, CultureInfo.InvariantCulture, out var size) ? size : (long?)null)
             .FirstOrDefault();
 
+    public async Task RenameServerAsync(string host, Guid serverId, string name, CancellationToken ct)
+    {
+        var on = await OnAsync(host, ct);
+        var id = serverId.ToString();
+        foreach (var vm in (await on.Session.VmsAsync(ct)).Values.Where(v => v.IsGuest && v.OtherConfig.GetValueOrDefault(InventoryKeys.ServerId) == id))
+            if (vm.NameLabel != name) await on.Session.CallAsync("VM.set_name_label", ct, vm.Ref, name);
+    }
+
     public async Task DestroyServerAsync(string host, Guid serverId, string? moveTag, CancellationToken ct)
     {
         var on = await OnAsync(host, ct);
