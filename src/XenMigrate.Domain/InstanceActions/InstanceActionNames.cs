@@ -22,4 +22,6 @@ public static class InstanceActionNames
     public const string Unpause = "unpause";
     public const string Suspend = "suspend";
     public const string Resume = "resume";
+    public const string Lock = "lock";
+    public const string Unlock = "unlock";
 }

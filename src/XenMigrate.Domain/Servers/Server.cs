@@ -142,16 +142,32 @@ public sealed class Server
         UpdatedAt = now;
     }
 
-    public void Lock(string? reason, DateTime now)
+    /// <summary>Who locked the server (Nova's locked_by): "owner" (its project) or "admin" (anyone else, an admin).</summary>
+    public string? LockedBy { get; private set; }
+
+    public const string LockedByOwner = "owner";
+    public const string LockedByAdmin = "admin";
+
+    /// <summary>
+    /// Nova's compute_api.lock: the owner locking a server that is already locked changes nothing;
+    /// otherwise it is locked by the owner or, for a caller of another project, by an admin.
+    /// </summary>
+    public void Lock(string? reason, DateTime now, bool byOwner = true)
     {
+        if (Locked && byOwner) return;
         Locked = true;
+        LockedBy = byOwner ? LockedByOwner : LockedByAdmin;
         LockedReason = reason;
         UpdatedAt = now;
     }
 
+    /// <summary>Nova's is_expected_locked_by: an owner may not lift an admin's lock (nor an admin of another project an owner's, without the override).</summary>
+    public bool IsLockedByOtherThan(bool byOwner) => LockedBy is { } by && by != (byOwner ? LockedByOwner : LockedByAdmin);
+
     public void Unlock(DateTime now)
     {
         Locked = false;
+        LockedBy = null;
         LockedReason = null;
         UpdatedAt = now;
     }

@@ -124,6 +124,40 @@ public abstract class PowerActionTests : WorkflowFixture
     }
 
     [Test]
+    public async Task LockAndUnlock_GateTheOwnersActions_AndAnAdminsLockIsTheAdminsToLift()
+    {
+        var id = await SeedServerAsync(0, "pw-lock", memoryMb: 512, diskGb: 1);
+        AssertStatus(await ActionAsync(id, Demo, """{"lock":{"locked_reason":"kernel update"}}""", "2.73"), HttpStatusCode.Accepted);
+        var locked = (await Gateway.GetAsync($"/v2.1/servers/{id}", Demo, "2.73")).Json!["server"]!;
+        Assert.That((locked["locked"]!.GetValue<bool>(), locked["locked_reason"]!.GetValue<string>()), Is.EqualTo((true, "kernel update")));
+        await AssertConflictAsync(id, Demo, """{"os-stop":null}""", $"Instance {id} is locked");
+
+        // The owner's lock: the owner lifts it, and so may an admin (the override).
+        AssertStatus(await ActionAsync(id, Admin, """{"unlock":null}"""), HttpStatusCode.Accepted);
+        Assert.That((await ServerAsync(id))["locked"]!.GetValue<bool>(), Is.False);
+
+        // An admin's lock: the owner may not lift it.
+        AssertStatus(await ActionAsync(id, Admin, """{"lock":null}""", "2.73"), HttpStatusCode.Accepted);
+        var refused = await ActionAsync(id, Demo, """{"unlock":null}""");
+        AssertStatus(refused, HttpStatusCode.Forbidden);
+        Assert.That(refused.Json!["forbidden"]!["message"]!.GetValue<string>(),
+            Is.EqualTo("Policy doesn't allow os_compute_api:os-lock-server:unlock:override to be performed."));
+        AssertStatus(await ActionAsync(id, Admin, """{"unlock":null}"""), HttpStatusCode.Accepted);
+
+        var bad = await ActionAsync(id, Demo, """{"lock":{"locked_reason":""}}""", "2.73");
+        AssertStatus(bad, HttpStatusCode.BadRequest);
+        Assert.That(bad.Json!["badRequest"]!["message"]!.GetValue<string>(), Is.EqualTo("Invalid input for field/attribute locked_reason. Value: . '' is too short"));
+        AssertStatus(await ActionAsync(id, Demo, """{"lock":{"locked_reason":""}}""", "2.72"), HttpStatusCode.Accepted); // before 2.73 the body is not read
+        AssertStatus(await ActionAsync(id, Demo, """{"unlock":null}"""), HttpStatusCode.Accepted);
+        AssertStatus(await ActionAsync(id, await Gateway.TokenAsync(TestUsers.Reader), """{"lock":null}"""), HttpStatusCode.Forbidden);
+
+        var actions = (await Gateway.GetAsync($"/v2.1/servers/{id}/os-instance-actions", Demo)).Json!["instanceActions"]!.AsArray()
+            .Select(a => a!["action"]!.GetValue<string>()).ToList();
+        Assert.That(actions.Count(a => a == "lock"), Is.EqualTo(3));
+        Assert.That(actions.Count(a => a == "unlock"), Is.EqualTo(3));
+    }
+
+    [Test]
     public async Task StopResizeConfirm_StaysShutoff_ThenStartsOnTheDestination()
     {
         // tempest test_resize_server_confirm_from_stopped, step by step.

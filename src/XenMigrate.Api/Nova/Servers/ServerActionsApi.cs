@@ -16,7 +16,7 @@ public static partial class ServerActionsApi
 {
     public static void MapServerActions(this RouteGroupBuilder compute) =>
         compute.MapPost("/servers/{server_id}/action", Dispatch).WithTags("Servers")
-            .WithSummary("Run a server action: resize, confirmResize, revertResize, migrate, os-migrateLive, reboot, os-stop, os-start, pause, unpause, suspend, resume")
+            .WithSummary("Run a server action: resize, confirmResize, revertResize, migrate, os-migrateLive, reboot, os-stop, os-start, pause, unpause, suspend, resume, lock, unlock")
             .WithDescription("""The body has exactly one key, e.g. {"resize":{"flavorRef":"3"}}, {"confirmResize":null}, {"revertResize":null}, {"migrate":null}, {"reboot":{"type":"SOFT"}}, {"os-stop":null}, {"pause":null}.""");
 
     private static async Task<IResult> Dispatch(string server_id, NovaCaller caller, XenMigrateDbContext db, ComputeApi compute,
@@ -49,6 +49,12 @@ public static partial class ServerActionsApi
                 var reboot = Validated(rebootValidator, new RebootRequest(value));
                 await compute.PowerActionAsync(context, server_id, reboot.Hard ? PowerAction.HardReboot : PowerAction.SoftReboot, ct);
                 return Results.Accepted();
+            case "lock":
+                await compute.LockServerAsync(context, server_id, LockReason(value, caller.Version), ct);
+                return Results.Accepted();
+            case "unlock":
+                await compute.UnlockServerAsync(context, server_id, ct);
+                return Results.Accepted();
             case "os-migrateLive":
                 var live = LiveMigrateRequest.Parse(value, caller.Version);
                 await compute.LiveMigrateServerAsync(context, server_id, live.Host, live.Force, ct);
@@ -63,7 +69,7 @@ public static partial class ServerActionsApi
     /// <summary>Server actions Nova has that XenMigrate does not (yet): Nova would find the server first.</summary>
     private static readonly HashSet<string> OtherNovaActions = new(StringComparer.Ordinal)
     {
-        "rebuild", "createImage", "createBackup", "changePassword", "lock", "unlock", "shelve", "shelveOffload", "unshelve",
+        "rebuild", "createImage", "createBackup", "changePassword", "shelve", "shelveOffload", "unshelve",
         "rescue", "unrescue", "addFloatingIp", "removeFloatingIp", "addSecurityGroup", "removeSecurityGroup", "addFixedIp", "removeFixedIp",
         "os-getConsoleOutput", "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole", "os-resetState",
         "os-resetNetwork", "injectNetworkInfo", "evacuate", "forceDelete", "restore", "trigger_crash_dump",
@@ -78,6 +84,23 @@ public static partial class ServerActionsApi
     {
         if (OtherNovaActions.Contains(action)) await ServersApi.FindVisibleAsync(caller, db, serverId, ct);
         throw NovaFaultException.BadRequest(NovaMessages.NoSuchAction(action));
+    }
+
+    /// <summary>schemas/lock_server.py lock_v2_73: null or {"locked_reason": 1–255 characters}; before 2.73 the body is not read.</summary>
+    private static string? LockReason(JsonNode? value, Microversions.ApiVersion version)
+    {
+        if (!version.AtLeast(73) || value is null) return null;
+        if (value is not JsonObject lockBody)
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("lock", value, $"{NovaValues.Repr(value)} is not of type 'object', 'null'"));
+        if (lockBody.FirstOrDefault(p => p.Key != "locked_reason") is { Key: { } extra })
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("lock", lockBody, $"Additional properties are not allowed ('{extra}' was unexpected)"));
+        if (!lockBody.TryGetPropertyValue("locked_reason", out var reason)) return null;
+        if (!NovaParameterTypes.IsString(reason))
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("locked_reason", reason, $"{NovaValues.Repr(reason)} is not of type 'string'"));
+        var text = reason!.GetValue<string>();
+        if (text.Length is 0 or > 255)
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("locked_reason", reason, $"{NovaValues.Repr(reason)} is too {(text.Length == 0 ? "short" : "long")}"));
+        return text;
     }
 
     private static T Validated<T>(IValidator<T> validator, T request)

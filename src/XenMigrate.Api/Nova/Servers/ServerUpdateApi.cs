@@ -30,6 +30,8 @@ public static class ServerUpdateApi
 
     private static async Task<IResult> Update(string server_id, NovaCaller caller, ComputeApi compute, XenMigrateDbContext db, CancellationToken ct)
     {
+        // "/servers/detail" is a collection, not a server id: a PUT there is the wrong method (as Nova's router has it).
+        if (server_id == "detail") throw new NovaFaultException(StatusCodes.Status405MethodNotAllowed, NovaMessages.MethodNotAllowed);
         var update = Schema(await NovaRequestBody.ReadAsync(caller.Http.Request, ct), caller.Version);
         var server = await compute.UpdateServerAsync(caller.Context, server_id, update, ct);
         var hostStatus = await ServersApi.HostStatusLookupAsync(caller, db, ct);

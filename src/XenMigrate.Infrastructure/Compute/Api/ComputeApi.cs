@@ -142,6 +142,29 @@ public sealed class ComputeApi(XenMigrateDbContext db, ConflictRetry retry, Migr
         return updated!;
     }
 
+    /// <summary>compute_api.lock (a reason from 2.73): no state check, it holds whatever runs; instance action "lock".</summary>
+    public Task LockServerAsync(RequestContext context, string serverId, string? reason, CancellationToken ct) =>
+        retry.RunAsync(serverId, InstanceActionNames.Lock, async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.LockServer, ct);
+            var now = time.GetUtcNow().UtcDateTime;
+            server.Lock(reason, now, byOwner: server.ProjectId == context.ProjectId);
+            db.InstanceActions.Add(new InstanceAction(server.Id, InstanceActionNames.Lock, context.RequestId, context.UserId, context.ProjectId, now));
+            await db.SaveChangesAsync(ct);
+        }, ct, otherActionsWin: false);
+
+    /// <summary>compute_api.unlock: another party's lock needs the override policy (admin).</summary>
+    public Task UnlockServerAsync(RequestContext context, string serverId, CancellationToken ct) =>
+        retry.RunAsync(serverId, InstanceActionNames.Unlock, async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.UnlockServer, ct);
+            if (server.IsLockedByOtherThan(byOwner: server.ProjectId == context.ProjectId)) context.Authorize(NovaPolicy.UnlockOverride, server.ProjectId);
+            var now = time.GetUtcNow().UtcDateTime;
+            server.Unlock(now);
+            db.InstanceActions.Add(new InstanceAction(server.Id, InstanceActionNames.Unlock, context.RequestId, context.UserId, context.ProjectId, now));
+            await db.SaveChangesAsync(ct);
+        }, ct, otherActionsWin: false);
+
     private static readonly Dictionary<PowerAction, NovaPolicy.Rule> PowerPolicies = new()
     {
         [PowerAction.Stop] = NovaPolicy.ServersStop,

@@ -53,6 +53,9 @@ public static class NovaPolicy
     public static readonly Rule HypervisorsShow = new("os_compute_api:os-hypervisors:show", Check.Admin);
     public static readonly Rule HypervisorsStatistics = new("os_compute_api:os-hypervisors:statistics", Check.Admin);
     public static readonly Rule ServersUpdate = new("os_compute_api:servers:update", Check.MemberOrAdmin);
+    public static readonly Rule LockServer = new("os_compute_api:os-lock-server:lock", Check.MemberOrAdmin);
+    public static readonly Rule UnlockServer = new("os_compute_api:os-lock-server:unlock", Check.MemberOrAdmin);
+    public static readonly Rule UnlockOverride = new("os_compute_api:os-lock-server:unlock:override", Check.Admin);
     public static readonly Rule ServersCreate = new("os_compute_api:servers:create", Check.MemberOrAdmin);
     public static readonly Rule ServersDelete = new("os_compute_api:servers:delete", Check.MemberOrAdmin);
     public static readonly Rule QuotaSetsShow = new("os_compute_api:os-quota-sets:show", Check.ReaderOrAdmin);

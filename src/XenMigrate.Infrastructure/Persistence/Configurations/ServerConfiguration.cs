@@ -20,6 +20,7 @@ internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
         b.Property(s => s.Node).HasMaxLength(255);
         b.Property(s => s.AvailabilityZone).HasMaxLength(255).IsRequired();
         b.Property(s => s.LockedReason).HasMaxLength(255);
+        b.Property(s => s.LockedBy).HasMaxLength(8);
         b.Property(s => s.VmState).HasMaxLength(32)
             .HasConversion(v => v.ToNovaName(), s => NovaStateNames.ParseVmState(s));
         b.Property(s => s.TaskState).HasMaxLength(64)

@@ -585,6 +585,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<bool>("Locked")
                         .HasColumnType("boolean");
 
+                    b.Property<string>("LockedBy")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)");
+
                     b.Property<string>("LockedReason")
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)");

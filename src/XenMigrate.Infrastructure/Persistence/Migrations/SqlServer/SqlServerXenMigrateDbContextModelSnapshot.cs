@@ -586,6 +586,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<bool>("Locked")
                         .HasColumnType("bit");
 
+                    b.Property<string>("LockedBy")
+                        .HasMaxLength(8)
+                        .HasColumnType("nvarchar(8)");
+
                     b.Property<string>("LockedReason")
                         .HasMaxLength(255)
                         .HasColumnType("nvarchar(255)");

@@ -566,6 +566,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<bool>("Locked")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("LockedBy")
+                        .HasMaxLength(8)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("LockedReason")
                         .HasMaxLength(255)
                         .HasColumnType("TEXT");
