@@ -41,8 +41,12 @@ public interface IHypervisorDriver
     /// <summary>Names the server's VMs on that host's pool (both copies of an open resize within one pool) as the server is named.</summary>
     Task RenameServerAsync(string host, Guid serverId, string name, CancellationToken ct);
 
-    /// <summary>Whether the host's pool has every one of these networks (by uuid): where a build asking for them may go.</summary>
-    Task<bool> HasNetworksAsync(string host, IReadOnlyList<string> networkIds, CancellationToken ct);
+    /// <summary>
+    /// Of these hosts, those whose pool has every one of these networks (by uuid): where a build
+    /// asking for them may go. Each pool's networks are read once; a host that does not answer is
+    /// left out, and <c>Answered</c> says whether any did.
+    /// </summary>
+    Task<(IReadOnlySet<string> Hosts, bool Answered)> HostsWithNetworksAsync(IEnumerable<string> hosts, IReadOnlyList<string> networkIds, CancellationToken ct);
 
     /// <summary>The VM's interfaces with the addresses its guest reports (Nova's network info), read live.</summary>
     Task<IReadOnlyList<Domain.Servers.ServerAddress>> AddressesAsync(string host, string vmUuid, CancellationToken ct);

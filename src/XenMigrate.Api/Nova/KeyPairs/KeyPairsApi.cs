@@ -108,6 +108,7 @@ public static class KeyPairsApi
         var fingerprint = PublicKeys.Fingerprint(type, publicKey)
                           ?? throw Invalid(type == KeyPair.X509 ? "failed to generate X509 fingerprint" : "failed to generate fingerprint");
 
+        // The caller's project limits the target user's count, as Nova's Quotas.check_deltas(context, …, user_id) does.
         var allowed = (await quotas.LimitsAsync(caller.ProjectId, ct))["key_pairs"];
         if (allowed >= 0 && await db.KeyPairs.CountAsync(k => k.UserId == userId, ct) >= allowed)
             throw new QuotaExceededException("Quota exceeded, too many key pairs.");

@@ -85,9 +85,13 @@ public sealed class ServerListQuery
     {
         if ((Value("name") ?? Value("display_name")) is { } pattern)
         {
-            var regex = NameRegex(pattern);
+            var regex = FilterRegex("name", pattern);
             servers = servers.Where(s => Matches(regex, s.Name));
         }
+
+        var ipv4 = Value("ip") is { } ip ? FilterRegex("ip", ip) : null;
+        var ipv6 = (_caller.IsAdmin || _caller.Version.AtLeast(5)) && Value("ip6") is { } ip6 ? FilterRegex("ip6", ip6) : null;
+        if (ipv4 is not null || ipv6 is not null) servers = servers.Where(s => HasMatchingIp(s, ipv4, ipv6));
 
         if (Value("status") is { } status)
             servers = servers.Where(s => string.Equals(s.Status, status, StringComparison.OrdinalIgnoreCase));
@@ -147,8 +151,18 @@ public sealed class ServerListQuery
     private string? Value(string name) =>
         _query.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v.ToString()) ? v.ToString() : null;
 
-    /// <summary>Nova's <c>name</c> filter is a regular expression searched anywhere in the name.</summary>
-    private static Regex NameRegex(string pattern)
+    /// <summary>
+    /// Nova's <c>ip</c> and <c>ip6</c> filters: Python's <c>re.match</c> (anchored at the start)
+    /// of each fixed IPv4 or IPv6 address; a server matching either is listed. ip6 is open to
+    /// members from 2.5.
+    /// </summary>
+    private static bool HasMatchingIp(Server server, Regex? ipv4, Regex? ipv6) =>
+        server.Addresses.Any(a => a.Address is { } address && System.Net.IPAddress.TryParse(address, out var parsed) &&
+                                  (parsed.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? ipv4 : ipv6) is { } regex &&
+                                  MatchesFromStart(regex, address));
+
+    /// <summary>A filter's regular expression (Nova's name filter is searched anywhere in the name; ip and ip6 match from the start).</summary>
+    private static Regex FilterRegex(string filter, string pattern)
     {
         try
         {
@@ -156,19 +170,24 @@ public sealed class ServerListQuery
         }
         catch (ArgumentException)
         {
-            throw NovaFaultException.BadRequest($"Invalid regular expression in name filter: {pattern}");
+            throw NovaFaultException.BadRequest($"Invalid regular expression in {filter} filter: {pattern}");
         }
     }
 
-    private static bool Matches(Regex regex, string name)
+    private static bool Matches(Regex regex, string text) => Within(() => regex.IsMatch(text));
+
+    // The leftmost match is found first, so one at index 0 exists exactly when re.match would succeed.
+    private static bool MatchesFromStart(Regex regex, string text) => Within(() => regex.Match(text) is { Success: true, Index: 0 });
+
+    private static bool Within(Func<bool> match)
     {
         try
         {
-            return regex.IsMatch(name);
+            return match();
         }
         catch (RegexMatchTimeoutException)
         {
-            throw NovaFaultException.BadRequest("The name filter took too long to evaluate.");
+            throw NovaFaultException.BadRequest("A filter's regular expression took too long to evaluate.");
         }
     }
 }

@@ -73,24 +73,11 @@ public sealed partial class ServerLifecycleWorkflow(
     /// The hosts whose pool has every requested network (a network's uuid names it in one pool
     /// only); none, for a build that asks for networks, is Nova's "Network … could not be found."
     /// </summary>
-    private async Task<HashSet<string>> HostsWithNetworksAsync(IEnumerable<string> hosts, IReadOnlyList<string> networkIds, CancellationToken ct)
+    private async Task<IReadOnlySet<string>> HostsWithNetworksAsync(IEnumerable<string> hosts, IReadOnlyList<string> networkIds, CancellationToken ct)
     {
-        var fitting = new HashSet<string>(StringComparer.Ordinal);
-        var answered = false;
-        foreach (var host in hosts)
-        {
-            try
-            {
-                if (networkIds.Count == 0 || await driver.HasNetworksAsync(host, networkIds, ct)) fitting.Add(host);
-                answered = true;
-            }
-            catch (Exception e) when (e is Xapi.XapiException or Xapi.XapiTransportException or TimeoutException or UnknownComputeHostException)
-            {
-                // A host that does not answer is no candidate; the scheduler says so if none is left.
-            }
-        }
-
-        if (networkIds.Count > 0 && fitting.Count == 0 && answered)
+        if (networkIds.Count == 0) return hosts.ToHashSet(StringComparer.Ordinal);
+        var (fitting, answered) = await driver.HostsWithNetworksAsync(hosts, networkIds, ct);
+        if (fitting.Count == 0 && answered)
             throw new NoValidHostException($"Network {string.Join(", ", networkIds)} could not be found.");
         return fitting;
     }

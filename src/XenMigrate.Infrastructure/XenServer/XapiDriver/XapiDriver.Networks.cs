@@ -9,11 +9,32 @@ namespace XenMigrate.Infrastructure.XenServer;
 // A server's interfaces: the VIFs a build gives it, and the addresses its guest reports on them.
 public sealed partial class XapiDriver
 {
-    public async Task<bool> HasNetworksAsync(string host, IReadOnlyList<string> networkIds, CancellationToken ct)
+    public async Task<(IReadOnlySet<string> Hosts, bool Answered)> HostsWithNetworksAsync(IEnumerable<string> hosts, IReadOnlyList<string> networkIds, CancellationToken ct)
     {
-        var on = await OnAsync(host, ct);
-        var uuids = (await NetworksAsync(on.Session, ct)).Values.Select(n => n.Uuid).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        return networkIds.All(uuids.Contains);
+        var fitting = new HashSet<string>(StringComparer.Ordinal);
+        var poolHasThem = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var answered = false;
+        foreach (var host in hosts)
+        {
+            try
+            {
+                var on = await OnAsync(host, ct);
+                if (!poolHasThem.TryGetValue(on.Pool.PoolUuid, out var has))
+                {
+                    var uuids = (await NetworksAsync(on.Session, ct)).Values.Select(n => n.Uuid).ToHashSet(StringComparer.OrdinalIgnoreCase);
+                    poolHasThem[on.Pool.PoolUuid] = has = networkIds.All(uuids.Contains);
+                }
+
+                answered = true;
+                if (has) fitting.Add(host);
+            }
+            catch (Exception e) when (e is XapiException or XapiTransportException or TimeoutException or UnknownComputeHostException)
+            {
+                // A host (or pool) that does not answer is no candidate; the scheduler says so if none is left.
+            }
+        }
+
+        return (fitting, answered);
     }
 
     public async Task<IReadOnlyList<ServerAddress>> AddressesAsync(string host, string vmUuid, CancellationToken ct)

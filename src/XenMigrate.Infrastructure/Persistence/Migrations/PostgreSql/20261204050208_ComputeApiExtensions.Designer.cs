@@ -12,8 +12,8 @@ using XenMigrate.Infrastructure.Persistence.Providers;
 namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
 {
     [DbContext(typeof(PostgreSqlXenMigrateDbContext))]
-    [Migration("20261204035633_ServerLockedBy")]
-    partial class ServerLockedBy
+    [Migration("20261204050208_ComputeApiExtensions")]
+    partial class ComputeApiExtensions
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)

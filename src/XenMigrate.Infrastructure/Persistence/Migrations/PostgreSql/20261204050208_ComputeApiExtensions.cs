@@ -7,11 +7,25 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
 {
     /// <inheritdoc />
-    public partial class NetworksKeyPairsAndTokenRevocation : Migration
+    public partial class ComputeApiExtensions : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<string>(
+                name: "AccessIPv4",
+                table: "Servers",
+                type: "character varying(45)",
+                maxLength: 45,
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "AccessIPv6",
+                table: "Servers",
+                type: "character varying(45)",
+                maxLength: 45,
+                nullable: true);
+
             migrationBuilder.AddColumn<string>(
                 name: "Addresses",
                 table: "Servers",
@@ -24,6 +38,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                 table: "Servers",
                 type: "character varying(255)",
                 maxLength: 255,
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "LockedBy",
+                table: "Servers",
+                type: "character varying(8)",
+                maxLength: 8,
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
@@ -85,11 +106,23 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                 name: "RevokedTokens");
 
             migrationBuilder.DropColumn(
+                name: "AccessIPv4",
+                table: "Servers");
+
+            migrationBuilder.DropColumn(
+                name: "AccessIPv6",
+                table: "Servers");
+
+            migrationBuilder.DropColumn(
                 name: "Addresses",
                 table: "Servers");
 
             migrationBuilder.DropColumn(
                 name: "KeyName",
+                table: "Servers");
+
+            migrationBuilder.DropColumn(
+                name: "LockedBy",
                 table: "Servers");
 
             migrationBuilder.DropColumn(

@@ -12,8 +12,8 @@ using XenMigrate.Infrastructure.Persistence.Providers;
 namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
 {
     [DbContext(typeof(SqlServerXenMigrateDbContext))]
-    [Migration("20261204035637_ServerLockedBy")]
-    partial class ServerLockedBy
+    [Migration("20261204050212_ComputeApiExtensions")]
+    partial class ComputeApiExtensions
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)

@@ -6,11 +6,25 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
 {
     /// <inheritdoc />
-    public partial class NetworksKeyPairsAndTokenRevocation : Migration
+    public partial class ComputeApiExtensions : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<string>(
+                name: "AccessIPv4",
+                table: "Servers",
+                type: "TEXT",
+                maxLength: 45,
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "AccessIPv6",
+                table: "Servers",
+                type: "TEXT",
+                maxLength: 45,
+                nullable: true);
+
             migrationBuilder.AddColumn<string>(
                 name: "Addresses",
                 table: "Servers",
@@ -23,6 +37,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 table: "Servers",
                 type: "TEXT",
                 maxLength: 255,
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "LockedBy",
+                table: "Servers",
+                type: "TEXT",
+                maxLength: 8,
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
@@ -84,11 +105,23 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 name: "RevokedTokens");
 
             migrationBuilder.DropColumn(
+                name: "AccessIPv4",
+                table: "Servers");
+
+            migrationBuilder.DropColumn(
+                name: "AccessIPv6",
+                table: "Servers");
+
+            migrationBuilder.DropColumn(
                 name: "Addresses",
                 table: "Servers");
 
             migrationBuilder.DropColumn(
                 name: "KeyName",
+                table: "Servers");
+
+            migrationBuilder.DropColumn(
+                name: "LockedBy",
                 table: "Servers");
 
             migrationBuilder.DropColumn(
