@@ -33,12 +33,12 @@ public static class HostDrainsApi
     public static void MapHostDrains(this WebApplication app)
     {
         var drains = app.MapGroup(Prefix + "/host-drains").RequireAuthorization().WithTags("Host drains (XenMigrate extension)");
-        drains.MapPost("", Create).WithSummary("Drain a host: disable it and move every server off it (admin)")
+        drains.MapPost("", Create).Produces(StatusCodes.Status202Accepted).WithSummary("Drain a host: disable it and move every server off it (admin)")
             .WithDescription("""Body: {"drain":{"host":"xs-sim-1","max_concurrent":2,"reason":"failing PSU"}}. Answers 202 with the drain; poll GET /xenmigrate/v1/host-drains/{id}.""")
             .Accepts<DrainRequest>("application/json");
         drains.MapGet("", List).WithSummary("List host drains, newest first (admin)");
         drains.MapGet("/{drain_id}", Show).WithSummary("Show a drain: progress, and per server how it moved, where to, or why not (admin)");
-        drains.MapPost("/{drain_id}/cancel", Cancel)
+        drains.MapPost("/{drain_id}/cancel", Cancel).Produces(StatusCodes.Status202Accepted)
             .WithSummary("Stop starting new moves; moves under way finish and are reported (admin)");
     }
 

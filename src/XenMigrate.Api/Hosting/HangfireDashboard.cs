@@ -12,6 +12,7 @@ namespace XenMigrate.Api.Hosting;
 /// The Hangfire dashboard at /hangfire, for admins only. An admin token is taken from the
 /// X-Auth-Token header (API clients) or from an HttpOnly, SameSite=Strict cookie that the small
 /// form at /hangfire-login sets (browsers cannot add headers to page loads; tokens never go in URLs).
+/// The dashboard only shows: jobs named by server and migration, no buttons, no storage path.
 /// </summary>
 public static class HangfireDashboard
 {
@@ -28,6 +29,11 @@ public static class HangfireDashboard
             AsyncAuthorization = [new AdminTokenFilter()],
             DashboardTitle = "XenMigrate jobs",
             AppPath = "/swagger",
+            // Steps are driven by Nova's API and the reconciler; a Requeue or Delete here would re-run
+            // a finished step or drop a running one behind the workflow's back.
+            IsReadOnlyFunc = _ => true,
+            // The storage's connection string is a file path or a server with credentials.
+            DisplayStorageConnectionString = false,
         });
 
         app.MapGet("/hangfire-login", () => Results.Content(LoginPage(null), "text/html")).AllowAnonymous().ExcludeFromDescription();

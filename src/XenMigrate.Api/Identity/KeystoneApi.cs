@@ -25,14 +25,14 @@ public static class KeystoneApi
         identity.MapGet("", (HttpContext http) =>
                 Results.Json(new JsonObject { ["versions"] = new JsonObject { ["values"] = new JsonArray(VersionEntry(http)) } },
                     statusCode: StatusCodes.Status300MultipleChoices))
-            .WithSummary("Identity API versions");
+            .Produces(StatusCodes.Status300MultipleChoices).WithSummary("Identity API versions");
         identity.MapGet("/v3", (HttpContext http) => Results.Json(new JsonObject { ["version"] = VersionEntry(http) }))
             .WithSummary("Identity v3 version document");
-        identity.MapPost("/v3/auth/tokens", IssueToken)
+        identity.MapPost("/v3/auth/tokens", IssueToken).Produces(StatusCodes.Status201Created)
             .WithSummary("Authenticate with a password; the token comes back in X-Subject-Token");
         identity.MapGet("/v3/auth/tokens", ValidateToken).WithSummary("Validate the token in X-Subject-Token");
         identity.MapMethods("/v3/auth/tokens", ["HEAD"], CheckToken).ExcludeFromDescription();
-        identity.MapDelete("/v3/auth/tokens", RevokeToken).WithSummary("Revoke the token in X-Subject-Token (your own, or any as an admin)");
+        identity.MapDelete("/v3/auth/tokens", RevokeToken).Produces(StatusCodes.Status204NoContent).WithSummary("Revoke the token in X-Subject-Token (your own, or any as an admin)");
         identity.MapKeystoneProjects();
     }
 

@@ -30,9 +30,12 @@ public sealed class StalledWorkReconciler(XenMigrateDbContext db, IBackgroundJob
         MigrationStatus.Accepted, MigrationStatus.Queued, MigrationStatus.Preparing, MigrationStatus.Running,
     ];
 
+    /// <summary>Enqueues every stalled piece of work again; returns how many.</summary>
     [JobDisplayName("Resume stalled builds, deletes, power actions and moves")]
-    public async Task Run()
+    [ForgetWhenIdle]
+    public async Task<int> Run()
     {
+        var resumed = 0;
         var cutoff = time.GetUtcNow().UtcDateTime - options.Value.ReconcileAfter;
         var stalled = await db.Migrations.AsNoTracking()
             .Where(m => Working.Contains(m.Status) && m.UpdatedAt < cutoff)
@@ -45,6 +48,7 @@ public sealed class StalledWorkReconciler(XenMigrateDbContext db, IBackgroundJob
             if (probe is null) continue;
             await probe.DisposeAsync();
             jobs.Enqueue<ResizeJobs>(j => j.Resume(id));
+            resumed++;
         }
 
         // Builds and deletes no worker carries on (their process was killed, or the job was lost).
@@ -55,17 +59,19 @@ public sealed class StalledWorkReconciler(XenMigrateDbContext db, IBackgroundJob
             await probe.DisposeAsync();
             if (deleting) jobs.Enqueue<ServerJobs>(j => j.Delete(serverId, null));
             else jobs.Enqueue<ServerJobs>(j => j.Build(serverId, null));
+            resumed++;
         }
 
-        await ResumePowerActionsAsync(cutoff);
+        return resumed + await ResumePowerActionsAsync(cutoff);
     }
 
     /// <summary>
     /// A power action whose server has shown its task for a while and whose lock is free lost its job
     /// (a crash between commit and enqueue, a killed worker): its job runs again and finds what was done.
     /// </summary>
-    private async Task ResumePowerActionsAsync(DateTime cutoff)
+    private async Task<int> ResumePowerActionsAsync(DateTime cutoff)
     {
+        var resumed = 0;
         // Few rows carry a task at once; the task filter runs here so no provider must translate the converted enum.
         var busy = await db.Servers.AsNoTracking().Where(s => s.TaskState != null && s.UpdatedAt < cutoff)
             .Select(s => new { s.Id, s.TaskState }).ToListAsync();
@@ -79,7 +85,10 @@ public sealed class StalledWorkReconciler(XenMigrateDbContext db, IBackgroundJob
             if (probe is null) continue;
             await probe.DisposeAsync();
             jobs.Enqueue<PowerJobs>(j => j.Run(id, null));
+            resumed++;
         }
+
+        return resumed;
     }
 
     /// <summary>Hangfire's cron for <see cref="WorkflowOptions.ReconcileEvery"/> (six fields: seconds first).</summary>

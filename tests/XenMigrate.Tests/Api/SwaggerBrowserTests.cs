@@ -7,8 +7,9 @@ namespace XenMigrate.Tests.Api;
 
 /// <summary>
 /// Swagger UI in a real headless Chromium against a running gateway over simulated hosts, as an
-/// operator would use it: log in through the Keystone operation, Authorize with the token, resize a
-/// server with "Try it out", then find the migration in GET /os-migrations. Needs Debian's
+/// operator would use it: log in through the Keystone operation, Authorize with the token, show a
+/// server at a chosen microversion, resize it with "Try it out", then find the migration in GET
+/// /os-migrations. Needs Debian's
 /// chromium (Playwright's own browser downloads are not used); under CI=true a missing one fails.
 /// </summary>
 [NonParallelizable]
@@ -18,7 +19,7 @@ public partial class SwaggerBrowserTests : WorkflowFixture
     private static string ChromiumPath => Environment.GetEnvironmentVariable("XENMIGRATE_TEST_CHROMIUM") ?? "/usr/bin/chromium";
 
     [Test]
-    public async Task SwaggerUi_LogsIn_Authorizes_Resizes_AndListsTheMigration()
+    public async Task SwaggerUi_LogsIn_Authorizes_SendsAMicroversion_Resizes_AndListsTheMigration()
     {
         TestEnvironment.Require(File.Exists(ChromiumPath), $"Chromium ({ChromiumPath}; Debian package chromium)");
         var serverId = await SeedServerAsync(1, "swagger-1", memoryMb: 1024, diskGb: 1, dataMib: 4);
@@ -46,13 +47,21 @@ public partial class SwaggerBrowserTests : WorkflowFixture
         await dialog.Locator("button.authorize").ClickAsync();
         await dialog.Locator("button.btn-done").ClickAsync();
 
-        // 3. Resize the demo server with "Try it out".
+        // 3. Choose a microversion: from 2.47 a server embeds its flavor, and the answer says which version it used.
+        var show = await ExecuteAsync(page, "get", "/v2.1/servers/{server_id}",
+            parameters: new() { ["server_id"] = serverId, ["OpenStack-API-Version"] = "compute 2.47" });
+        Assert.That(await StatusOfAsync(show), Is.EqualTo("200"));
+        var shown = await show.Locator(".live-responses-table").InnerTextAsync();
+        Assert.That(shown, Does.Contain("\"original_name\"").And.Match("(?i)openstack-api-version: compute 2.47"), shown);
+        await show.Locator(".opblock-summary").First.ClickAsync(); // fold it again
+
+        // 4. Resize the demo server with "Try it out".
         var resize = await ExecuteAsync(page, "post", "/v2.1/servers/{server_id}/action",
             parameters: new() { ["server_id"] = serverId }, body: """{"resize":{"flavorRef":"w2"}}""");
         Assert.That(await StatusOfAsync(resize), Is.EqualTo("202"), await resize.Locator(".live-responses-table").InnerTextAsync());
         await WaitForStatusAsync(serverId, "VERIFY_RESIZE");
 
-        // 4. The migration shows in GET /os-migrations, run in the UI.
+        // 5. The migration shows in GET /os-migrations, run in the UI.
         var list = await ExecuteAsync(page, "get", "/v2.1/os-migrations");
         Assert.That(await StatusOfAsync(list), Is.EqualTo("200"));
         var body = await list.Locator(".live-responses-table").InnerTextAsync(); // the pretty-printed body and the headers

@@ -19,11 +19,11 @@ public static class FlavorManageApi
     {
         flavors.MapPost("", Create).WithSummary("Create a flavor (admin)")
             .WithDescription("""{"flavor":{"name":"m1.custom","ram":1024,"vcpus":1,"disk":10,"id":null}} → 200 with the flavor; an absent or null id gets a uuid.""");
-        flavors.MapDelete("/{flavor_id}", Delete).WithSummary("Delete a flavor (admin); servers keep theirs");
+        flavors.MapDelete("/{flavor_id}", Delete).Produces(StatusCodes.Status202Accepted).WithSummary("Delete a flavor (admin); servers keep theirs");
         flavors.MapPut("/{flavor_id}", Update).WithSummary("Update a flavor's description (admin, 2.55)");
         flavors.MapPost("/{flavor_id}/os-extra_specs", CreateExtraSpecs).WithSummary("Set extra specs (admin)");
         flavors.MapPut("/{flavor_id}/os-extra_specs/{key}", UpdateExtraSpec).WithSummary("Set one extra spec (admin)");
-        flavors.MapDelete("/{flavor_id}/os-extra_specs/{key}", DeleteExtraSpec).WithSummary("Remove one extra spec (admin)");
+        flavors.MapDelete("/{flavor_id}/os-extra_specs/{key}", DeleteExtraSpec).Produces(StatusCodes.Status202Accepted).WithSummary("Remove one extra spec (admin)");
     }
 
     private static async Task<IResult> Create(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)

@@ -27,10 +27,10 @@ public static class KeyPairsApi
     {
         var keypairs = compute.MapGroup("/os-keypairs").WithTags("Key pairs");
         keypairs.MapGet("", List).WithSummary("List your key pairs (another user's as an admin, 2.10 user_id)");
-        keypairs.MapPost("", Create).WithSummary("Import a public key, or generate a key pair (before 2.92)")
+        keypairs.MapPost("", Create).Produces(StatusCodes.Status200OK).Produces(StatusCodes.Status201Created).WithSummary("Import a public key, or generate a key pair (before 2.92)")
             .WithDescription("""{"keypair":{"name":"mykey","public_key":"ssh-ed25519 AAAA… me@host"}}""");
         keypairs.MapGet("/{keypair_name}", Show).WithSummary("Show a key pair");
-        keypairs.MapDelete("/{keypair_name}", Delete).WithSummary("Delete a key pair");
+        keypairs.MapDelete("/{keypair_name}", Delete).Produces(StatusCodes.Status202Accepted).Produces(StatusCodes.Status204NoContent).WithSummary("Delete a key pair");
     }
 
     private static async Task<IResult> List(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)

@@ -17,9 +17,9 @@ public static class LiveMigrationControlApi
 
     public static void MapLiveMigrationControl(this RouteGroupBuilder compute)
     {
-        compute.MapDelete("/servers/{server_id}/migrations/{migration_id}", Abort).WithTags("Migrations")
+        compute.MapDelete("/servers/{server_id}/migrations/{migration_id}", Abort).WithTags("Migrations").Produces(StatusCodes.Status202Accepted)
             .WithSummary("Abort an in-progress live migration (2.24)");
-        compute.MapPost("/servers/{server_id}/migrations/{migration_id}/action", ForceComplete).WithTags("Migrations")
+        compute.MapPost("/servers/{server_id}/migrations/{migration_id}/action", ForceComplete).WithTags("Migrations").Produces(StatusCodes.Status202Accepted)
             .WithSummary("Force an in-progress live migration to complete (2.22)")
             .WithDescription("""Body {"force_complete": null}. XenServer's migrate_send always ends with its stop-and-copy, so this only records the action.""");
     }

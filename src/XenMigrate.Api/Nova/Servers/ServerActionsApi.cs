@@ -15,7 +15,7 @@ namespace XenMigrate.Api.Nova.Servers;
 public static partial class ServerActionsApi
 {
     public static void MapServerActions(this RouteGroupBuilder compute) =>
-        compute.MapPost("/servers/{server_id}/action", Dispatch).WithTags("Servers")
+        compute.MapPost("/servers/{server_id}/action", Dispatch).WithTags("Servers").Produces(StatusCodes.Status202Accepted).Produces(StatusCodes.Status204NoContent)
             .WithSummary("Run a server action: resize, confirmResize, revertResize, migrate, os-migrateLive, reboot, os-stop, os-start, pause, unpause, suspend, resume, lock, unlock")
             .WithDescription("""The body has exactly one key, e.g. {"resize":{"flavorRef":"3"}}, {"confirmResize":null}, {"revertResize":null}, {"migrate":null}, {"reboot":{"type":"SOFT"}}, {"os-stop":null}, {"pause":null}.""");
 

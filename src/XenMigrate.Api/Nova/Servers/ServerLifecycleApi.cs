@@ -38,9 +38,9 @@ public static class ServerLifecycleApi
     {
         // Under the same group as the read routes, so POST and GET share one pattern ("/servers/").
         var servers = compute.MapGroup("/servers").WithTags("Servers");
-        servers.MapPost("", Create).WithSummary("Create (boot) a server from an image (a XenServer template)")
+        servers.MapPost("", Create).Produces(StatusCodes.Status202Accepted).WithSummary("Create (boot) a server from an image (a XenServer template)")
             .WithDescription("""{"server":{"name":"vm1","imageRef":"<image id from GET /image/v2/images>","flavorRef":"1"}}""");
-        servers.MapDelete("/{server_id}", Delete).WithSummary("Delete a server");
+        servers.MapDelete("/{server_id}", Delete).Produces(StatusCodes.Status204NoContent).WithSummary("Delete a server");
     }
 
     private static async Task<IResult> Create(NovaCaller caller, XenMigrateDbContext db, ServerStarter starter, TemplateImages images,

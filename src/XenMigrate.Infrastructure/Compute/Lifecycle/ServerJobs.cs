@@ -14,11 +14,11 @@ namespace XenMigrate.Infrastructure.Compute.Lifecycle;
 /// </summary>
 public sealed class ServerJobs(IServiceScopeFactory scopes, WorkerLocks locks, ILogger<ServerJobs> logger) : DurableJobs(scopes)
 {
-    [JobDisplayName("Server {0}: build and start")]
+    [StepName("build and start")]
     public Task Build(Guid serverId, PerformContext? context) =>
         RunAsync(serverId, context, (w, ct) => w.BuildAsync(serverId, ct), (w, reason, ct) => w.FailBuildAsync(serverId, reason, ct));
 
-    [JobDisplayName("Server {0}: delete")]
+    [StepName("delete")]
     public Task Delete(Guid serverId, PerformContext? context) =>
         RunAsync(serverId, context, (w, ct) => w.DeleteAsync(serverId, ct), (w, reason, ct) => w.FailDeleteAsync(serverId, reason, ct));
 

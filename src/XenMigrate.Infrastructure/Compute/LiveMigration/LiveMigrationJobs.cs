@@ -18,7 +18,7 @@ namespace XenMigrate.Infrastructure.Compute.LiveMigration;
 /// </summary>
 public sealed class LiveMigrationJobs(IServiceScopeFactory scopes, WorkerLocks locks, ILogger<LiveMigrationJobs> logger) : DurableJobs(scopes)
 {
-    [JobDisplayName("Migration {0}: live migration")]
+    [StepName("live migration")]
     public async Task Run(int migrationId, PerformContext? context)
     {
         var requestId = await MigrationStepScope.RequestIdAsync(Scopes, migrationId, CancellationToken.None);

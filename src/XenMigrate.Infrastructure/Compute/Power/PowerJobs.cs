@@ -13,7 +13,7 @@ namespace XenMigrate.Infrastructure.Compute.Power;
 /// </summary>
 public sealed class PowerJobs(IServiceScopeFactory scopes, WorkerLocks locks, ILogger<PowerJobs> logger) : DurableJobs(scopes)
 {
-    [JobDisplayName("Instance action {0}: power action")]
+    [StepName("power action")]
     public Task Run(int instanceActionId, PerformContext? context) =>
         DurableJob.RunAsync(locks, LockResource.PowerAction(instanceActionId), context, logger, $"Power action {instanceActionId}", "The power action",
             ct => InScopeAsync<PowerWorkflow>(w => w.RunAsync(instanceActionId, ct)),

@@ -28,37 +28,37 @@ public sealed partial class ResizeJobs(
     /// <summary>Retries after the first attempt; the rollback runs when the last one fails.</summary>
     public const int Retries = DurableJob.Retries;
 
-    [JobDisplayName("Migration {0}: plan the move and prepare the destination")]
+    [StepName("plan the move and prepare the destination")]
     public Task Prep(int migrationId, PerformContext? context) =>
         RunAsync(migrationId, context, (w, ct) => w.PrepAsync(migrationId, ct), () => jobs.Enqueue<ResizeJobs>(j => j.CopyBase(migrationId, null)));
 
-    [JobDisplayName("Migration {0}: copy the disks while the server runs")]
+    [StepName("copy the disks while the server runs")]
     public Task CopyBase(int migrationId, PerformContext? context) =>
         RunAsync(migrationId, context, (w, ct) => w.CopyBaseAsync(migrationId, ct), () => jobs.Enqueue<ResizeJobs>(j => j.CutOver(migrationId, null)));
 
-    [JobDisplayName("Migration {0}: stop, copy the last changes, start on the destination")]
+    [StepName("stop, copy the last changes, start on the destination")]
     public Task CutOver(int migrationId, PerformContext? context) =>
         RunAsync(migrationId, context, (w, ct) => w.CutOverAsync(migrationId, ct), () => jobs.Enqueue<ResizeJobs>(j => j.Finish(migrationId, null)));
 
-    [JobDisplayName("Migration {0}: finish (VERIFY_RESIZE or done)")]
+    [StepName("finish (VERIFY_RESIZE or done)")]
     public Task Finish(int migrationId, PerformContext? context) =>
         RunAsync(migrationId, context, (w, ct) => w.FinishAsync(migrationId, ct), next: null);
 
-    [JobDisplayName("Migration {0}: confirm (remove the source)")]
+    [StepName("confirm (remove the source)")]
     public Task Confirm(int migrationId, PerformContext? context) =>
         RunAsync(migrationId, context, (w, ct) => w.ConfirmAsync(migrationId, ct), next: null);
 
-    [JobDisplayName("Migration {0}: revert (restart the source)")]
+    [StepName("revert (restart the source)")]
     public Task Revert(int migrationId, PerformContext? context) =>
         RunAsync(migrationId, context, (w, ct) => w.RevertAsync(migrationId, ct), next: null);
 
     /// <summary>Carries on a rollback that was cut short (enqueued by <see cref="Resume"/>).</summary>
-    [JobDisplayName("Migration {0}: roll back a failed move")]
+    [StepName("roll back a failed move")]
     public Task RollBack(int migrationId, PerformContext? context) =>
         RunAsync(migrationId, context, (w, ct) => w.RollBackAsync(migrationId, reason: null, ct), next: null);
 
     /// <summary>Enqueues the step a stalled migration is waiting for (used by the reconciler).</summary>
-    [JobDisplayName("Migration {0}: resume where it stopped")]
+    [StepName("resume where it stopped")]
     public async Task Resume(int migrationId)
     {
         await using var scope = Scopes.CreateAsyncScope();
