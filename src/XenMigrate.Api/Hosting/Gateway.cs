@@ -20,6 +20,7 @@ using XenMigrate.Api.Nova.Microversions;
 using XenMigrate.Api.Nova.Migrations;
 using XenMigrate.Api.Nova.Quotas;
 using XenMigrate.Api.Nova.RateLimiting;
+using XenMigrate.Api.Nova.ServerGroups;
 using XenMigrate.Api.Nova.Servers;
 using XenMigrate.Api.Nova.Services;
 using XenMigrate.Api.Nova.Versions;
@@ -129,6 +130,7 @@ public static class Gateway
             compute.MapFlavors();
             compute.MapImagesProxy();
             compute.MapKeyPairs();
+            compute.MapServerGroups();
             compute.MapAvailabilityZones();
             compute.MapSimpleTenantUsage();
             compute.MapServices();

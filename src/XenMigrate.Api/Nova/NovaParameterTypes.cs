@@ -45,4 +45,32 @@ public static class NovaParameterTypes
         && name.EnumerateRunes().All(r => System.Text.Rune.GetUnicodeCategory(r) is not (UnicodeCategory.Control or UnicodeCategory.Format
             or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned
             or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator));
+
+    /// <summary>
+    /// Why a value is not parameter_types.name (a string of 1–255 printable characters, no
+    /// whitespace at either end), as Nova answers it; null when it is one.
+    /// </summary>
+    public static string? NameError(string field, JsonNode? node)
+    {
+        if (!IsString(node)) return NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} is not of type 'string'");
+        var text = node!.GetValue<string>();
+        if (text.Length == 0) return NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} is too short");
+        if (text.Length > 255) return NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} is too long");
+        return IsPrintableName(text) ? null : NovaMessages.InvalidServerName;
+    }
+
+    /// <summary>
+    /// Why a value is not parameter_types.positive_integer (an integer of at least 1, or a
+    /// non-empty string of digits), in jsonschema's order of keywords; null when it is one.
+    /// </summary>
+    public static string? PositiveIntegerError(string field, JsonNode? node)
+    {
+        var kind = node is JsonValue v ? v.GetValueKind() : JsonValueKind.Undefined;
+        if (kind == JsonValueKind.Number && node!.AsValue().TryGetValue<long>(out var number))
+            return number >= 1 ? null : NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} is less than the minimum of 1");
+        if (kind != JsonValueKind.String) return NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} is not of type 'integer', 'string'");
+        var text = node!.GetValue<string>();
+        if (!text.All(char.IsAsciiDigit)) return NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} does not match '^[0-9]*$'");
+        return text.Length == 0 ? NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} is too short") : null;
+    }
 }

@@ -100,6 +100,9 @@ public sealed class Server
     /// <summary>The networks the build asked for; null for a server the inventory found.</summary>
     public RequestedNetworks? RequestedNetworks { get; private set; }
 
+    /// <summary>The scheduler hints of its boot; null when it gave none (or the inventory found it).</summary>
+    public SchedulerHints? SchedulerHints { get; private set; }
+
     /// <summary>Nova's network info cache: the interfaces and guest IPs XenServer last reported.</summary>
     public IReadOnlyList<ServerAddress> Addresses { get; private set; } = [];
 
@@ -471,9 +474,10 @@ public sealed class Server
 
     /// <summary>A server Nova has accepted but not yet placed: BUILD, task_state scheduling, on no host.</summary>
     public static Server ForBuild(Guid id, string name, string projectId, string userId, FlavorSnapshot flavor, string imageId,
-        IReadOnlyDictionary<string, string> metadata, RequestedNetworks networks, string? keyName, DateTime now) =>
+        IReadOnlyDictionary<string, string> metadata, RequestedNetworks networks, string? keyName, SchedulerHints? hints, DateTime now) =>
         new(id, name, projectId, userId, flavor, host: null, node: null, VmState.Building, PowerState.NoState, now)
         {
+            SchedulerHints = hints,
             ImageId = imageId,
             Metadata = metadata,
             RequestedNetworks = networks,

@@ -17,6 +17,9 @@ public readonly record struct LockResource(int Class, int Id)
     /// <summary>One power action (by its instance action id): no two workers run it at once.</summary>
     public static LockResource PowerAction(int instanceActionId) => new(0x5850, instanceActionId); // "XP"
 
+    /// <summary>One server group while a member is placed (the id folded to 32 bits, as for servers).</summary>
+    public static LockResource ServerGroup(Guid groupId) => new(0x5847, groupId.GetHashCode()); // "XG"
+
     /// <summary>The notification outbox: one dispatcher at a time keeps notifications in order.</summary>
     public static LockResource Outbox { get; } = new(0x584E, 0);
 

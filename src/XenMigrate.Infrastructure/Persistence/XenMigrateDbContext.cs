@@ -35,6 +35,8 @@ public abstract class XenMigrateDbContext(DbContextOptions options) : DbContext(
     public DbSet<MigrationCheckpoint> MigrationCheckpoints => Set<MigrationCheckpoint>();
     public DbSet<HostDrain> HostDrains => Set<HostDrain>();
     public DbSet<Quotas.QuotaLimit> QuotaLimits => Set<Quotas.QuotaLimit>();
+    public DbSet<Domain.ServerGroups.ServerGroup> ServerGroups => Set<Domain.ServerGroups.ServerGroup>();
+    public DbSet<Domain.ServerGroups.ServerGroupMember> ServerGroupMembers => Set<Domain.ServerGroups.ServerGroupMember>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(XenMigrateDbContext).Assembly);

@@ -30,6 +30,8 @@ public static class QuotaResources
     public const string Instances = "instances";
     public const string Cores = "cores";
     public const string Ram = "ram";
+    public const string ServerGroups = "server_groups";
+    public const string ServerGroupMembers = "server_group_members";
 
     public static IReadOnlyDictionary<string, int> Defaults(QuotaOptions o) => new SortedDictionary<string, int>(StringComparer.Ordinal)
     {
@@ -70,7 +72,28 @@ public sealed class QuotaService(XenMigrateDbContext db, IOptions<QuotaOptions> 
             [QuotaResources.Instances] = servers.Count,
             [QuotaResources.Cores] = servers.Select(s => Math.Max(s.Flavor.Vcpus, s.NewFlavor?.Vcpus ?? 0)).Sum(),
             [QuotaResources.Ram] = servers.Select(s => Math.Max(s.Flavor.MemoryMb, s.NewFlavor?.MemoryMb ?? 0)).Sum(),
+            [QuotaResources.ServerGroups] = await db.ServerGroups.CountAsync(g => g.ProjectId == projectId, ct),
         };
+    }
+
+    /// <summary>Room for one more server group (inside <see cref="HoldProjectAsync"/>): Nova's "Quota exceeded, too many server groups."</summary>
+    public async Task EnsureRoomForServerGroupAsync(string projectId, CancellationToken ct)
+    {
+        var allowed = (await LimitsAsync(projectId, ct))[QuotaResources.ServerGroups];
+        if (allowed >= 0 && await db.ServerGroups.CountAsync(g => g.ProjectId == projectId, ct) >= allowed)
+            throw new QuotaExceededException("Quota exceeded, too many server groups.");
+    }
+
+    /// <summary>
+    /// Room for one more member in the group, counting the members that still exist, against the
+    /// group's project's server_group_members: Nova's "Quota exceeded, too many servers in group".
+    /// </summary>
+    public async Task EnsureRoomInGroupAsync(Domain.ServerGroups.ServerGroup group, CancellationToken ct)
+    {
+        var allowed = (await LimitsAsync(group.ProjectId, ct))[QuotaResources.ServerGroupMembers];
+        var members = group.Members.Select(m => m.ServerId).ToList();
+        if (allowed >= 0 && await db.Servers.CountAsync(s => members.Contains(s.Id), ct) >= allowed)
+            throw new QuotaExceededException("Quota exceeded, too many servers in group");
     }
 
     /// <summary>

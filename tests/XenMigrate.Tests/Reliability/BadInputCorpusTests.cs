@@ -107,6 +107,7 @@ public partial class BadInputCorpusTests
             ["image_id"] = Guid.NewGuid().ToString(),
             ["tenant_id"] = await gw.ProjectIdAsync(TestUsers.Demo.Project),
             ["keypair_name"] = "no-such-key",
+            ["server_group_id"] = Guid.NewGuid().ToString(),
             ["network_label"] = "no-such-network",
         };
 

@@ -83,6 +83,11 @@ public class PolicyMatrixTests : GatewayFixture
         R("POST", "/v2.1/os-keypairs",                                        "import",        201, 201, 201, 201, 401, 401, 401),
         R("GET",  "/v2.1/os-keypairs/{keypair_name}",                         "",              404, 404, 404, 404, 401, 401, 401),
         R("DELETE", "/v2.1/os-keypairs/{keypair_name}",                       "",              404, 404, 404, 404, 401, 401, 401),
+        // Server groups: readers list and show, members create and delete; an unknown group is 404 to all.
+        R("GET",  "/v2.1/os-server-groups",                                   "",              200, 200, 200, 200, 401, 401, 401),
+        R("POST", "/v2.1/os-server-groups",                                   "",              200, 200, 200, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-server-groups/{server_group_id}",                 "",              404, 404, 404, 404, 401, 401, 401),
+        R("DELETE", "/v2.1/os-server-groups/{server_group_id}",               "",              404, 404, 404, 404, 401, 401, 401),
         // The target server has no host yet: an allowed action stops at Nova's 409 "not ready"
         // (or invalid state), after policy, so the matrix never starts a migration.
         R("POST", "/v2.1/servers/{server_id}/action",                         "resize",        409, 409, 404, 403, 401, 401, 401),
@@ -288,7 +293,8 @@ public class PolicyMatrixTests : GatewayFixture
             .Replace("{drain_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{user_id}", Guid.NewGuid().ToString("N"), StringComparison.Ordinal)
             .Replace("{network_label}", "no-such-network", StringComparison.Ordinal)
-            .Replace("{keypair_name}", "no-such-key", StringComparison.Ordinal);
+            .Replace("{keypair_name}", "no-such-key", StringComparison.Ordinal)
+            .Replace("{server_group_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal);
         Assert.That(path, Does.Not.Contain("{"), $"no value for a parameter of {pattern}");
 
         using var request = new HttpRequestMessage(new HttpMethod(row.Method), Gateway.BaseUrl + path);
@@ -328,6 +334,7 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", _, "force_complete") => Json("""{"force_complete":null}"""),
         ("PUT", "/v2.1/servers/{server_id}", _) => Json("""{"server":{"name":"matrix-target"}}"""),
         ("POST", "/v2.1/os-keypairs", _) => Json($$$"""{"keypair":{"name":"matrix-{{{Guid.NewGuid():N}}}","public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMlBcazqSEQGKDDicm5Uc8OM0x2cbObZ9bN0LaM7FNXK matrix"}}"""),
+        ("POST", "/v2.1/os-server-groups", _) => Json("""{"server_group":{"name":"matrix","policy":"anti-affinity"}}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,
     };

@@ -6,6 +6,7 @@ using Microsoft.EntityFrameworkCore;
 using XenMigrate.Api.Http;
 using XenMigrate.Api.Nova.Faults;
 using XenMigrate.Api.Nova.Quotas;
+using XenMigrate.Domain.ServerGroups;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Compute.Api;
 using XenMigrate.Infrastructure.Images;
@@ -48,6 +49,7 @@ public static class ServerLifecycleApi
     {
         var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
         var server = ValidateSchema(json);
+        var hints = SchedulerHintsBody.Read(json!.AsObject());
         var networks = RequestedNetworksBody.Read(server, caller.Version);
 
         caller.Authorize(NovaPolicy.ServersCreate);
@@ -78,10 +80,16 @@ public static class ServerLifecycleApi
         if (keyName is not null && !await db.KeyPairs.AnyAsync(k => k.UserId == caller.UserId && k.Name == keyName, ct))
             throw NovaFaultException.BadRequest("Invalid key_name provided.");
 
+        // The group hint names a group of the caller's project (any, for an admin): compute/api.py _get_requested_instance_group.
+        ServerGroup? group = null;
+        if (hints?.GroupId() is { } groupId)
+            group = await db.ServerGroups.Include(g => g.Members).FirstOrDefaultAsync(g => g.Id == groupId && (caller.IsAdmin || g.ProjectId == caller.ProjectId), ct)
+                    ?? throw NovaFaultException.BadRequest($"Instance group {groupId} could not be found.");
+
         var metadata = server["metadata"] is JsonObject m ? m.ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()) : [];
         var created = Server.ForBuild(Guid.NewGuid(), name, caller.ProjectId, caller.UserId, flavor.Snapshot(), image.Id.ToString(), metadata,
-            networks, keyName, time.GetUtcNow().UtcDateTime);
-        await starter.CreateAsync(created, caller.Context, ct);
+            networks, keyName, hints, time.GetUtcNow().UtcDateTime);
+        await starter.CreateAsync(created, group, caller.Context, ct);
 
         // Nova returns the password it set; XenMigrate has no guest agent to set it with, so it is only reported.
         var adminPass = server["adminPass"]?.GetValue<string>() ?? GeneratePassword();

@@ -36,6 +36,7 @@ public static class ServerUpdateApi
         var server = await compute.UpdateServerAsync(caller.Context, server_id, update, ct);
         var hostStatus = await ServersApi.HostStatusLookupAsync(caller, db, ct);
         var body = ServerView.Detail(server, caller, hostStatus, isShow: true);
+        if (caller.Version.AtLeast(71)) body["server_groups"] = await ServerGroups.ServerGroupsApi.OfServerAsync(db, server.Id, ct);
         if (!caller.Version.AtLeast(75))
         {
             foreach (var key in OmittedBefore275) body.Remove(key);

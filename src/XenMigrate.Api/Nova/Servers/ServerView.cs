@@ -132,11 +132,20 @@ public static partial class ServerView
         if (v.AtLeast(19)) body["description"] = s.Description;
         if (v.AtLeast(26)) body["tags"] = new JsonArray();
         if (v.AtLeast(63)) body["trusted_image_certificates"] = null;
-        if (v.AtLeast(71) && isShow) body["server_groups"] = new JsonArray();
+        if (v.AtLeast(71) && isShow) body["server_groups"] = new JsonArray(); // the caller fills in the server's group
         if (v.AtLeast(73)) body["locked_reason"] = s.Managed ? s.LockedReason : UnmanagedReason;
         if (v.AtLeast(96)) body["pinned_availability_zone"] = null;
-        if (v.AtLeast(100)) body["scheduler_hints"] = new JsonObject();
+        if (v.AtLeast(100)) body["scheduler_hints"] = SchedulerHints(s.SchedulerHints);
         return body;
+    }
+
+    /// <summary>2.100's scheduler_hints: each hint the boot gave, its values as a list (Nova's RequestSpec keeps lists of strings).</summary>
+    private static JsonObject SchedulerHints(SchedulerHints? hints)
+    {
+        var view = new JsonObject();
+        foreach (var (key, values) in hints?.Values ?? new Dictionary<string, IReadOnlyList<string>>())
+            view[key] = new JsonArray(values.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray());
+        return view;
     }
 
     public const string UnmanagedReason = "Not managed by XenMigrate: found on a XenServer host but not handed over (see XenServer:AdoptVms).";

@@ -61,7 +61,9 @@ public static class ServersApi
         var server = ServerLookup.Visible(caller.Context, server_id, await cache.FindAsync(db, ServerLookup.IdOf(server_id), ct));
         caller.Authorize(NovaPolicy.ServersShow, server.ProjectId);
         var hostStatus = await HostStatusLookupAsync(caller, db, ct);
-        return Results.Json(new JsonObject { ["server"] = ServerView.Detail(server, caller, hostStatus, isShow: true) });
+        var body = ServerView.Detail(server, caller, hostStatus, isShow: true);
+        if (caller.Version.AtLeast(71)) body["server_groups"] = await ServerGroups.ServerGroupsApi.OfServerAsync(db, server.Id, ct);
+        return Results.Json(new JsonObject { ["server"] = body });
     }
 
     /// <summary>

@@ -71,6 +71,11 @@ public static class NovaPolicy
     public static readonly Rule UnpauseServer = new("os_compute_api:os-pause-server:unpause", Check.MemberOrAdmin);
     public static readonly Rule SuspendServer = new("os_compute_api:os-suspend-server:suspend", Check.MemberOrAdmin);
     public static readonly Rule ResumeServer = new("os_compute_api:os-suspend-server:resume", Check.MemberOrAdmin);
+    public static readonly Rule ServerGroupsIndex = new("os_compute_api:os-server-groups:index", Check.ReaderOrAdmin);
+    public static readonly Rule ServerGroupsIndexAllProjects = new("os_compute_api:os-server-groups:index:all_projects", Check.Admin);
+    public static readonly Rule ServerGroupsShow = new("os_compute_api:os-server-groups:show", Check.ReaderOrAdmin);
+    public static readonly Rule ServerGroupsCreate = new("os_compute_api:os-server-groups:create", Check.MemberOrAdmin);
+    public static readonly Rule ServerGroupsDelete = new("os_compute_api:os-server-groups:delete", Check.MemberOrAdmin);
     public static readonly Rule FlavorCreate = new("os_compute_api:os-flavor-manage:create", Check.Admin);
     public static readonly Rule FlavorUpdate = new("os_compute_api:os-flavor-manage:update", Check.Admin);
     public static readonly Rule FlavorDelete = new("os_compute_api:os-flavor-manage:delete", Check.Admin);

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using XenMigrate.Domain.Common;
 using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Domain.Migrations;
+using XenMigrate.Domain.ServerGroups;
 using XenMigrate.Domain.Servers;
 using XenMigrate.Infrastructure.Compute.Lifecycle;
 using XenMigrate.Infrastructure.Persistence;
@@ -18,17 +19,23 @@ public sealed class ServerStarter(XenMigrateDbContext db, IBackgroundJobClient j
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
     /// <summary>
-    /// Records the new server (BUILD/scheduling) and its create action within the project's quota
+    /// Records the new server (BUILD/scheduling), its membership of the group it asked for, and its create action within the project's quota
     /// (checked and committed under the project's hold, so concurrent creates cannot overshoot it),
     /// then enqueues the boot.
     /// </summary>
-    /// <exception cref="QuotaExceededException">No room left for the server's flavor, or more metadata than metadata_items.</exception>
-    public async Task CreateAsync(Server server, RequestContext caller, CancellationToken ct)
+    /// <exception cref="QuotaExceededException">No room left for the server's flavor or in its group, or more metadata than metadata_items.</exception>
+    public async Task CreateAsync(Server server, ServerGroup? group, RequestContext caller, CancellationToken ct)
     {
         await quotas.EnsureMetadataWithinLimitAsync(server.ProjectId, server.Metadata.Count, ct);
         await using (var hold = await quotas.HoldProjectAsync(server.ProjectId, ct))
         {
             await quotas.EnsureRoomForServerAsync(server.ProjectId, server.Flavor, ct);
+            if (group is not null)
+            {
+                await quotas.EnsureRoomInGroupAsync(group, ct);
+                db.ServerGroupMembers.Add(new ServerGroupMember(group.Id, server.Id));
+            }
+
             db.Servers.Add(server);
             db.InstanceActions.Add(new InstanceAction(server.Id, InstanceActionNames.Create, caller.RequestId, caller.UserId, caller.ProjectId, Now));
             await db.SaveChangesAsync(ct);

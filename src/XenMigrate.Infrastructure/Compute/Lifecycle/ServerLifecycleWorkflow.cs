@@ -44,6 +44,7 @@ public sealed partial class ServerLifecycleWorkflow(
         if (server.Host is null)
         {
             steps.Begin(InstanceEventNames.BuildAndRun, null, "instance.create");
+            await using var placing = await scheduler.HoldGroupAsync(server, ct); // until the host is saved
             var image = await images.FindAsync(Guid.Parse(server.ImageId!), ct);
             var candidates = await HostsWithNetworksAsync(image?.Hosts ?? [], server.RequestedNetworks?.NetworkIds ?? [], ct);
             var (host, reason) = await scheduler.PickForBuildAsync(server, candidates.Contains, ct);

@@ -49,6 +49,7 @@ public sealed partial class LiveMigrationWorkflow(
         if (migration.Status == MigrationStatus.Accepted)
         {
             ctx.Started.Begin(InstanceEventNames.ConductorLiveMigrate, migration.SourceCompute);
+            await using var placing = await scheduler.HoldGroupAsync(server, ct); // until the destination is saved
             if (migration.DestCompute is null)
             {
                 var (host, reason) = await scheduler.PickAsync(server, migration, checkpoint.RequestedHost, ct);

@@ -46,6 +46,7 @@ public sealed partial class ResizeWorkflow(
         if (migration.Status != MigrationStatus.PreMigrating || migration.DestCompute is not null) return true;
 
         ctx.Started.Begin(InstanceEventNames.PrepResize, migration.SourceCompute, "instance.resize_prep");
+        await using var placing = await scheduler.HoldGroupAsync(server, ct); // until the destination is saved
         var (host, reason) = await scheduler.PickAsync(server, migration, checkpoint.RequestedHost, ct);
         if (host is null)
         {

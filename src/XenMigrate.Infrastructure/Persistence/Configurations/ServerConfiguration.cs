@@ -39,6 +39,7 @@ internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
         b.Property(s => s.KeyName).HasMaxLength(255);
         b.Property(s => s.AccessIPv4).HasMaxLength(45);
         b.Property(s => s.AccessIPv6).HasMaxLength(45);
+        MapJson(b.Property(s => s.SchedulerHints));
         MapJson(b.Property(s => s.Addresses)).IsRequired(); // the ComputeApiExtensions migrations fill existing rows with "[]"
 
         // Nova's soft delete: a deleted server keeps its row (instance actions and migrations point

@@ -531,6 +531,60 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.ToTable("Migrations", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroup", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int?>("MaxServerPerHost")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<string>("Policy")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("ProjectId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId");
+
+                    b.ToTable("ServerGroups", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroupMember", b =>
+                {
+                    b.Property<Guid>("GroupId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("ServerId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("GroupId", "ServerId");
+
+                    b.HasIndex("ServerId")
+                        .IsUnique();
+
+                    b.ToTable("ServerGroupMembers", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Servers.Server", b =>
                 {
                     b.Property<Guid>("Id")
@@ -635,6 +689,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .HasColumnType("character varying(64)");
 
                     b.Property<string>("RequestedNetworks")
+                        .HasColumnType("text");
+
+                    b.Property<string>("SchedulerHints")
                         .HasColumnType("text");
 
                     b.Property<string>("TaskState")
@@ -973,6 +1030,15 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Navigation("Events");
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroupMember", b =>
+                {
+                    b.HasOne("XenMigrate.Domain.ServerGroups.ServerGroup", null)
+                        .WithMany("Members")
+                        .HasForeignKey("GroupId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
@@ -980,6 +1046,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .HasForeignKey("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", "MigrationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroup", b =>
+                {
+                    b.Navigation("Members");
                 });
 #pragma warning restore 612, 618
         }

@@ -532,6 +532,60 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.ToTable("Migrations", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroup", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<int?>("MaxServerPerHost")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("nvarchar(255)");
+
+                    b.Property<string>("Policy")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("nvarchar(32)");
+
+                    b.Property<string>("ProjectId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId");
+
+                    b.ToTable("ServerGroups", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroupMember", b =>
+                {
+                    b.Property<Guid>("GroupId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<Guid>("ServerId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.HasKey("GroupId", "ServerId");
+
+                    b.HasIndex("ServerId")
+                        .IsUnique();
+
+                    b.ToTable("ServerGroupMembers", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Servers.Server", b =>
                 {
                     b.Property<Guid>("Id")
@@ -636,6 +690,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .HasColumnType("nvarchar(64)");
 
                     b.Property<string>("RequestedNetworks")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("SchedulerHints")
                         .HasColumnType("nvarchar(max)");
 
                     b.Property<string>("TaskState")
@@ -974,6 +1031,15 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Navigation("Events");
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroupMember", b =>
+                {
+                    b.HasOne("XenMigrate.Domain.ServerGroups.ServerGroup", null)
+                        .WithMany("Members")
+                        .HasForeignKey("GroupId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
@@ -981,6 +1047,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .HasForeignKey("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", "MigrationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroup", b =>
+                {
+                    b.Navigation("Members");
                 });
 #pragma warning restore 612, 618
         }

@@ -512,6 +512,60 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("Migrations", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroup", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("MaxServerPerHost")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Policy")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProjectId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId");
+
+                    b.ToTable("ServerGroups", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroupMember", b =>
+                {
+                    b.Property<Guid>("GroupId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ServerId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("GroupId", "ServerId");
+
+                    b.HasIndex("ServerId")
+                        .IsUnique();
+
+                    b.ToTable("ServerGroupMembers", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Domain.Servers.Server", b =>
                 {
                     b.Property<Guid>("Id")
@@ -616,6 +670,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<string>("RequestedNetworks")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SchedulerHints")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("TaskState")
@@ -946,6 +1003,15 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("Events");
                 });
 
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroupMember", b =>
+                {
+                    b.HasOne("XenMigrate.Domain.ServerGroups.ServerGroup", null)
+                        .WithMany("Members")
+                        .HasForeignKey("GroupId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", b =>
                 {
                     b.HasOne("XenMigrate.Domain.Migrations.Migration", null)
@@ -953,6 +1019,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         .HasForeignKey("XenMigrate.Infrastructure.Compute.Common.MigrationCheckpoint", "MigrationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.ServerGroups.ServerGroup", b =>
+                {
+                    b.Navigation("Members");
                 });
 #pragma warning restore 612, 618
         }

@@ -123,6 +123,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "KeyPairs",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    UserId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    Name = table.Column<string>(type: "TEXT", maxLength: 255, nullable: false),
+                    Type = table.Column<string>(type: "TEXT", maxLength: 8, nullable: false),
+                    PublicKey = table.Column<string>(type: "TEXT", nullable: false),
+                    Fingerprint = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_KeyPairs", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "Migrations",
                 columns: table => new
                 {
@@ -206,6 +224,36 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "RevokedTokens",
+                columns: table => new
+                {
+                    AuditId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    ExpiresAt = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    RevokedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_RevokedTokens", x => x.AuditId);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "ServerGroups",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    Name = table.Column<string>(type: "TEXT", maxLength: 255, nullable: false),
+                    Policy = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    MaxServerPerHost = table.Column<int>(type: "INTEGER", nullable: true),
+                    ProjectId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    UserId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ServerGroups", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "Servers",
                 columns: table => new
                 {
@@ -236,6 +284,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     TerminatedAt = table.Column<DateTime>(type: "TEXT", nullable: true),
                     ImageId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: true),
                     Metadata = table.Column<string>(type: "TEXT", nullable: false),
+                    KeyName = table.Column<string>(type: "TEXT", maxLength: 255, nullable: true),
+                    RequestedNetworks = table.Column<string>(type: "TEXT", nullable: true),
+                    SchedulerHints = table.Column<string>(type: "TEXT", nullable: true),
+                    Addresses = table.Column<string>(type: "TEXT", nullable: false),
+                    AccessIPv4 = table.Column<string>(type: "TEXT", maxLength: 45, nullable: true),
+                    AccessIPv6 = table.Column<string>(type: "TEXT", maxLength: 45, nullable: true),
+                    LockedBy = table.Column<string>(type: "TEXT", maxLength: 8, nullable: true),
                     Version = table.Column<int>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
@@ -358,6 +413,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "ServerGroupMembers",
+                columns: table => new
+                {
+                    GroupId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    ServerId = table.Column<Guid>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ServerGroupMembers", x => new { x.GroupId, x.ServerId });
+                    table.ForeignKey(
+                        name: "FK_ServerGroupMembers_ServerGroups_GroupId",
+                        column: x => x.GroupId,
+                        principalTable: "ServerGroups",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "RoleAssignments",
                 columns: table => new
                 {
@@ -453,6 +526,12 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_KeyPairs_UserId_Name",
+                table: "KeyPairs",
+                columns: new[] { "UserId", "Name" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_Migrations_CreatedAt_Id",
                 table: "Migrations",
                 columns: new[] { "CreatedAt", "Id" });
@@ -491,8 +570,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_RevokedTokens_ExpiresAt",
+                table: "RevokedTokens",
+                column: "ExpiresAt");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_RoleAssignments_ProjectId",
                 table: "RoleAssignments",
+                column: "ProjectId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ServerGroupMembers_ServerId",
+                table: "ServerGroupMembers",
+                column: "ServerId",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ServerGroups_ProjectId",
+                table: "ServerGroups",
                 column: "ProjectId");
 
             migrationBuilder.CreateIndex(
@@ -536,6 +631,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 name: "InstanceActionEvents");
 
             migrationBuilder.DropTable(
+                name: "KeyPairs");
+
+            migrationBuilder.DropTable(
                 name: "MigrationCheckpoints");
 
             migrationBuilder.DropTable(
@@ -545,7 +643,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 name: "QuotaLimits");
 
             migrationBuilder.DropTable(
+                name: "RevokedTokens");
+
+            migrationBuilder.DropTable(
                 name: "RoleAssignments");
+
+            migrationBuilder.DropTable(
+                name: "ServerGroupMembers");
 
             migrationBuilder.DropTable(
                 name: "Servers");
@@ -567,6 +671,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "Users");
+
+            migrationBuilder.DropTable(
+                name: "ServerGroups");
         }
     }
 }

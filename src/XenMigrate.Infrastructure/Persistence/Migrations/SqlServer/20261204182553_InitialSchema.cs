@@ -123,6 +123,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 });
 
             migrationBuilder.CreateTable(
+                name: "KeyPairs",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "int", nullable: false)
+                        .Annotation("SqlServer:Identity", "1, 1"),
+                    UserId = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: false),
+                    Name = table.Column<string>(type: "nvarchar(255)", maxLength: 255, nullable: false),
+                    Type = table.Column<string>(type: "nvarchar(8)", maxLength: 8, nullable: false),
+                    PublicKey = table.Column<string>(type: "nvarchar(max)", nullable: false),
+                    Fingerprint = table.Column<string>(type: "nvarchar(128)", maxLength: 128, nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "datetime2", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_KeyPairs", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "Migrations",
                 columns: table => new
                 {
@@ -206,6 +224,36 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 });
 
             migrationBuilder.CreateTable(
+                name: "RevokedTokens",
+                columns: table => new
+                {
+                    AuditId = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: false),
+                    ExpiresAt = table.Column<DateTime>(type: "datetime2", nullable: false),
+                    RevokedAt = table.Column<DateTime>(type: "datetime2", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_RevokedTokens", x => x.AuditId);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "ServerGroups",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uniqueidentifier", nullable: false),
+                    Name = table.Column<string>(type: "nvarchar(255)", maxLength: 255, nullable: false),
+                    Policy = table.Column<string>(type: "nvarchar(32)", maxLength: 32, nullable: false),
+                    MaxServerPerHost = table.Column<int>(type: "int", nullable: true),
+                    ProjectId = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: false),
+                    UserId = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "datetime2", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ServerGroups", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "Servers",
                 columns: table => new
                 {
@@ -236,6 +284,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     TerminatedAt = table.Column<DateTime>(type: "datetime2", nullable: true),
                     ImageId = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: true),
                     Metadata = table.Column<string>(type: "nvarchar(max)", nullable: false),
+                    KeyName = table.Column<string>(type: "nvarchar(255)", maxLength: 255, nullable: true),
+                    RequestedNetworks = table.Column<string>(type: "nvarchar(max)", nullable: true),
+                    SchedulerHints = table.Column<string>(type: "nvarchar(max)", nullable: true),
+                    Addresses = table.Column<string>(type: "nvarchar(max)", nullable: false),
+                    AccessIPv4 = table.Column<string>(type: "nvarchar(45)", maxLength: 45, nullable: true),
+                    AccessIPv6 = table.Column<string>(type: "nvarchar(45)", maxLength: 45, nullable: true),
+                    LockedBy = table.Column<string>(type: "nvarchar(8)", maxLength: 8, nullable: true),
                     Version = table.Column<int>(type: "int", nullable: false)
                 },
                 constraints: table =>
@@ -358,6 +413,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 });
 
             migrationBuilder.CreateTable(
+                name: "ServerGroupMembers",
+                columns: table => new
+                {
+                    GroupId = table.Column<Guid>(type: "uniqueidentifier", nullable: false),
+                    ServerId = table.Column<Guid>(type: "uniqueidentifier", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ServerGroupMembers", x => new { x.GroupId, x.ServerId });
+                    table.ForeignKey(
+                        name: "FK_ServerGroupMembers_ServerGroups_GroupId",
+                        column: x => x.GroupId,
+                        principalTable: "ServerGroups",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "RoleAssignments",
                 columns: table => new
                 {
@@ -454,6 +527,12 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_KeyPairs_UserId_Name",
+                table: "KeyPairs",
+                columns: new[] { "UserId", "Name" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_Migrations_CreatedAt_Id",
                 table: "Migrations",
                 columns: new[] { "CreatedAt", "Id" });
@@ -492,8 +571,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_RevokedTokens_ExpiresAt",
+                table: "RevokedTokens",
+                column: "ExpiresAt");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_RoleAssignments_ProjectId",
                 table: "RoleAssignments",
+                column: "ProjectId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ServerGroupMembers_ServerId",
+                table: "ServerGroupMembers",
+                column: "ServerId",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ServerGroups_ProjectId",
+                table: "ServerGroups",
                 column: "ProjectId");
 
             migrationBuilder.CreateIndex(
@@ -537,6 +632,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 name: "InstanceActionEvents");
 
             migrationBuilder.DropTable(
+                name: "KeyPairs");
+
+            migrationBuilder.DropTable(
                 name: "MigrationCheckpoints");
 
             migrationBuilder.DropTable(
@@ -546,7 +644,13 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 name: "QuotaLimits");
 
             migrationBuilder.DropTable(
+                name: "RevokedTokens");
+
+            migrationBuilder.DropTable(
                 name: "RoleAssignments");
+
+            migrationBuilder.DropTable(
+                name: "ServerGroupMembers");
 
             migrationBuilder.DropTable(
                 name: "Servers");
@@ -568,6 +672,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
 
             migrationBuilder.DropTable(
                 name: "Users");
+
+            migrationBuilder.DropTable(
+                name: "ServerGroups");
         }
     }
 }
