@@ -6,6 +6,7 @@ namespace XenMigrate.Domain.Flavors;
 public sealed class Flavor
 {
     private Dictionary<string, string> _extraSpecs = new(StringComparer.Ordinal);
+    private readonly List<FlavorAccess> _access = [];
 
     private Flavor()
     {
@@ -67,6 +68,30 @@ public sealed class Flavor
         return true;
     }
 
+    /// <summary>The projects a private flavor is shared with (Nova's flavor_projects).</summary>
+    public IReadOnlyList<FlavorAccess> Access => _access;
+
+    /// <summary>Whether a caller of this project finds the flavor: admins always, others a public one or one shared with their project.</summary>
+    public bool IsVisibleTo(string projectId, bool isAdmin) => isAdmin || IsPublic || _access.Any(a => a.ProjectId == projectId);
+
+    /// <summary>Shares the flavor with a project (Nova's add_access; a public flavor needs none from 2.7).</summary>
+    /// <exception cref="FlavorAccessException">Public (when <paramref name="refusePublic"/>), or already shared with the project.</exception>
+    public void GrantAccess(string projectId, bool refusePublic)
+    {
+        if (refusePublic && IsPublic) throw new FlavorAccessException("Can not add access to a public flavor.", FaultKind.Conflict);
+        if (_access.Any(a => a.ProjectId == projectId))
+            throw new FlavorAccessException($"Flavor access already exists for flavor {FlavorId} and project {projectId} combination.", FaultKind.Conflict);
+        _access.Add(new FlavorAccess(projectId));
+    }
+
+    /// <exception cref="FlavorAccessException">The flavor is not shared with the project.</exception>
+    public void RevokeAccess(string projectId)
+    {
+        var access = _access.FirstOrDefault(a => a.ProjectId == projectId)
+                     ?? throw new FlavorAccessException($"Flavor access not found for {FlavorId} / {projectId} combination.", FaultKind.NotFound);
+        _access.Remove(access);
+    }
+
     public void Disable() => Disabled = true;
 
     /// <summary>The one attribute Nova lets change after creation (2.55).</summary>
@@ -81,3 +106,12 @@ public sealed class InvalidFlavorException(string message) : DomainException(mes
 
 /// <summary>A request body names a flavor that does not exist or is disabled (Nova's FlavorNotFound, 400 from resize and create).</summary>
 public sealed class FlavorNotFoundException(string flavorId) : DomainException($"Flavor {flavorId} could not be found.");
+
+/// <summary>One project a private flavor is shared with.</summary>
+public sealed class FlavorAccess(string projectId)
+{
+    public string ProjectId { get; private set; } = projectId;
+}
+
+/// <summary>Sharing a flavor with a project was refused (Nova's FlavorAccessExists, FlavorAccessNotFound, or a public flavor).</summary>
+public sealed class FlavorAccessException(string message, FaultKind kind) : DomainException(message, kind);

@@ -100,6 +100,12 @@ public sealed class Server
     /// <summary>The networks the build asked for; null for a server the inventory found.</summary>
     public RequestedNetworks? RequestedNetworks { get; private set; }
 
+    /// <summary>Nova's reservation id: one per create request, shared by every server it booted (min_count/max_count); null for a found VM.</summary>
+    public string? ReservationId { get; private set; }
+
+    /// <summary>Its place among the servers of one create request, from 0 (Nova's launch_index).</summary>
+    public int LaunchIndex { get; private set; }
+
     /// <summary>The scheduler hints of its boot; null when it gave none (or the inventory found it).</summary>
     public SchedulerHints? SchedulerHints { get; private set; }
 
@@ -474,10 +480,13 @@ public sealed class Server
 
     /// <summary>A server Nova has accepted but not yet placed: BUILD, task_state scheduling, on no host.</summary>
     public static Server ForBuild(Guid id, string name, string projectId, string userId, FlavorSnapshot flavor, string imageId,
-        IReadOnlyDictionary<string, string> metadata, RequestedNetworks networks, string? keyName, SchedulerHints? hints, DateTime now) =>
+        IReadOnlyDictionary<string, string> metadata, RequestedNetworks networks, string? keyName, SchedulerHints? hints,
+        string reservationId, int launchIndex, DateTime now) =>
         new(id, name, projectId, userId, flavor, host: null, node: null, VmState.Building, PowerState.NoState, now)
         {
             SchedulerHints = hints,
+            ReservationId = reservationId,
+            LaunchIndex = launchIndex,
             ImageId = imageId,
             Metadata = metadata,
             RequestedNetworks = networks,

@@ -85,14 +85,14 @@ public sealed class QuotaService(XenMigrateDbContext db, IOptions<QuotaOptions> 
     }
 
     /// <summary>
-    /// Room for one more member in the group, counting the members that still exist, against the
+    /// Room for <paramref name="count"/> more members in the group, counting the members that still exist, against the
     /// group's project's server_group_members: Nova's "Quota exceeded, too many servers in group".
     /// </summary>
-    public async Task EnsureRoomInGroupAsync(Domain.ServerGroups.ServerGroup group, CancellationToken ct)
+    public async Task EnsureRoomInGroupAsync(Domain.ServerGroups.ServerGroup group, int count, CancellationToken ct)
     {
         var allowed = (await LimitsAsync(group.ProjectId, ct))[QuotaResources.ServerGroupMembers];
         var members = group.Members.Select(m => m.ServerId).ToList();
-        if (allowed >= 0 && await db.Servers.CountAsync(s => members.Contains(s.Id), ct) >= allowed)
+        if (allowed >= 0 && await db.Servers.CountAsync(s => members.Contains(s.Id), ct) + count > allowed)
             throw new QuotaExceededException("Quota exceeded, too many servers in group");
     }
 
@@ -117,12 +117,25 @@ public sealed class QuotaService(XenMigrateDbContext db, IOptions<QuotaOptions> 
         }
     }
 
-    /// <summary>Room for one more server of this flavor, or Nova's "Quota exceeded for …" (inside <see cref="HoldProjectAsync"/>).</summary>
-    public Task EnsureRoomForServerAsync(string projectId, FlavorSnapshot flavor, CancellationToken ct) =>
+    /// <summary>Room for <paramref name="count"/> more servers of this flavor, or Nova's "Quota exceeded for …" (inside <see cref="HoldProjectAsync"/>).</summary>
+    public Task EnsureRoomForServersAsync(string projectId, FlavorSnapshot flavor, int count, CancellationToken ct) =>
         EnsureRoomAsync(projectId, new Dictionary<string, int>
         {
-            [QuotaResources.Instances] = 1, [QuotaResources.Cores] = flavor.Vcpus, [QuotaResources.Ram] = flavor.MemoryMb,
+            [QuotaResources.Instances] = count, [QuotaResources.Cores] = flavor.Vcpus * count, [QuotaResources.Ram] = flavor.MemoryMb * count,
         }, ct);
+
+    /// <summary>
+    /// How many more servers of this flavor the project's instances, cores and ram leave room for
+    /// (Nova's headroom in _check_num_instances_quota); <see cref="int.MaxValue"/> when unlimited.
+    /// </summary>
+    public async Task<int> ServersThatFitAsync(string projectId, FlavorSnapshot flavor, CancellationToken ct)
+    {
+        var limits = await LimitsAsync(projectId, ct);
+        var usage = await UsageAsync(projectId, ct);
+        int Room(string resource, int each) =>
+            limits[resource] < 0 || each <= 0 ? int.MaxValue : Math.Max(0, limits[resource] - usage[resource]) / each;
+        return Math.Min(Room(QuotaResources.Instances, 1), Math.Min(Room(QuotaResources.Cores, flavor.Vcpus), Room(QuotaResources.Ram, flavor.MemoryMb)));
+    }
 
     /// <summary>Room for a resize: only what grows counts (Nova's upsize_quota_delta).</summary>
     public Task EnsureRoomForResizeAsync(string projectId, FlavorSnapshot current, FlavorSnapshot wanted, CancellationToken ct)

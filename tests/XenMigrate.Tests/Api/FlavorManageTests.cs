@@ -40,6 +40,45 @@ public class FlavorManageTests : GatewayFixture
     }
 
     [Test]
+    public async Task FlavorAccess_SharesAPrivateFlavorWithAProject_AsNovasOsFlavorAccess()
+    {
+        AssertOk(await SendAsync("POST", "/v2.1/flavors", AdminToken, """{"flavor":{"name":"fa.private","id":"fa-private","ram":512,"vcpus":1,"disk":1,"os-flavor-access:is_public":false}}"""));
+        var demo = await Gateway.ProjectIdAsync(TestUsers.Demo.Project);
+        Assert.That((await Gateway.GetAsync("/v2.1/flavors/fa-private", DemoToken)).Status, Is.EqualTo(HttpStatusCode.NotFound));
+
+        var added = await SendAsync("POST", "/v2.1/flavors/fa-private/action", AdminToken, $$$"""{"addTenantAccess":{"tenant":"{{{demo}}}"}}""");
+        AssertOk(added);
+        Assert.That(added.Json!.ToJsonString(), Is.EqualTo($$$"""{"flavor_access":[{"flavor_id":"fa-private","tenant_id":"{{{demo}}}"}]}"""));
+        Assert.That((await Gateway.GetAsync("/v2.1/flavors/fa-private", DemoToken)).Status, Is.EqualTo(HttpStatusCode.OK), "shared: the member finds it");
+        var listed = (await Gateway.GetAsync("/v2.1/flavors", DemoToken)).Json!["flavors"]!.AsArray();
+        Assert.That(listed.Select(f => f!["id"]!.GetValue<string>()), Does.Contain("fa-private"));
+        var other = await Gateway.TokenAsync(TestUsers.Other);
+        Assert.That((await Gateway.GetAsync("/v2.1/flavors/fa-private", other)).Status, Is.EqualTo(HttpStatusCode.NotFound), "not shared with the other project");
+        var list = await Gateway.GetAsync("/v2.1/flavors/fa-private/os-flavor-access", AdminToken);
+        Assert.That(list.Json!["flavor_access"]!.AsArray(), Has.Count.EqualTo(1));
+
+        var again = await SendAsync("POST", "/v2.1/flavors/fa-private/action", AdminToken, $$$"""{"addTenantAccess":{"tenant":"{{{demo}}}"}}""");
+        Assert.That((again.Status, Message(again, "conflictingRequest")),
+            Is.EqualTo((HttpStatusCode.Conflict, $"Flavor access already exists for flavor fa-private and project {demo} combination.")));
+        var unknown = await SendAsync("POST", "/v2.1/flavors/fa-private/action", AdminToken, """{"addTenantAccess":{"tenant":"nobody"}}""");
+        Assert.That(Message(unknown, "badRequest"), Is.EqualTo("Project ID nobody is not a valid project."));
+        var publicOne = await SendAsync("POST", "/v2.1/flavors/1/action", AdminToken, $$$"""{"addTenantAccess":{"tenant":"{{{demo}}}"}}""", "2.7");
+        Assert.That((publicOne.Status, Message(publicOne, "conflictingRequest")), Is.EqualTo((HttpStatusCode.Conflict, "Can not add access to a public flavor.")));
+        Assert.That(Message(await Gateway.GetAsync("/v2.1/flavors/1/os-flavor-access", AdminToken), "itemNotFound"), Is.EqualTo("Access list not available for public flavors."));
+        var extra = await SendAsync("POST", "/v2.1/flavors/fa-private/action", AdminToken, """{"addTenantAccess":{"tenant":"x","role":"y"}}""");
+        Assert.That(Message(extra, "badRequest"), Does.EndWith("Additional properties are not allowed ('role' was unexpected)"));
+        Assert.That((await SendAsync("POST", "/v2.1/flavors/fa-private/action", DemoToken, $$$"""{"addTenantAccess":{"tenant":"{{{demo}}}"}}""")).Status,
+            Is.EqualTo(HttpStatusCode.Forbidden));
+
+        AssertOk(await SendAsync("POST", "/v2.1/flavors/fa-private/action", AdminToken, $$$"""{"removeTenantAccess":{"tenant":"{{{demo}}}"}}"""));
+        Assert.That((await Gateway.GetAsync("/v2.1/flavors/fa-private", DemoToken)).Status, Is.EqualTo(HttpStatusCode.NotFound), "unshared: gone again");
+        var gone = await SendAsync("POST", "/v2.1/flavors/fa-private/action", AdminToken, $$$"""{"removeTenantAccess":{"tenant":"{{{demo}}}"}}""");
+        Assert.That(Message(gone, "itemNotFound"), Is.EqualTo($"Flavor access not found for fa-private / {demo} combination."));
+    }
+
+    private static void AssertOk(ApiResponse r) => Assert.That(r.Status, Is.EqualTo(HttpStatusCode.OK), r.Text);
+
+    [Test]
     public async Task Create_WithEveryField_AtLatest_KeepsThemAll()
     {
         var r = await SendAsync("POST", "/v2.1/flavors", AdminToken,

@@ -53,11 +53,12 @@ public partial class BadInputCorpusTests
 
         /// <summary>
         /// A member is refused (body schema, microversion or admin-only policy) before the id is read: flavor
-        /// management, services, hypervisors, aggregates, host drains and a server update without a body
+        /// management and access, services, hypervisors, aggregates, host drains and a server update without a body
         /// (Nova validates the body first). Any id then gets the baseline's answer.
         /// </summary>
         public bool RefusesMemberBeforeId =>
             (Method != "GET" && Template.Contains("/flavors", StringComparison.Ordinal))
+            || Template.EndsWith("/os-flavor-access", StringComparison.Ordinal)
             || (Method == "PUT" && Template.EndsWith("/servers/{server_id}", StringComparison.Ordinal))
             || Template.Contains("/os-services/", StringComparison.Ordinal) || Template.Contains("/os-hypervisors/", StringComparison.Ordinal)
             || Template.Contains("/os-aggregates/", StringComparison.Ordinal)

@@ -83,6 +83,10 @@ public class PolicyMatrixTests : GatewayFixture
         R("POST", "/v2.1/os-keypairs",                                        "import",        201, 201, 201, 201, 401, 401, 401),
         R("GET",  "/v2.1/os-keypairs/{keypair_name}",                         "",              404, 404, 404, 404, 401, 401, 401),
         R("DELETE", "/v2.1/os-keypairs/{keypair_name}",                       "",              404, 404, 404, 404, 401, 401, 401),
+        // Flavor access (admin only): the private flavor's list; sharing with an unknown project is 400, unsharing a public flavor's 404.
+        R("GET",  "/v2.1/flavors/{flavor_id}/os-flavor-access",               "private",       200, 403, 403, 403, 401, 401, 401),
+        R("POST", "/v2.1/flavors/{flavor_id}/action",                         "addTenantAccess", 400, 403, 403, 403, 401, 401, 401),
+        R("POST", "/v2.1/flavors/{flavor_id}/action",                         "removeTenantAccess", 404, 403, 403, 403, 401, 401, 401),
         // Server groups: readers list and show, members create and delete; an unknown group is 404 to all.
         R("GET",  "/v2.1/os-server-groups",                                   "",              200, 200, 200, 200, 401, 401, 401),
         R("POST", "/v2.1/os-server-groups",                                   "",              200, 200, 200, 403, 401, 401, 401),
@@ -309,7 +313,7 @@ public class PolicyMatrixTests : GatewayFixture
         return (int)response.StatusCode;
     }
 
-    private static HttpContent? Body(Row row, string? token) => (row.Method, row.Pattern, row.Variant) switch
+    private HttpContent? Body(Row row, string? token) => (row.Method, row.Pattern, row.Variant) switch
     {
         ("POST", "/identity/v3/auth/tokens", _) => GatewayInstance.Json(
             GatewayInstance.AuthBody(TestUsers.Demo.Name, TestUsers.Demo.Password, TestUsers.Demo.Project)),
@@ -334,6 +338,8 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", _, "force_complete") => Json("""{"force_complete":null}"""),
         ("PUT", "/v2.1/servers/{server_id}", _) => Json("""{"server":{"name":"matrix-target"}}"""),
         ("POST", "/v2.1/os-keypairs", _) => Json($$$"""{"keypair":{"name":"matrix-{{{Guid.NewGuid():N}}}","public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMlBcazqSEQGKDDicm5Uc8OM0x2cbObZ9bN0LaM7FNXK matrix"}}"""),
+        ("POST", "/v2.1/flavors/{flavor_id}/action", "addTenantAccess") => Json("""{"addTenantAccess":{"tenant":"no-such-project"}}"""),
+        ("POST", "/v2.1/flavors/{flavor_id}/action", "removeTenantAccess") => Json($$$"""{"removeTenantAccess":{"tenant":"{{{_projects[Caller.Admin]}}}"}}"""),
         ("POST", "/v2.1/os-server-groups", _) => Json("""{"server_group":{"name":"matrix","policy":"anti-affinity"}}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,

@@ -34,7 +34,9 @@ public partial class TempestSuiteTests
         TestEnvironment.Require(tempest is not null, "Tempest (Debian package tempest)");
 
         _database = TestDatabase.Create(DatabaseKind.Sqlite);
-        _gateway = await GatewayProcess.StartAsync(_database, ["--XenServer:EmbeddedLab=true"], "tempest-gateway");
+        // Tempest shares the two pre-provisioned projects across classes (devstack gives each class its own), so their quotas are raised.
+        _gateway = await GatewayProcess.StartAsync(_database, ["--XenServer:EmbeddedLab=true", "--Quota:Instances=200", "--Quota:Cores=400",
+            "--Quota:Ram=819200", "--Quota:ServerGroups=100", "--Quota:ServerGroupMembers=100"], "tempest-gateway");
         var token = await _gateway.TokenAsync(TestUsers.Admin);
         var images = (await _gateway.GetAsync("/image/v2/images", token)).Json!["images"]!.AsArray();
         Assert.That(images, Is.Not.Empty, "the gateway publishes XenServer templates as images");

@@ -26,6 +26,7 @@ public static class FlavorsApi
         flavors.MapGet("/{flavor_id}/os-extra_specs", ListExtraSpecs).WithSummary("List a flavor's extra specs");
         flavors.MapGet("/{flavor_id}/os-extra_specs/{key}", ShowExtraSpec).WithSummary("Show one extra spec");
         flavors.MapFlavorManage();
+        flavors.MapFlavorAccess();
     }
 
     private static async Task<IResult> List(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct) =>
@@ -58,13 +59,12 @@ public static class FlavorsApi
 
     /// <summary>
     /// Nova looks a flavor up as the caller: a non-admin finds public flavors (disabled ones too) and
-    /// private ones their project has access to; the gateway grants no such access, so a private
-    /// flavor is as missing to them as an unknown id.
+    /// private ones shared with their project (os-flavor-access); any other is as missing as an unknown id.
     /// </summary>
-    private static async Task<Flavor> Find(NovaCaller caller, XenMigrateDbContext db, string flavorId, CancellationToken ct)
+    internal static async Task<Flavor> Find(NovaCaller caller, XenMigrateDbContext db, string flavorId, CancellationToken ct, bool tracked = false)
     {
-        var admin = caller.IsAdmin;
-        return await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == flavorId && (admin || f.IsPublic), ct)
+        var flavors = tracked ? db.Flavors : db.Flavors.AsNoTracking();
+        return await flavors.VisibleTo(caller.Context).FirstOrDefaultAsync(f => f.FlavorId == flavorId, ct)
                ?? throw NovaFaultException.NotFound(NovaMessages.FlavorNotFound(flavorId));
     }
 
@@ -74,7 +74,7 @@ public static class FlavorsApi
         var query = caller.Http.Request.Query;
         if (caller.Version.AtLeast(75)) NovaQuery.RejectUnknown(query, QueryParams275);
 
-        var all = await db.Flavors.AsNoTracking().ToListAsync(ct);
+        var all = await db.Flavors.AsNoTracking().VisibleTo(caller.Context).ToListAsync(ct);
         IEnumerable<Flavor> matching = all;
 
         // Only admins may look past public, enabled flavors (nova flavors.py _get_flavors).
@@ -85,7 +85,7 @@ public static class FlavorsApi
         }
         else
         {
-            matching = matching.Where(f => f.IsPublic && !f.Disabled);
+            matching = matching.Where(f => !f.Disabled); // public, or shared with the caller's project
         }
 
         if (IntFilter(query, "minRam") is { } minRam) matching = matching.Where(f => f.MemoryMb >= minRam);

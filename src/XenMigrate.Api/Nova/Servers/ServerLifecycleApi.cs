@@ -55,8 +55,8 @@ public static class ServerLifecycleApi
         caller.Authorize(NovaPolicy.ServersCreate);
         var name = server["name"]!.GetValue<string>();
         var flavorRef = server["flavorRef"] is JsonValue f ? f.ToString() : string.Empty;
-        var flavor = await db.Flavors.AsNoTracking().FirstOrDefaultAsync(x => x.FlavorId == flavorRef, ct);
-        if (flavor is null || flavor.Disabled || (!flavor.IsPublic && !caller.IsAdmin))
+        var flavor = await db.Flavors.AsNoTracking().VisibleTo(caller.Context).FirstOrDefaultAsync(x => x.FlavorId == flavorRef, ct);
+        if (flavor is null || flavor.Disabled)
             throw NovaFaultException.BadRequest(NovaMessages.InvalidFlavorRef);
 
         var imageRef = server["imageRef"]?.GetValue<string>() ?? string.Empty;
@@ -86,14 +86,25 @@ public static class ServerLifecycleApi
             group = await db.ServerGroups.Include(g => g.Members).FirstOrDefaultAsync(g => g.Id == groupId && (caller.IsAdmin || g.ProjectId == caller.ProjectId), ct)
                     ?? throw NovaFaultException.BadRequest($"Instance group {groupId} could not be found.");
 
+        // min_count / max_count: as many servers as the quota allows between the two, each named
+        // "<name>-<n>" when there is more than one (Nova's multi_instance_display_name_template).
+        var minCount = Count("min_count", server["min_count"]) ?? 1;
+        var maxCount = Count("max_count", server["max_count"]) ?? minCount;
+        if (minCount > maxCount) throw NovaFaultException.BadRequest("min_count must be <= max_count");
+        var reservationId = "r-" + RandomNumberGenerator.GetString("0123456789abcdefghijklmnopqrstuvwxyz", 8);
         var metadata = server["metadata"] is JsonObject m ? m.ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()) : [];
-        var created = Server.ForBuild(Guid.NewGuid(), name, caller.ProjectId, caller.UserId, flavor.Snapshot(), image.Id.ToString(), metadata,
-            networks, keyName, hints, time.GetUtcNow().UtcDateTime);
-        await starter.CreateAsync(created, group, caller.Context, ct);
+        var snapshot = flavor.Snapshot();
+        var servers = await starter.CreateAsync(caller.ProjectId, snapshot, metadata.Count, minCount, maxCount,
+            (index, count) => Server.ForBuild(Guid.NewGuid(), count > 1 ? $"{name}-{index + 1}" : name, caller.ProjectId, caller.UserId, snapshot,
+                image.Id.ToString(), metadata, networks, keyName, hints, reservationId, index, time.GetUtcNow().UtcDateTime),
+            group, caller.Context, ct);
+
+        if (server["return_reservation_id"] is { } wanted && NovaParameterTypes.IsTrue(wanted))
+            return Results.Json(new JsonObject { ["reservation_id"] = reservationId }, statusCode: StatusCodes.Status202Accepted);
 
         // Nova returns the password it set; XenMigrate has no guest agent to set it with, so it is only reported.
         var adminPass = server["adminPass"]?.GetValue<string>() ?? GeneratePassword();
-        var id = created.Id.ToString();
+        var id = servers[0].Id.ToString();
         var self = caller.SelfLink("servers", id);
         caller.Http.Response.Headers.Location = self;
         return Results.Json(new JsonObject
@@ -174,6 +185,12 @@ public static class ServerLifecycleApi
                 ? $"{NovaValues.Repr(keyName)} is too {(keyName!.GetValue<string>().Length == 0 ? "short" : "long")}"
                 : $"{NovaValues.Repr(keyName)} is not of type 'string'");
 
+        foreach (var key in new[] { "min_count", "max_count" })
+            if (server.TryGetPropertyValue(key, out var count) && NovaParameterTypes.PositiveIntegerError(key, count) is { } countError)
+                throw NovaFaultException.BadRequest(countError);
+        if (server.TryGetPropertyValue("return_reservation_id", out var reservation) && !NovaParameterTypes.IsBoolean(reservation))
+            throw Invalid("return_reservation_id", reservation, NovaParameterTypes.BooleanError(reservation));
+
         if (server.TryGetPropertyValue("OS-DCF:diskConfig", out var disk)
             && !(NovaParameterTypes.IsString(disk) && disk!.GetValue<string>() is "AUTO" or "MANUAL"))
             throw Invalid("OS-DCF:diskConfig", disk, $"{NovaValues.Repr(disk)} is not one of ['AUTO', 'MANUAL']");
@@ -184,6 +201,16 @@ public static class ServerLifecycleApi
     private static NovaFaultException Invalid(string field, JsonNode? value, string detail, bool topLevel = false) =>
         NovaFaultException.BadRequest(topLevel ? detail : NovaMessages.InvalidInput(field, value, detail));
 
+
+    /// <summary>A schema-checked min_count / max_count (an integer, or a string of digits); at least 1.</summary>
+    private static int? Count(string field, JsonNode? node)
+    {
+        if (node is not JsonValue v) return null;
+        var count = v.GetValueKind() == JsonValueKind.Number ? v.GetValue<long>()
+            : long.TryParse(v.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : long.MaxValue;
+        if (count < 1) throw Invalid(field, node, $"{NovaValues.Repr(node)} is less than the minimum of 1");
+        return (int)Math.Min(count, NovaQuery.MaxLimit * 10L);
+    }
 
     /// <summary>Nova's generate_password: 12 characters from an alphabet without look-alikes.</summary>
     private static string GeneratePassword() =>

@@ -96,6 +96,7 @@ public sealed class ServerListQuery
         if (Value("status") is { } status)
             servers = servers.Where(s => string.Equals(s.Status, status, StringComparison.OrdinalIgnoreCase));
         if (Value("flavor") is { } flavor) servers = servers.Where(s => s.Flavor.FlavorId == flavor);
+        if (Value("reservation_id") is { } reservation) servers = servers.Where(s => ServerView.ReservationId(s) == reservation);
         if (Value("uuid") is { } uuid) servers = servers.Where(s => string.Equals(s.Id.ToString(), uuid, StringComparison.OrdinalIgnoreCase));
         if (_caller.Version.AtLeast(73) && Value("locked") is { } locked)
         {

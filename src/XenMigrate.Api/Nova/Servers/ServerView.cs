@@ -114,7 +114,7 @@ public static partial class ServerView
             {
                 body["OS-EXT-SRV-ATTR:hostname"] = Hostname(s.Name);
                 body["OS-EXT-SRV-ATTR:kernel_id"] = string.Empty;
-                body["OS-EXT-SRV-ATTR:launch_index"] = 0;
+                body["OS-EXT-SRV-ATTR:launch_index"] = s.LaunchIndex;
                 body["OS-EXT-SRV-ATTR:ramdisk_id"] = string.Empty;
                 body["OS-EXT-SRV-ATTR:reservation_id"] = ReservationId(s);
                 body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/xvda";
@@ -198,7 +198,8 @@ public static partial class ServerView
 
     public static string InstanceName(Server s) => "instance-" + s.Id.ToString("N")[..8];
 
-    private static string ReservationId(Server s) => "r-" + s.Id.ToString("N")[^8..];
+    /// <summary>The create request's reservation id; a found VM (no request) gets one from its id, stable across reads.</summary>
+    public static string ReservationId(Server s) => s.ReservationId ?? "r-" + s.Id.ToString("N")[^8..];
 
     /// <summary>Nova's sanitize_hostname: lowercase, spaces and underscores to dashes, nothing else odd.</summary>
     public static string Hostname(string name)

@@ -24,7 +24,8 @@ public sealed class ComputeApi(XenMigrateDbContext db, ConflictRetry retry, Migr
         {
             var server = await MovableServerAsync(context, serverId, NovaPolicy.ServersResize, ct);
             server.EnsureCanResize(InstanceActionNames.Resize, context.IsAdmin);
-            var flavor = await db.Flavors.AsNoTracking().FirstOrDefaultAsync(f => f.FlavorId == flavorRef, ct);
+            // A private flavor not shared with the caller's project is not found (Nova looks it up as the caller).
+            var flavor = await db.Flavors.AsNoTracking().VisibleTo(context).FirstOrDefaultAsync(f => f.FlavorId == flavorRef, ct);
             if (flavor is null || flavor.Disabled) throw new FlavorNotFoundException(flavorRef);
             server.EnsureFlavorChanges(flavor.Snapshot());
             await migrations.StartAsync(server, flavor.Snapshot(), InstanceActionNames.Resize, null, context, ct);

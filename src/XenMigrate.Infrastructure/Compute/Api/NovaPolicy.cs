@@ -76,6 +76,9 @@ public static class NovaPolicy
     public static readonly Rule ServerGroupsShow = new("os_compute_api:os-server-groups:show", Check.ReaderOrAdmin);
     public static readonly Rule ServerGroupsCreate = new("os_compute_api:os-server-groups:create", Check.MemberOrAdmin);
     public static readonly Rule ServerGroupsDelete = new("os_compute_api:os-server-groups:delete", Check.MemberOrAdmin);
+    public static readonly Rule FlavorAccessIndex = new("os_compute_api:os-flavor-access", Check.Admin);
+    public static readonly Rule FlavorAccessAdd = new("os_compute_api:os-flavor-access:add_tenant_access", Check.Admin);
+    public static readonly Rule FlavorAccessRemove = new("os_compute_api:os-flavor-access:remove_tenant_access", Check.Admin);
     public static readonly Rule FlavorCreate = new("os_compute_api:os-flavor-manage:create", Check.Admin);
     public static readonly Rule FlavorUpdate = new("os_compute_api:os-flavor-manage:update", Check.Admin);
     public static readonly Rule FlavorDelete = new("os_compute_api:os-flavor-manage:delete", Check.Admin);

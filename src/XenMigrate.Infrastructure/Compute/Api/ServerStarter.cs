@@ -1,6 +1,7 @@
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using XenMigrate.Domain.Common;
+using XenMigrate.Domain.Flavors;
 using XenMigrate.Domain.InstanceActions;
 using XenMigrate.Domain.Migrations;
 using XenMigrate.Domain.ServerGroups;
@@ -19,30 +20,44 @@ public sealed class ServerStarter(XenMigrateDbContext db, IBackgroundJobClient j
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
     /// <summary>
-    /// Records the new server (BUILD/scheduling), its membership of the group it asked for, and its create action within the project's quota
-    /// (checked and committed under the project's hold, so concurrent creates cannot overshoot it),
-    /// then enqueues the boot.
+    /// Records the servers of one create request (BUILD/scheduling), their membership of the group
+    /// they asked for, and each one's create action within the project's quota (checked and
+    /// committed under the project's hold, so concurrent creates cannot overshoot it), then
+    /// enqueues each boot. Between <paramref name="minCount"/> and <paramref name="maxCount"/>
+    /// servers are made, as many as the quota leaves room for (Nova's _check_num_instances_quota);
+    /// <paramref name="make"/> builds the server of each launch index once the count is known.
     /// </summary>
-    /// <exception cref="QuotaExceededException">No room left for the server's flavor or in its group, or more metadata than metadata_items.</exception>
-    public async Task CreateAsync(Server server, ServerGroup? group, RequestContext caller, CancellationToken ct)
+    /// <exception cref="QuotaExceededException">No room for <paramref name="minCount"/> servers of the flavor or in the group, or more metadata than metadata_items.</exception>
+    public async Task<IReadOnlyList<Server>> CreateAsync(string projectId, FlavorSnapshot flavor, int metadataItems, int minCount, int maxCount,
+        Func<int, int, Server> make, ServerGroup? group, RequestContext caller, CancellationToken ct)
     {
-        await quotas.EnsureMetadataWithinLimitAsync(server.ProjectId, server.Metadata.Count, ct);
-        await using (var hold = await quotas.HoldProjectAsync(server.ProjectId, ct))
+        await quotas.EnsureMetadataWithinLimitAsync(projectId, metadataItems, ct);
+        var servers = new List<Server>();
+        await using (var hold = await quotas.HoldProjectAsync(projectId, ct))
         {
-            await quotas.EnsureRoomForServerAsync(server.ProjectId, server.Flavor, ct);
-            if (group is not null)
+            var count = Math.Min(maxCount, await quotas.ServersThatFitAsync(projectId, flavor, ct));
+            if (count < minCount) await quotas.EnsureRoomForServersAsync(projectId, flavor, minCount, ct); // throws Nova's "Quota exceeded for …"
+            if (group is not null) await quotas.EnsureRoomInGroupAsync(group, count, ct);
+            for (var index = 0; index < count; index++)
             {
-                await quotas.EnsureRoomInGroupAsync(group, ct);
-                db.ServerGroupMembers.Add(new ServerGroupMember(group.Id, server.Id));
+                var server = make(index, count);
+                servers.Add(server);
+                db.Servers.Add(server);
+                if (group is not null) db.ServerGroupMembers.Add(new ServerGroupMember(group.Id, server.Id));
+                db.InstanceActions.Add(new InstanceAction(server.Id, InstanceActionNames.Create, caller.RequestId, caller.UserId, caller.ProjectId, Now));
             }
 
-            db.Servers.Add(server);
-            db.InstanceActions.Add(new InstanceAction(server.Id, InstanceActionNames.Create, caller.RequestId, caller.UserId, caller.ProjectId, Now));
             await db.SaveChangesAsync(ct);
             await hold.CommitAsync(ct);
         }
 
-        jobs.Enqueue<ServerJobs>(j => j.Build(server.Id, null));
+        foreach (var server in servers)
+        {
+            var id = server.Id;
+            jobs.Enqueue<ServerJobs>(j => j.Build(id, null));
+        }
+
+        return servers;
     }
 
     /// <summary>

@@ -40,6 +40,8 @@ internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
         b.Property(s => s.AccessIPv4).HasMaxLength(45);
         b.Property(s => s.AccessIPv6).HasMaxLength(45);
         MapJson(b.Property(s => s.SchedulerHints));
+        b.Property(s => s.ReservationId).HasMaxLength(16);
+        b.HasIndex(s => s.ReservationId);
         MapJson(b.Property(s => s.Addresses)).IsRequired(); // the ComputeApiExtensions migrations fill existing rows with "[]"
 
         // Nova's soft delete: a deleted server keeps its row (instance actions and migrations point
@@ -76,5 +78,13 @@ internal sealed class FlavorConfiguration : IEntityTypeConfiguration<Flavor>
             .HasConversion(JsonColumn.Converter<IReadOnlyDictionary<string, string>>(),
                 JsonColumn.Comparer<IReadOnlyDictionary<string, string>>())
             .IsRequired();
+        b.OwnsMany(f => f.Access, a =>
+        {
+            a.ToTable("FlavorProjects");
+            a.WithOwner().HasForeignKey("FlavorInternalId");
+            a.Property(x => x.ProjectId).HasMaxLength(64);
+            a.HasKey("FlavorInternalId", nameof(FlavorAccess.ProjectId));
+        });
+        b.Navigation(f => f.Access).HasField("_access").UsePropertyAccessMode(PropertyAccessMode.Field);
     }
 }

@@ -633,6 +633,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)");
 
+                    b.Property<int>("LaunchIndex")
+                        .HasColumnType("integer");
+
                     b.Property<DateTime?>("LaunchedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -691,6 +694,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<string>("RequestedNetworks")
                         .HasColumnType("text");
 
+                    b.Property<string>("ReservationId")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
                     b.Property<string>("SchedulerHints")
                         .HasColumnType("text");
 
@@ -723,6 +730,8 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.HasIndex("Host");
 
                     b.HasIndex("ProjectId");
+
+                    b.HasIndex("ReservationId");
 
                     b.HasIndex("CreatedAt", "Id");
 
@@ -962,6 +971,28 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                         });
 
                     b.Navigation("Items");
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Flavors.Flavor", b =>
+                {
+                    b.OwnsMany("XenMigrate.Domain.Flavors.FlavorAccess", "Access", b1 =>
+                        {
+                            b1.Property<int>("FlavorInternalId")
+                                .HasColumnType("integer");
+
+                            b1.Property<string>("ProjectId")
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)");
+
+                            b1.HasKey("FlavorInternalId", "ProjectId");
+
+                            b1.ToTable("FlavorProjects", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("FlavorInternalId");
+                        });
+
+                    b.Navigation("Access");
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>

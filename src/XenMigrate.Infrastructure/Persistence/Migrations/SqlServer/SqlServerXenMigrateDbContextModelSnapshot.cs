@@ -634,6 +634,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .HasMaxLength(255)
                         .HasColumnType("nvarchar(255)");
 
+                    b.Property<int>("LaunchIndex")
+                        .HasColumnType("int");
+
                     b.Property<DateTime?>("LaunchedAt")
                         .HasColumnType("datetime2");
 
@@ -692,6 +695,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<string>("RequestedNetworks")
                         .HasColumnType("nvarchar(max)");
 
+                    b.Property<string>("ReservationId")
+                        .HasMaxLength(16)
+                        .HasColumnType("nvarchar(16)");
+
                     b.Property<string>("SchedulerHints")
                         .HasColumnType("nvarchar(max)");
 
@@ -724,6 +731,8 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.HasIndex("Host");
 
                     b.HasIndex("ProjectId");
+
+                    b.HasIndex("ReservationId");
 
                     b.HasIndex("CreatedAt", "Id");
 
@@ -963,6 +972,28 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         });
 
                     b.Navigation("Items");
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Flavors.Flavor", b =>
+                {
+                    b.OwnsMany("XenMigrate.Domain.Flavors.FlavorAccess", "Access", b1 =>
+                        {
+                            b1.Property<int>("FlavorInternalId")
+                                .HasColumnType("int");
+
+                            b1.Property<string>("ProjectId")
+                                .HasMaxLength(64)
+                                .HasColumnType("nvarchar(64)");
+
+                            b1.HasKey("FlavorInternalId", "ProjectId");
+
+                            b1.ToTable("FlavorProjects", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("FlavorInternalId");
+                        });
+
+                    b.Navigation("Access");
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>

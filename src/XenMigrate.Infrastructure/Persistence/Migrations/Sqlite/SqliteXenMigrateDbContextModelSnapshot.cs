@@ -614,6 +614,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         .HasMaxLength(255)
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("LaunchIndex")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime?>("LaunchedAt")
                         .HasColumnType("TEXT");
 
@@ -672,6 +675,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<string>("RequestedNetworks")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ReservationId")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("SchedulerHints")
                         .HasColumnType("TEXT");
 
@@ -704,6 +711,8 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.HasIndex("Host");
 
                     b.HasIndex("ProjectId");
+
+                    b.HasIndex("ReservationId");
 
                     b.HasIndex("CreatedAt", "Id");
 
@@ -937,6 +946,28 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                         });
 
                     b.Navigation("Items");
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Flavors.Flavor", b =>
+                {
+                    b.OwnsMany("XenMigrate.Domain.Flavors.FlavorAccess", "Access", b1 =>
+                        {
+                            b1.Property<int>("FlavorInternalId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<string>("ProjectId")
+                                .HasMaxLength(64)
+                                .HasColumnType("TEXT");
+
+                            b1.HasKey("FlavorInternalId", "ProjectId");
+
+                            b1.ToTable("FlavorProjects", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("FlavorInternalId");
+                        });
+
+                    b.Navigation("Access");
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>

@@ -6,12 +6,14 @@ using XenMigrate.Tests.Support;
 namespace XenMigrate.Tests.Workflow;
 
 /// <summary>
-/// Server groups and scheduler hints end to end (real HTTP, Hangfire, XAPI on three simulated
-/// hosts): Nova's os-server-groups in each microversion shape with its refusals, and the group's
-/// policy — and the same_host / different_host hints — kept when members boot and when they move.
+/// Placement the way Nova users express it, end to end (real HTTP, Hangfire, XAPI on three
+/// simulated hosts): Nova's os-server-groups in each microversion shape with its refusals, the
+/// group's policy — and the same_host / different_host hints — kept when members boot and when
+/// they move, several servers from one request, and private flavors only for the projects they
+/// are shared with, at boot and at resize.
 /// </summary>
 [NonParallelizable]
-public class ServerGroupTests : WorkflowFixture
+public class PlacementTests : WorkflowFixture
 {
     private static readonly string Debian = TemplateImages.IdForName("Debian Bookworm 12").ToString();
 
@@ -162,6 +164,89 @@ public class ServerGroupTests : WorkflowFixture
 
         await DeleteAllAsync(x, near, away, member);
     }
+
+    [Test]
+    public async Task MultipleCreate_BootsAsManyAsTheQuotaAllows_UnderOneReservationId_AndEachKeepsTheGroup()
+    {
+        var group = await GroupAsync("anti-affinity");
+        var body = new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "sg-multi", ["imageRef"] = Debian, ["flavorRef"] = "w1", ["networks"] = "none",
+                ["min_count"] = 2, ["max_count"] = "3", ["return_reservation_id"] = true,
+            },
+            ["os:scheduler_hints"] = Hints(group),
+        };
+        var created = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/servers", Demo, body.ToJsonString(), "2.37");
+        AssertStatus(created, HttpStatusCode.Accepted);
+        var reservation = created.Json!["reservation_id"]!.GetValue<string>();
+        Assert.That(reservation, Does.Match("^r-[0-9a-z]{8}$"));
+
+        var listed = (await Gateway.GetAsync($"/v2.1/servers/detail?reservation_id={reservation}", Demo)).Json!["servers"]!.AsArray();
+        Assert.That(listed.Select(s => s!["name"]!.GetValue<string>()).Order(), Is.EqualTo(new[] { "sg-multi-1", "sg-multi-2", "sg-multi-3" }));
+        var active = new List<JsonNode>();
+        foreach (var server in listed) active.Add(await WaitForStatusAsync(Id(server!), "ACTIVE"));
+        Assert.That(active.Select(HostOf).Distinct().Count(), Is.EqualTo(3), "three anti-affinity members on three hosts");
+        var launch = (await Gateway.GetAsync($"/v2.1/servers/detail?all_tenants=1&reservation_id={reservation}", Admin, "2.3")).Json!["servers"]!.AsArray()
+            .Select(s => s!["OS-EXT-SRV-ATTR:launch_index"]!.GetValue<int>()).Order().ToList();
+        Assert.That(launch, Is.EqualTo(new[] { 0, 1, 2 }));
+
+        // The quota leaves room for two: min 1, max 5 makes two; min 3 is refused with Nova's message.
+        var project = await Gateway.ProjectIdAsync(TestUsers.Demo.Project);
+        AssertStatus(await PutQuotaAsync(project, """{"quota_set":{"instances":5}}"""), HttpStatusCode.OK);
+        body["server"]!["name"] = "sg-fit";
+        body["server"]!["min_count"] = 1;
+        body["server"]!["max_count"] = 5;
+        body.Remove("os:scheduler_hints");
+        var fitted = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/servers", Demo, body.ToJsonString(), "2.37");
+        AssertStatus(fitted, HttpStatusCode.Accepted);
+        var fit = (await Gateway.GetAsync($"/v2.1/servers/detail?reservation_id={fitted.Json!["reservation_id"]!.GetValue<string>()}", Demo)).Json!["servers"]!.AsArray();
+        Assert.That(fit, Has.Count.EqualTo(2));
+        body["server"]!["name"] = "sg-over";
+        body["server"]!["min_count"] = 3;
+        var over = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/servers", Demo, body.ToJsonString(), "2.37");
+        AssertStatus(over, HttpStatusCode.Forbidden);
+        Assert.That(over.Json!["forbidden"]!["message"]!.GetValue<string>(), Does.StartWith("Quota exceeded for instances: Requested 3, but already used 5 of 5 instances"));
+        body["server"]!["min_count"] = 4;
+        body["server"]!["max_count"] = 2;
+        var inverted = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/servers", Demo, body.ToJsonString(), "2.37");
+        Assert.That(Message(inverted), Is.EqualTo("min_count must be <= max_count"));
+        AssertStatus(await PutQuotaAsync(project, """{"quota_set":{"instances":10}}"""), HttpStatusCode.OK);
+
+        await DeleteAllAsync(active.Concat(fit.Select(s => s!)).ToArray());
+    }
+
+    [Test]
+    public async Task PrivateFlavor_BootsAndResizesOnlyForProjectsItIsSharedWith()
+    {
+        var created = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/flavors", Admin,
+            """{"flavor":{"name":"pl.private","id":"pl-private","ram":2048,"vcpus":1,"disk":1,"os-flavor-access:is_public":false}}""");
+        AssertStatus(created, HttpStatusCode.OK);
+        var server = await BootAsync("pl-private-resize", null);
+
+        var hidden = await ActionAsync(Id(server), Demo, """{"resize":{"flavorRef":"pl-private"}}""");
+        AssertStatus(hidden, HttpStatusCode.BadRequest);
+        var boot = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/servers", Demo,
+            $$$"""{"server":{"name":"pl-private-boot","imageRef":"{{{Debian}}}","flavorRef":"pl-private","networks":"none"}}""", "2.37");
+        AssertStatus(boot, HttpStatusCode.BadRequest);
+        Assert.That(Message(boot), Is.EqualTo("Invalid flavorRef provided."));
+        Assert.That(Status(await Gateway.GetAsync("/v2.1/servers/" + Id(server), Demo)), Is.EqualTo("ACTIVE"), "the refused resize changed nothing");
+
+        var project = await Gateway.ProjectIdAsync(TestUsers.Demo.Project);
+        AssertStatus(await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/flavors/pl-private/action", Admin,
+            $$$"""{"addTenantAccess":{"tenant":"{{{project}}}"}}"""), HttpStatusCode.OK);
+        AssertStatus(await ActionAsync(Id(server), Demo, """{"resize":{"flavorRef":"pl-private"}}"""), HttpStatusCode.Accepted);
+        var resized = await WaitForStatusAsync(Id(server), "VERIFY_RESIZE");
+        Assert.That(resized["flavor"]!["original_name"]!.GetValue<string>(), Is.EqualTo("pl.private"));
+        AssertStatus(await ActionAsync(Id(server), Demo, """{"confirmResize":null}"""), HttpStatusCode.NoContent);
+        await WaitForStatusAsync(Id(server), "ACTIVE");
+
+        await DeleteAllAsync(server);
+        AssertStatus(await Gateway.SendJsonAsync(HttpMethod.Delete, "/v2.1/flavors/pl-private", Admin, null), HttpStatusCode.Accepted);
+    }
+
+    private static string Status(ApiResponse r) => r.Json!["server"]!["status"]!.GetValue<string>();
 
     private async Task<string> GroupAsync(string policy)
     {

@@ -286,6 +286,8 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     Metadata = table.Column<string>(type: "TEXT", nullable: false),
                     KeyName = table.Column<string>(type: "TEXT", maxLength: 255, nullable: true),
                     RequestedNetworks = table.Column<string>(type: "TEXT", nullable: true),
+                    ReservationId = table.Column<string>(type: "TEXT", maxLength: 16, nullable: true),
+                    LaunchIndex = table.Column<int>(type: "INTEGER", nullable: false),
                     SchedulerHints = table.Column<string>(type: "TEXT", nullable: true),
                     Addresses = table.Column<string>(type: "TEXT", nullable: false),
                     AccessIPv4 = table.Column<string>(type: "TEXT", maxLength: 45, nullable: true),
@@ -323,6 +325,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_Users", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "FlavorProjects",
+                columns: table => new
+                {
+                    ProjectId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    FlavorInternalId = table.Column<int>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_FlavorProjects", x => new { x.FlavorInternalId, x.ProjectId });
+                    table.ForeignKey(
+                        name: "FK_FlavorProjects_Flavors_FlavorInternalId",
+                        column: x => x.FlavorInternalId,
+                        principalTable: "Flavors",
+                        principalColumn: "InternalId",
+                        onDelete: ReferentialAction.Cascade);
                 });
 
             migrationBuilder.CreateTable(
@@ -606,6 +626,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 column: "ProjectId");
 
             migrationBuilder.CreateIndex(
+                name: "IX_Servers_ReservationId",
+                table: "Servers",
+                column: "ReservationId");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_Users_DomainId_Name",
                 table: "Users",
                 columns: new[] { "DomainId", "Name" },
@@ -619,7 +644,7 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 name: "ComputeHosts");
 
             migrationBuilder.DropTable(
-                name: "Flavors");
+                name: "FlavorProjects");
 
             migrationBuilder.DropTable(
                 name: "HostAggregates");
@@ -656,6 +681,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "TokenSigningKeys");
+
+            migrationBuilder.DropTable(
+                name: "Flavors");
 
             migrationBuilder.DropTable(
                 name: "HostDrains");

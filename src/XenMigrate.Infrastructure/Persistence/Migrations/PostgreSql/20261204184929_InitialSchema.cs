@@ -287,6 +287,8 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     Metadata = table.Column<string>(type: "text", nullable: false),
                     KeyName = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: true),
                     RequestedNetworks = table.Column<string>(type: "text", nullable: true),
+                    ReservationId = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: true),
+                    LaunchIndex = table.Column<int>(type: "integer", nullable: false),
                     SchedulerHints = table.Column<string>(type: "text", nullable: true),
                     Addresses = table.Column<string>(type: "text", nullable: false),
                     AccessIPv4 = table.Column<string>(type: "character varying(45)", maxLength: 45, nullable: true),
@@ -324,6 +326,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_Users", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "FlavorProjects",
+                columns: table => new
+                {
+                    ProjectId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    FlavorInternalId = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_FlavorProjects", x => new { x.FlavorInternalId, x.ProjectId });
+                    table.ForeignKey(
+                        name: "FK_FlavorProjects_Flavors_FlavorInternalId",
+                        column: x => x.FlavorInternalId,
+                        principalTable: "Flavors",
+                        principalColumn: "InternalId",
+                        onDelete: ReferentialAction.Cascade);
                 });
 
             migrationBuilder.CreateTable(
@@ -607,6 +627,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                 column: "ProjectId");
 
             migrationBuilder.CreateIndex(
+                name: "IX_Servers_ReservationId",
+                table: "Servers",
+                column: "ReservationId");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_Users_DomainId_Name",
                 table: "Users",
                 columns: new[] { "DomainId", "Name" },
@@ -620,7 +645,7 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                 name: "ComputeHosts");
 
             migrationBuilder.DropTable(
-                name: "Flavors");
+                name: "FlavorProjects");
 
             migrationBuilder.DropTable(
                 name: "HostAggregates");
@@ -657,6 +682,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
 
             migrationBuilder.DropTable(
                 name: "TokenSigningKeys");
+
+            migrationBuilder.DropTable(
+                name: "Flavors");
 
             migrationBuilder.DropTable(
                 name: "HostDrains");

@@ -286,6 +286,8 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     Metadata = table.Column<string>(type: "nvarchar(max)", nullable: false),
                     KeyName = table.Column<string>(type: "nvarchar(255)", maxLength: 255, nullable: true),
                     RequestedNetworks = table.Column<string>(type: "nvarchar(max)", nullable: true),
+                    ReservationId = table.Column<string>(type: "nvarchar(16)", maxLength: 16, nullable: true),
+                    LaunchIndex = table.Column<int>(type: "int", nullable: false),
                     SchedulerHints = table.Column<string>(type: "nvarchar(max)", nullable: true),
                     Addresses = table.Column<string>(type: "nvarchar(max)", nullable: false),
                     AccessIPv4 = table.Column<string>(type: "nvarchar(45)", maxLength: 45, nullable: true),
@@ -323,6 +325,24 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_Users", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "FlavorProjects",
+                columns: table => new
+                {
+                    ProjectId = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: false),
+                    FlavorInternalId = table.Column<int>(type: "int", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_FlavorProjects", x => new { x.FlavorInternalId, x.ProjectId });
+                    table.ForeignKey(
+                        name: "FK_FlavorProjects_Flavors_FlavorInternalId",
+                        column: x => x.FlavorInternalId,
+                        principalTable: "Flavors",
+                        principalColumn: "InternalId",
+                        onDelete: ReferentialAction.Cascade);
                 });
 
             migrationBuilder.CreateTable(
@@ -607,6 +627,11 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 column: "ProjectId");
 
             migrationBuilder.CreateIndex(
+                name: "IX_Servers_ReservationId",
+                table: "Servers",
+                column: "ReservationId");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_Users_DomainId_Name",
                 table: "Users",
                 columns: new[] { "DomainId", "Name" },
@@ -620,7 +645,7 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 name: "ComputeHosts");
 
             migrationBuilder.DropTable(
-                name: "Flavors");
+                name: "FlavorProjects");
 
             migrationBuilder.DropTable(
                 name: "HostAggregates");
@@ -657,6 +682,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
 
             migrationBuilder.DropTable(
                 name: "TokenSigningKeys");
+
+            migrationBuilder.DropTable(
+                name: "Flavors");
 
             migrationBuilder.DropTable(
                 name: "HostDrains");

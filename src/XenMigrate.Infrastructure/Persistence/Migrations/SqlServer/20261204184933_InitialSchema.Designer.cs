@@ -12,7 +12,7 @@ using XenMigrate.Infrastructure.Persistence.Providers;
 namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
 {
     [DbContext(typeof(SqlServerXenMigrateDbContext))]
-    [Migration("20261204182553_InitialSchema")]
+    [Migration("20261204184933_InitialSchema")]
     partial class InitialSchema
     {
         /// <inheritdoc />
@@ -637,6 +637,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         .HasMaxLength(255)
                         .HasColumnType("nvarchar(255)");
 
+                    b.Property<int>("LaunchIndex")
+                        .HasColumnType("int");
+
                     b.Property<DateTime?>("LaunchedAt")
                         .HasColumnType("datetime2");
 
@@ -695,6 +698,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<string>("RequestedNetworks")
                         .HasColumnType("nvarchar(max)");
 
+                    b.Property<string>("ReservationId")
+                        .HasMaxLength(16)
+                        .HasColumnType("nvarchar(16)");
+
                     b.Property<string>("SchedulerHints")
                         .HasColumnType("nvarchar(max)");
 
@@ -727,6 +734,8 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     b.HasIndex("Host");
 
                     b.HasIndex("ProjectId");
+
+                    b.HasIndex("ReservationId");
 
                     b.HasIndex("CreatedAt", "Id");
 
@@ -966,6 +975,28 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                         });
 
                     b.Navigation("Items");
+                });
+
+            modelBuilder.Entity("XenMigrate.Domain.Flavors.Flavor", b =>
+                {
+                    b.OwnsMany("XenMigrate.Domain.Flavors.FlavorAccess", "Access", b1 =>
+                        {
+                            b1.Property<int>("FlavorInternalId")
+                                .HasColumnType("int");
+
+                            b1.Property<string>("ProjectId")
+                                .HasMaxLength(64)
+                                .HasColumnType("nvarchar(64)");
+
+                            b1.HasKey("FlavorInternalId", "ProjectId");
+
+                            b1.ToTable("FlavorProjects", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("FlavorInternalId");
+                        });
+
+                    b.Navigation("Access");
                 });
 
             modelBuilder.Entity("XenMigrate.Domain.Identity.RoleAssignment", b =>
