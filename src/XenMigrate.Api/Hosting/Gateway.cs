@@ -14,6 +14,8 @@ using XenMigrate.Api.Nova.Images;
 using XenMigrate.Api.Nova.Usage;
 using XenMigrate.Api.Nova.KeyPairs;
 using XenMigrate.Api.Nova.Hypervisors;
+using XenMigrate.Api.Nova.Hosts;
+using XenMigrate.Api.Nova.Extensions;
 using XenMigrate.Api.Nova.InstanceActions;
 using XenMigrate.Api.Nova.Limits;
 using XenMigrate.Api.Nova.Microversions;
@@ -121,6 +123,8 @@ public static class Gateway
             compute.MapServers();
             compute.MapServerLifecycle();
             compute.MapServerUpdate();
+            compute.MapServerPassword();
+            compute.MapServerTags();
             compute.MapQuotaSets();
             compute.MapLimits();
             compute.MapServerActions();
@@ -136,6 +140,8 @@ public static class Gateway
             compute.MapServices();
             compute.MapAggregates();
             compute.MapHypervisors();
+            compute.MapHosts();
+            compute.MapExtensions();
         }
 
         app.MapHostDrains();

@@ -5,7 +5,7 @@ using XenMigrate.Api.Nova.Faults;
 namespace XenMigrate.Api.Nova;
 
 /// <summary>Query-string rules shared by Nova's collection routes (paging, booleans, integers).</summary>
-public static class NovaQuery
+public static partial class NovaQuery
 {
     /// <summary>Nova's <c>osapi_max_limit</c>: no page is longer.</summary>
     public const int MaxLimit = 1000;
@@ -39,10 +39,14 @@ public static class NovaQuery
     {
         if (!query.TryGetValue(name, out var raw) || raw.ToString().Length == 0) return null;
         var text = raw.ToString();
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+        return IsoTimestamp().IsMatch(text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
             ? t.UtcDateTime
             : throw NovaFaultException.BadRequest(NovaMessages.InvalidQuery(name, text, $"'{text}' is not a 'date-time'"));
     }
+
+    /// <summary>What oslo's parse_isotime (iso8601) takes: a date, optionally a time, optionally a zone; "2011/01/01" is not one.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")]
+    private static partial System.Text.RegularExpressions.Regex IsoTimestamp();
 
     /// <summary>Refuses query parameters a strict (additionalProperties: false) query schema does not list.</summary>
     public static void RejectUnknown(IQueryCollection query, IReadOnlySet<string> allowed)

@@ -129,6 +129,45 @@ public sealed class Server
         UpdatedAt = now;
     }
 
+    /// <summary>Nova's per-server tag limit (objects.instance.MAX_TAG_COUNT).</summary>
+    public const int MaxTags = 50;
+
+    /// <summary>Nova's server tags (2.26): short strings a user sorts servers by, no order, no duplicates.</summary>
+    public IReadOnlyList<string> Tags { get; private set; } = [];
+
+    /// <summary>Tags can change while the server rests (Nova's _check_instance_in_valid_state for server tags).</summary>
+    public void EnsureTagsCanChange(string action)
+    {
+        if (VmState is not (VmState.Active or VmState.Paused or VmState.Suspended or VmState.Stopped))
+            throw new InvalidServerStateException(action, Id, "vm_state", VmState.ToNovaName());
+    }
+
+    /// <summary>Replaces every tag (duplicates folded).</summary>
+    /// <exception cref="InvalidServerException">More than <see cref="MaxTags"/>.</exception>
+    public void SetTags(IEnumerable<string> tags, DateTime now)
+    {
+        var distinct = tags.Distinct(StringComparer.Ordinal).ToList();
+        if (distinct.Count > MaxTags) throw new InvalidServerException($"The number of tags exceeded the per-server limit {MaxTags}");
+        Tags = distinct;
+        UpdatedAt = now;
+    }
+
+    /// <summary>Adds one tag; false when the server had it already.</summary>
+    public bool AddTag(string tag, DateTime now)
+    {
+        if (Tags.Contains(tag, StringComparer.Ordinal)) return false;
+        SetTags(Tags.Append(tag), now);
+        return true;
+    }
+
+    /// <summary>Removes one tag; false when the server did not have it.</summary>
+    public bool RemoveTag(string tag, DateTime now)
+    {
+        if (!Tags.Contains(tag, StringComparer.Ordinal)) return false;
+        SetTags(Tags.Where(t => t != tag), now);
+        return true;
+    }
+
     public void Rename(string name, DateTime now)
     {
         if (string.IsNullOrWhiteSpace(name)) throw new InvalidServerException("A server's name cannot be empty.");
@@ -148,6 +187,23 @@ public sealed class Server
         if (setDescription) Description = description;
         if (accessIPv4 is not null) AccessIPv4 = accessIPv4;
         if (accessIPv6 is not null) AccessIPv6 = accessIPv6;
+        UpdatedAt = now;
+    }
+
+    /// <summary>
+    /// Nova's os-resetState (admin): the server is said to be <paramref name="state"/> (active or
+    /// error) with no task. Refused while a durable job is carrying out the server's build, delete
+    /// or a migration (<paramref name="moving"/>): the job resumes after any crash and would act on
+    /// a state the admin has rewritten, so there is nothing stuck to reset.
+    /// </summary>
+    public void ResetState(VmState state, bool moving, DateTime now)
+    {
+        if (state is not (VmState.Active or VmState.Error)) throw new InvalidServerStateException("os-resetState", Id, "vm_state", state.ToNovaName());
+        if (moving) throw new InvalidServerStateException("os-resetState", Id, "task_state", TaskState?.ToNovaName() ?? "migrating");
+        if (TaskState is Servers.TaskState.Scheduling or Servers.TaskState.Spawning or Servers.TaskState.Deleting)
+            throw new InvalidServerStateException("os-resetState", Id, "task_state", TaskState.Value.ToNovaName());
+        VmState = state;
+        TaskState = null;
         UpdatedAt = now;
     }
 
@@ -481,9 +537,11 @@ public sealed class Server
     /// <summary>A server Nova has accepted but not yet placed: BUILD, task_state scheduling, on no host.</summary>
     public static Server ForBuild(Guid id, string name, string projectId, string userId, FlavorSnapshot flavor, string imageId,
         IReadOnlyDictionary<string, string> metadata, RequestedNetworks networks, string? keyName, SchedulerHints? hints,
-        string reservationId, int launchIndex, DateTime now) =>
+        string reservationId, int launchIndex, DateTime now, string? accessIPv4 = null, string? accessIPv6 = null) =>
         new(id, name, projectId, userId, flavor, host: null, node: null, VmState.Building, PowerState.NoState, now)
         {
+            AccessIPv4 = accessIPv4,
+            AccessIPv6 = accessIPv6,
             SchedulerHints = hints,
             ReservationId = reservationId,
             LaunchIndex = launchIndex,

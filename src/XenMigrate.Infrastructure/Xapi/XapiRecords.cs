@@ -7,12 +7,21 @@ namespace XenMigrate.Infrastructure.Xapi;
 
 public sealed record XapiHost(string Ref, string Uuid, string NameLabel, string Address, bool Enabled,
     long ApiVersionMajor, long ApiVersionMinor, IReadOnlyDictionary<string, string> SoftwareVersion, string ControlDomain,
-    string Metrics, IReadOnlyDictionary<string, string> CpuInfo)
+    string Metrics, IReadOnlyDictionary<string, string> CpuInfo, IReadOnlyDictionary<string, string> OtherConfig)
 {
     public static XapiHost From(string reference, JsonObject r) => new(reference,
         XapiValues.String(r["uuid"]), XapiValues.String(r["name_label"]), XapiValues.String(r["address"]), XapiValues.Bool(r["enabled"]),
         XapiValues.Int(r["API_version_major"]), XapiValues.Int(r["API_version_minor"]), XapiValues.Map(r["software_version"]),
-        XapiValues.String(r["control_domain"]), XapiValues.String(r["metrics"]), XapiValues.Map(r["cpu_info"]));
+        XapiValues.String(r["control_domain"]), XapiValues.String(r["metrics"]), XapiValues.Map(r["cpu_info"]), XapiValues.Map(r["other_config"]));
+
+    /// <summary>
+    /// When the host booted: xapi writes other_config:boot_time at start-up as OCaml's
+    /// string_of_float of the Unix time (dbsync_slave.ml, "1764874800."); null when absent.
+    /// </summary>
+    public DateTimeOffset? BootedAt =>
+        double.TryParse(OtherConfig.GetValueOrDefault("boot_time"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            ? DateTimeOffset.FromUnixTimeMilliseconds((long)(seconds * 1000))
+            : null;
 }
 
 public sealed record XapiVm(string Ref, string Uuid, string NameLabel, string PowerState, long MemoryStaticMax,

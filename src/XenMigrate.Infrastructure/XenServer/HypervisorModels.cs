@@ -67,7 +67,7 @@ public sealed record LiveMoveStatus(LiveMoveState State, double Progress, VmPowe
 /// <summary>One host's resources as Nova's os-hypervisors shows them.</summary>
 /// <param name="DiskBytes">The host's target SR (where new disks go): the pool's default SR if it sees it, else its local SR.</param>
 public sealed record HostUsage(string Host, bool Answered, string Address, string ProductVersion, IReadOnlyDictionary<string, string> CpuInfo,
-    int Vcpus, int VcpusUsed, long MemoryBytes, long MemoryFreeBytes, long DiskBytes, long DiskUsedBytes, int RunningVms)
+    int Vcpus, int VcpusUsed, long MemoryBytes, long MemoryFreeBytes, long DiskBytes, long DiskUsedBytes, int RunningVms, DateTimeOffset? BootedAt = null)
 {
     public static HostUsage Unreachable(string host) => new(host, false, string.Empty, string.Empty,
         new Dictionary<string, string>(), 0, 0, 0, 0, 0, 0, 0);

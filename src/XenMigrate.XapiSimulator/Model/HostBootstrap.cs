@@ -90,6 +90,7 @@ internal static class HostBootstrap
         var options = host.Options;
         var db = host.Database;
         var now = host.Now();
+        var unixNow = host.Pool.Clock.GetUtcNow().ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture) + ".";
 
         var metrics = db.Create("host_metrics", new Dictionary<string, JsonNode?>
         {
@@ -110,7 +111,8 @@ internal static class HostBootstrap
             ["API_version_vendor_implementation"] = new JsonObject(),
             ["enabled"] = true,
             ["software_version"] = SoftwareVersion(options),
-            ["other_config"] = new JsonObject { ["agent_start_time"] = now, ["boot_time"] = now },
+            // xapi's dbsync_slave writes both as OCaml string_of_float of the Unix time ("1764874800.").
+            ["other_config"] = new JsonObject { ["agent_start_time"] = unixNow, ["boot_time"] = unixNow },
             ["capabilities"] = new JsonArray("xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_32p", "hvm-3.0-x86_64"),
             ["cpu_configuration"] = new JsonObject(),
             ["sched_policy"] = "credit",

@@ -54,12 +54,12 @@ public partial class BadInputCorpusTests
         /// <summary>
         /// A member is refused (body schema, microversion or admin-only policy) before the id is read: flavor
         /// management and access, services, hypervisors, aggregates, host drains and a server update without a body
-        /// (Nova validates the body first). Any id then gets the baseline's answer.
+        /// and tags without one (Nova validates the body first). Any id then gets the baseline's answer.
         /// </summary>
         public bool RefusesMemberBeforeId =>
             (Method != "GET" && Template.Contains("/flavors", StringComparison.Ordinal))
-            || Template.EndsWith("/os-flavor-access", StringComparison.Ordinal)
-            || (Method == "PUT" && Template.EndsWith("/servers/{server_id}", StringComparison.Ordinal))
+            || Template.EndsWith("/os-flavor-access", StringComparison.Ordinal) || Template.Contains("/os-hosts/", StringComparison.Ordinal)
+            || (Method == "PUT" && (Template.EndsWith("/servers/{server_id}", StringComparison.Ordinal) || Template.TrimEnd('/').EndsWith("/servers/{server_id}/tags", StringComparison.Ordinal)))
             || Template.Contains("/os-services/", StringComparison.Ordinal) || Template.Contains("/os-hypervisors/", StringComparison.Ordinal)
             || Template.Contains("/os-aggregates/", StringComparison.Ordinal)
             || Template.Contains("/host-drains/", StringComparison.Ordinal);
@@ -109,6 +109,10 @@ public partial class BadInputCorpusTests
             ["tenant_id"] = await gw.ProjectIdAsync(TestUsers.Demo.Project),
             ["keypair_name"] = "no-such-key",
             ["server_group_id"] = Guid.NewGuid().ToString(),
+            ["host_name"] = "no-such-host",
+            ["hypervisor_hostname_pattern"] = "no-such-host",
+            ["alias"] = "os-hosts",
+            ["tag"] = "no-such-tag",
             ["network_label"] = "no-such-network",
         };
 

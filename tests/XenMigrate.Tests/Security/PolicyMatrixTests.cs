@@ -87,6 +87,29 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/flavors/{flavor_id}/os-flavor-access",               "private",       200, 403, 403, 403, 401, 401, 401),
         R("POST", "/v2.1/flavors/{flavor_id}/action",                         "addTenantAccess", 400, 403, 403, 403, 401, 401, 401),
         R("POST", "/v2.1/flavors/{flavor_id}/action",                         "removeTenantAccess", 404, 403, 403, 403, 401, 401, 401),
+        // A guest's posted password: always empty here; readers show it, members clear it.
+        R("GET",  "/v2.1/servers/{server_id}/os-server-password",             "",              200, 200, 404, 200, 401, 401, 401),
+        R("DELETE", "/v2.1/servers/{server_id}/os-server-password",           "",              204, 204, 404, 403, 401, 401, 401),
+        // Server tags (2.26): readers list and check, members change; the target's unknown tag is 404 after policy.
+        R("GET",  "/v2.1/servers/{server_id}/tags",                           "",              200, 200, 404, 200, 401, 401, 401),
+        R("PUT",  "/v2.1/servers/{server_id}/tags",                           "",              200, 200, 404, 403, 401, 401, 401),
+        R("DELETE", "/v2.1/servers/{server_id}/tags",                         "",              204, 204, 404, 403, 401, 401, 401),
+        R("GET",  "/v2.1/servers/{server_id}/tags/{tag}",                     "",              404, 404, 404, 404, 401, 401, 401),
+        R("PUT",  "/v2.1/servers/{server_id}/tags/{tag}",                     "new tag",       201, 201, 404, 403, 401, 401, 401),
+        R("DELETE", "/v2.1/servers/{server_id}/tags/{tag}",                   "",              404, 404, 404, 403, 401, 401, 401),
+        // Hypervisor uptime (before 2.88) and the pre-2.53 search routes: admin only, then the unknown id or pattern is 404.
+        R("GET",  "/v2.1/os-hypervisors/{hypervisor_id}/uptime",              "",              404, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hypervisors/{hypervisor_hostname_pattern}/search", "at 2.52",      404, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hypervisors/{hypervisor_hostname_pattern}/servers", "at 2.52",     404, 403, 403, 403, 401, 401, 401),
+        // os-hosts (before 2.43): admin only; the unknown host is 404.
+        R("GET",  "/v2.1/os-hosts",                                           "at 2.42",       200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hosts/{host_name}",                               "at 2.42",       404, 403, 403, 403, 401, 401, 401),
+        R("PUT",  "/v2.1/os-hosts/{host_name}",                               "at 2.42",       404, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hosts/{host_name}/startup",                       "at 2.42",       404, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hosts/{host_name}/shutdown",                      "at 2.42",       404, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-hosts/{host_name}/reboot",                        "at 2.42",       404, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/extensions",                                         "",              200, 200, 200, 200, 401, 401, 401),
+        R("GET",  "/v2.1/extensions/{alias}",                                 "",              200, 200, 200, 200, 401, 401, 401),
         // Server groups: readers list and show, members create and delete; an unknown group is 404 to all.
         R("GET",  "/v2.1/os-server-groups",                                   "",              200, 200, 200, 200, 401, 401, 401),
         R("POST", "/v2.1/os-server-groups",                                   "",              200, 200, 200, 403, 401, 401, 401),
@@ -298,7 +321,11 @@ public class PolicyMatrixTests : GatewayFixture
             .Replace("{user_id}", Guid.NewGuid().ToString("N"), StringComparison.Ordinal)
             .Replace("{network_label}", "no-such-network", StringComparison.Ordinal)
             .Replace("{keypair_name}", "no-such-key", StringComparison.Ordinal)
-            .Replace("{server_group_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal);
+            .Replace("{server_group_id}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
+            .Replace("{hypervisor_hostname_pattern}", "no-such-host", StringComparison.Ordinal)
+            .Replace("{host_name}", "no-such-host", StringComparison.Ordinal)
+            .Replace("{alias}", "os-hosts", StringComparison.Ordinal)
+            .Replace("{tag}", row.Variant == "new tag" ? Guid.NewGuid().ToString("N") : "no-such-tag", StringComparison.Ordinal);
         Assert.That(path, Does.Not.Contain("{"), $"no value for a parameter of {pattern}");
 
         using var request = new HttpRequestMessage(new HttpMethod(row.Method), Gateway.BaseUrl + path);
@@ -340,6 +367,8 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", "/v2.1/os-keypairs", _) => Json($$$"""{"keypair":{"name":"matrix-{{{Guid.NewGuid():N}}}","public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMlBcazqSEQGKDDicm5Uc8OM0x2cbObZ9bN0LaM7FNXK matrix"}}"""),
         ("POST", "/v2.1/flavors/{flavor_id}/action", "addTenantAccess") => Json("""{"addTenantAccess":{"tenant":"no-such-project"}}"""),
         ("POST", "/v2.1/flavors/{flavor_id}/action", "removeTenantAccess") => Json($$$"""{"removeTenantAccess":{"tenant":"{{{_projects[Caller.Admin]}}}"}}"""),
+        ("PUT", "/v2.1/os-hosts/{host_name}", _) => Json("""{"status":"enable"}"""),
+        ("PUT", "/v2.1/servers/{server_id}/tags", _) => Json("""{"tags":["matrix"]}"""),
         ("POST", "/v2.1/os-server-groups", _) => Json("""{"server_group":{"name":"matrix","policy":"anti-affinity"}}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),
         _ => null,

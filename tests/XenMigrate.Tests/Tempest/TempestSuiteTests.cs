@@ -106,7 +106,10 @@ public partial class TempestSuiteTests
             .Replace("@DEMO_PASSWORD@", TestUsers.Demo.Password, StringComparison.Ordinal)
             .Replace("@ADMIN_USER@", TestUsers.Admin.Name, StringComparison.Ordinal)
             .Replace("@ADMIN_PROJECT@", TestUsers.Admin.Project, StringComparison.Ordinal)
-            .Replace("@ADMIN_PASSWORD@", TestUsers.Admin.Password, StringComparison.Ordinal);
+            .Replace("@ADMIN_PASSWORD@", TestUsers.Admin.Password, StringComparison.Ordinal)
+            .Replace("@OTHER_USER@", TestUsers.Other.Name, StringComparison.Ordinal)
+            .Replace("@OTHER_PROJECT@", TestUsers.Other.Project, StringComparison.Ordinal)
+            .Replace("@OTHER_PASSWORD@", TestUsers.Other.Password, StringComparison.Ordinal);
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string program, string[] args, string workingDirectory, TimeSpan timeout)
     {

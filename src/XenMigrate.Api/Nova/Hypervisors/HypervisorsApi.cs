@@ -27,6 +27,62 @@ public static class HypervisorsApi
         compute.MapGet("/os-hypervisors/detail", Detail).WithTags("Hypervisors").WithSummary("List hypervisors with memory, CPU and disk use (admin)");
         compute.MapGet("/os-hypervisors/statistics", Statistics).WithTags("Hypervisors").WithSummary("Totals over all hypervisors (admin, before 2.88)");
         compute.MapGet("/os-hypervisors/{hypervisor_id}", Show).WithTags("Hypervisors").WithSummary("Show one hypervisor (admin)");
+        compute.MapGet("/os-hypervisors/{hypervisor_id}/uptime", Uptime).WithTags("Hypervisors").WithSummary("How long a hypervisor has been up (admin, before 2.88)");
+        compute.MapGet("/os-hypervisors/{hypervisor_hostname_pattern}/search", Search).WithTags("Hypervisors")
+            .WithSummary("Hypervisors whose name contains the pattern (admin, before 2.53)");
+        compute.MapGet("/os-hypervisors/{hypervisor_hostname_pattern}/servers", SearchWithServers).WithTags("Hypervisors")
+            .WithSummary("Hypervisors whose name contains the pattern, with their servers (admin, before 2.53)");
+    }
+
+    private static async Task<IResult> Uptime(string hypervisor_id, NovaCaller caller, XenMigrateDbContext db, HypervisorUsageReader reader,
+        TimeProvider time, CancellationToken ct)
+    {
+        if (caller.Version.AtLeast(88)) throw NovaFaultException.NotFound(NovaMessages.ResourceNotFound);
+        caller.Authorize(NovaPolicy.HypervisorsUptime);
+        var host = await FindAsync(hypervisor_id, caller, db, ct);
+        var usage = (await reader.ReadAsync([host.Name], ct))[host.Name];
+        var view = Summary(host, caller, null);
+        view["uptime"] = UptimeText(usage, time);
+        return Results.Json(new JsonObject { ["hypervisor"] = view });
+    }
+
+    private static Task<IResult> Search(string hypervisor_hostname_pattern, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct) =>
+        SearchAsync(hypervisor_hostname_pattern, caller, db, withServers: false, ct);
+
+    private static Task<IResult> SearchWithServers(string hypervisor_hostname_pattern, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct) =>
+        SearchAsync(hypervisor_hostname_pattern, caller, db, withServers: true, ct);
+
+    /// <summary>hypervisors.py search and servers (2.1–2.52): a substring of the name, as Nova's LIKE; none is 404.</summary>
+    private static async Task<IResult> SearchAsync(string pattern, NovaCaller caller, XenMigrateDbContext db, bool withServers, CancellationToken ct)
+    {
+        if (caller.Version.AtLeast(53)) throw NovaFaultException.NotFound(NovaMessages.ResourceNotFound);
+        caller.Authorize(withServers ? NovaPolicy.HypervisorsServers : NovaPolicy.HypervisorsSearch);
+        var hosts = (await db.ComputeHosts.AsNoTracking().ToListAsync(ct)).OrderBy(h => h.Id)
+            .Where(h => h.Name.Contains(pattern, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (hosts.Count == 0) throw NovaFaultException.NotFound($"No hypervisor matching '{pattern}' could be found.");
+        Dictionary<string, List<Server>>? servers = null;
+        if (withServers)
+        {
+            var names = hosts.Select(h => h.Name).ToList();
+            servers = (await db.Servers.AsNoTracking().Where(s => s.Host != null && names.Contains(s.Host)).ToListAsync(ct))
+                .GroupBy(s => s.Host!).ToDictionary(g => g.Key, g => g.ToList());
+        }
+
+        return Results.Json(new JsonObject { ["hypervisors"] = new JsonArray(hosts.Select(h => (JsonNode)Summary(h, caller, servers)).ToArray()) });
+    }
+
+    /// <summary>
+    /// The hypervisor's uptime as the <c>uptime</c> command starts its line (Nova's drivers hand
+    /// that line on): the time, then how long since other_config:boot_time; null when the host
+    /// does not answer or says nothing of its boot.
+    /// </summary>
+    private static string? UptimeText(HostUsage usage, TimeProvider time)
+    {
+        if (usage.BootedAt is not { } booted) return null;
+        var now = time.GetUtcNow();
+        var up = now - booted;
+        var days = up.Days > 0 ? $"{up.Days} day{(up.Days == 1 ? "" : "s")}, " : string.Empty;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $" {now:HH:mm:ss} up {days}{up.Hours,2}:{up.Minutes:00}");
     }
 
     private static async Task<IResult> List(NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
@@ -162,7 +218,7 @@ public static class HypervisorsApi
         view["service"] = new JsonObject { ["host"] = host.Name, ["id"] = Id(host, caller), ["disabled_reason"] = host.DisabledReason };
         if (caller.Version.AtLeast(88))
         {
-            view["uptime"] = null;
+            view["uptime"] = UptimeText(usage, TimeProvider.System);
             return view;
         }
 

@@ -40,6 +40,11 @@ public static class ServerActionSchemas
             """{"oneOf":[{"type":"null"},{"type":"object","additionalProperties":false,"properties":{"locked_reason":{"type":"string","minLength":1,"maxLength":255}}}]}""",
             """{"lock":{"locked_reason":"maintenance"}}"""),
         new("unlock", StatusCodes.Status202Accepted, "Unlock", Null, """{"unlock":null}"""),
+        new("os-resetState", StatusCodes.Status202Accepted, "Reset vm_state to active or error, task_state to none (admin; refused while a job builds, deletes or moves it)",
+            """{"type":"object","required":["state"],"additionalProperties":false,"properties":{"state":{"enum":["active","error"]}}}""",
+            """{"os-resetState":{"state":"active"}}"""),
+        new("restore", StatusCodes.Status202Accepted, "Restore a soft-deleted server (XenMigrate deletes at once, so this is always 409)", Null, """{"restore":null}"""),
+        new("forceDelete", StatusCodes.Status202Accepted, "Delete now (as DELETE /servers/{id}: nothing is soft-deleted)", Null, """{"forceDelete":null}"""),
     ];
 
     /// <summary>The action body's JSON schema: exactly one of the actions, each an object with its one key.</summary>

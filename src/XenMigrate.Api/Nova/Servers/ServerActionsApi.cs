@@ -16,7 +16,7 @@ public static partial class ServerActionsApi
 {
     public static void MapServerActions(this RouteGroupBuilder compute) =>
         compute.MapPost("/servers/{server_id}/action", Dispatch).WithTags("Servers").Produces(StatusCodes.Status202Accepted).Produces(StatusCodes.Status204NoContent)
-            .WithSummary("Run a server action: resize, confirmResize, revertResize, migrate, os-migrateLive, reboot, os-stop, os-start, pause, unpause, suspend, resume, lock, unlock")
+            .WithSummary("Run a server action: resize, confirmResize, revertResize, migrate, os-migrateLive, reboot, os-stop, os-start, pause, unpause, suspend, resume, lock, unlock, os-resetState, restore, forceDelete")
             .WithDescription("""The body has exactly one key, e.g. {"resize":{"flavorRef":"3"}}, {"confirmResize":null}, {"revertResize":null}, {"migrate":null}, {"reboot":{"type":"SOFT"}}, {"os-stop":null}, {"pause":null}.""");
 
     private static async Task<IResult> Dispatch(string server_id, NovaCaller caller, XenMigrateDbContext db, ComputeApi compute,
@@ -55,6 +55,15 @@ public static partial class ServerActionsApi
             case "unlock":
                 await compute.UnlockServerAsync(context, server_id, ct);
                 return Results.Accepted();
+            case "os-resetState":
+                await compute.ResetStateAsync(context, server_id, ResetStateTo(value), ct);
+                return Results.Accepted();
+            case "restore":
+                await compute.RestoreServerAsync(context, server_id, ct);
+                return Results.Accepted();
+            case "forceDelete":
+                await compute.ForceDeleteServerAsync(context, server_id, ct);
+                return Results.Accepted();
             case "os-migrateLive":
                 var live = LiveMigrateRequest.Parse(value, caller.Version);
                 await compute.LiveMigrateServerAsync(context, server_id, live.Host, live.Force, ct);
@@ -71,8 +80,8 @@ public static partial class ServerActionsApi
     {
         "rebuild", "createImage", "createBackup", "changePassword", "shelve", "shelveOffload", "unshelve",
         "rescue", "unrescue", "addFloatingIp", "removeFloatingIp", "addSecurityGroup", "removeSecurityGroup", "addFixedIp", "removeFixedIp",
-        "os-getConsoleOutput", "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole", "os-resetState",
-        "os-resetNetwork", "injectNetworkInfo", "evacuate", "forceDelete", "restore", "trigger_crash_dump",
+        "os-getConsoleOutput", "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole",
+        "os-resetNetwork", "injectNetworkInfo", "evacuate", "trigger_crash_dump",
     };
 
     /// <summary>
@@ -84,6 +93,20 @@ public static partial class ServerActionsApi
     {
         if (OtherNovaActions.Contains(action)) await ServersApi.FindVisibleAsync(caller, db, serverId, ct);
         throw NovaFaultException.BadRequest(NovaMessages.NoSuchAction(action));
+    }
+
+    /// <summary>schemas/reset_server_state.py: {"state": "active" | "error"}, nothing else.</summary>
+    private static VmState ResetStateTo(JsonNode? value)
+    {
+        if (value is not JsonObject args)
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("os-resetState", value, $"{NovaValues.Repr(value)} is not of type 'object'"));
+        if (args.TryGetPropertyValue("state", out var state) && !(NovaParameterTypes.IsString(state) && state!.GetValue<string>() is "active" or "error"))
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("state", state, $"{NovaValues.Repr(state)} is not one of ['active', 'error']"));
+        if (state is null && !args.ContainsKey("state"))
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("os-resetState", args, "'state' is a required property"));
+        if (args.FirstOrDefault(p => p.Key != "state") is { Key: { } extra })
+            throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("os-resetState", args, $"Additional properties are not allowed ('{extra}' was unexpected)"));
+        return state!.GetValue<string>() == "active" ? VmState.Active : VmState.Error;
     }
 
     /// <summary>schemas/lock_server.py lock_v2_73: null or {"locked_reason": 1–255 characters}; before 2.73 the body is not read.</summary>

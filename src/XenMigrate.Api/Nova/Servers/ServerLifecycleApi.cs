@@ -50,6 +50,9 @@ public static class ServerLifecycleApi
         var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
         var server = ValidateSchema(json);
         var hints = SchedulerHintsBody.Read(json!.AsObject());
+        // accessIPv4/6 given at boot are the addresses the server is shown with (otherwise the guest's own).
+        var accessIPv4 = ServerUpdateApi.Address(server, "accessIPv4", System.Net.Sockets.AddressFamily.InterNetwork);
+        var accessIPv6 = ServerUpdateApi.Address(server, "accessIPv6", System.Net.Sockets.AddressFamily.InterNetworkV6);
         var networks = RequestedNetworksBody.Read(server, caller.Version);
 
         caller.Authorize(NovaPolicy.ServersCreate);
@@ -96,7 +99,7 @@ public static class ServerLifecycleApi
         var snapshot = flavor.Snapshot();
         var servers = await starter.CreateAsync(caller.ProjectId, snapshot, metadata.Count, minCount, maxCount,
             (index, count) => Server.ForBuild(Guid.NewGuid(), count > 1 ? $"{name}-{index + 1}" : name, caller.ProjectId, caller.UserId, snapshot,
-                image.Id.ToString(), metadata, networks, keyName, hints, reservationId, index, time.GetUtcNow().UtcDateTime),
+                image.Id.ToString(), metadata, networks, keyName, hints, reservationId, index, time.GetUtcNow().UtcDateTime, accessIPv4, accessIPv6),
             group, caller.Context, ct);
 
         if (server["return_reservation_id"] is { } wanted && NovaParameterTypes.IsTrue(wanted))

@@ -96,6 +96,18 @@ public sealed class ServerListQuery
         if (Value("status") is { } status)
             servers = servers.Where(s => string.Equals(s.Status, status, StringComparison.OrdinalIgnoreCase));
         if (Value("flavor") is { } flavor) servers = servers.Where(s => s.Flavor.FlavorId == flavor);
+        // Nova's image filter takes an id or an image URL (its last segment), matched against the server's image.
+        if (Value("image") is { } image)
+            servers = servers.Where(s => s.ImageId is not null && s.ImageId == image.TrimEnd('/').Split('/')[^1]);
+        // Tags (2.26): all of tags, any of tags-any, not all of not-tags, none of not-tags-any (each comma-separated).
+        if (_caller.Version.AtLeast(26))
+        {
+            if (TagList("tags") is { } all) servers = servers.Where(s => all.All(t => s.Tags.Contains(t)));
+            if (TagList("tags-any") is { } any) servers = servers.Where(s => any.Any(t => s.Tags.Contains(t)));
+            if (TagList("not-tags") is { } notAll) servers = servers.Where(s => !notAll.All(t => s.Tags.Contains(t)));
+            if (TagList("not-tags-any") is { } notAny) servers = servers.Where(s => !notAny.Any(t => s.Tags.Contains(t)));
+        }
+
         if (Value("reservation_id") is { } reservation) servers = servers.Where(s => ServerView.ReservationId(s) == reservation);
         if (Value("uuid") is { } uuid) servers = servers.Where(s => string.Equals(s.Id.ToString(), uuid, StringComparison.OrdinalIgnoreCase));
         if (_caller.Version.AtLeast(73) && Value("locked") is { } locked)
@@ -191,4 +203,7 @@ public sealed class ServerListQuery
             throw NovaFaultException.BadRequest("A filter's regular expression took too long to evaluate.");
         }
     }
+
+    private string[]? TagList(string name) =>
+        Value(name) is { } raw ? raw.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
 }

@@ -80,15 +80,16 @@ public static class ServerUpdateApi
             Address(server, "accessIPv4", AddressFamily.InterNetwork), Address(server, "accessIPv6", AddressFamily.InterNetworkV6));
     }
 
-    /// <summary>parameter_types.accessIPv4 / accessIPv6: a string in the ipv4 / ipv6 format.</summary>
-    private static string? Address(JsonObject server, string key, AddressFamily family)
+    /// <summary>parameter_types.accessIPv4 / accessIPv6: a string in the ipv4 / ipv6 format, kept in its canonical form.</summary>
+    internal static string? Address(JsonObject server, string key, AddressFamily family)
     {
         if (!server.TryGetPropertyValue(key, out var node)) return null;
         if (!NovaParameterTypes.IsString(node)) throw Field(key, node, $"{NovaValues.Repr(node)} is not of type 'string'");
         var text = node!.GetValue<string>();
         var ok = IPAddress.TryParse(text, out var ip) && ip.AddressFamily == family
                  && (family == AddressFamily.InterNetworkV6 || text.Count(c => c == '.') == 3);
-        return ok ? text : throw Field(key, node, $"{NovaValues.Repr(node)} is not a '{(family == AddressFamily.InterNetwork ? "ipv4" : "ipv6")}'");
+        // Nova keeps it as an IP address object, so it answers the canonical text (netaddr's str: "::babe:dc0c:1602").
+        return ok ? ip!.ToString() : throw Field(key, node, $"{NovaValues.Repr(node)} is not a '{(family == AddressFamily.InterNetwork ? "ipv4" : "ipv6")}'");
     }
 
     private static NovaFaultException Field(string field, JsonNode? value, string detail) =>

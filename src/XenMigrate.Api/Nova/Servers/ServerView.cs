@@ -130,7 +130,7 @@ public static partial class ServerView
         if (v.AtLeast(9)) body["locked"] = s.Locked || !s.Managed;
         if (v.AtLeast(16) && caller.Can(NovaPolicy.ServersShowHostStatus, s.ProjectId)) body["host_status"] = hostStatus(s.Host);
         if (v.AtLeast(19)) body["description"] = s.Description;
-        if (v.AtLeast(26)) body["tags"] = new JsonArray();
+        if (v.AtLeast(26)) body["tags"] = new JsonArray(s.Tags.Select(t => (JsonNode)t).ToArray());
         if (v.AtLeast(63)) body["trusted_image_certificates"] = null;
         if (v.AtLeast(71) && isShow) body["server_groups"] = new JsonArray(); // the caller fills in the server's group
         if (v.AtLeast(73)) body["locked_reason"] = s.Managed ? s.LockedReason : UnmanagedReason;

@@ -28,6 +28,8 @@ public static class SimpleTenantUsageApi
 
     private static async Task<IResult> List(NovaCaller caller, XenMigrateDbContext db, TimeProvider time, CancellationToken ct)
     {
+        // ".../os-simple-tenant-usage/" names an empty tenant id, which Nova's router does not find (routing here ignores the slash).
+        if (caller.Http.Request.Path.Value?.EndsWith('/') == true) throw NovaFaultException.NotFound(NovaMessages.ResourceNotFound);
         caller.Authorize(NovaPolicy.SimpleTenantUsageList);
         var (start, stop) = Period(caller, time);
         var detailed = caller.Http.Request.Query["detailed"].FirstOrDefault() == "1";

@@ -166,6 +166,35 @@ public sealed class ComputeApi(XenMigrateDbContext db, ConflictRetry retry, Migr
             await db.SaveChangesAsync(ct);
         }, ct, otherActionsWin: false);
 
+    /// <summary>admin_actions reset_state: vm_state active or error, task_state none (refused while a job moves, builds or deletes it).</summary>
+    public Task ResetStateAsync(RequestContext context, string serverId, VmState state, CancellationToken ct) =>
+        retry.RunAsync(serverId, "os-resetState", async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ResetState, ct);
+            var moving = (await db.Migrations.AsNoTracking().Where(m => m.InstanceUuid == server.Id).ToListAsync(ct)).Any(m => m.IsInProgress);
+            server.ResetState(state, moving, time.GetUtcNow().UtcDateTime);
+            await db.SaveChangesAsync(ct);
+        }, ct, otherActionsWin: false);
+
+    /// <summary>
+    /// deferred_delete restore: only a SOFT_DELETED server can be restored, and XenMigrate deletes at
+    /// once (Nova with reclaim_instance_interval = 0), so every server answers Nova's 409.
+    /// </summary>
+    public async Task RestoreServerAsync(RequestContext context, string serverId, CancellationToken ct)
+    {
+        var server = await ServerLookup.FindVisibleAsync(db, context, serverId, ct);
+        context.Authorize(NovaPolicy.RestoreServer, server.ProjectId);
+        throw new InvalidServerStateException("restore", server.Id, "vm_state", server.VmState.ToNovaName());
+    }
+
+    /// <summary>deferred_delete forceDelete: with nothing soft-deleted, the delete itself (its own policy).</summary>
+    public Task ForceDeleteServerAsync(RequestContext context, string serverId, CancellationToken ct) =>
+        retry.RunAsync(serverId, InstanceActionNames.Delete, async () =>
+        {
+            var server = await AuthorizedServerAsync(context, serverId, NovaPolicy.ForceDeleteServer, ct);
+            await lifecycle.DeleteAsync(server, context, ct);
+        }, ct, otherActionsWin: false);
+
     private static readonly Dictionary<PowerAction, NovaPolicy.Rule> PowerPolicies = new()
     {
         [PowerAction.Stop] = NovaPolicy.ServersStop,

@@ -40,6 +40,7 @@ internal sealed class ServerConfiguration : IEntityTypeConfiguration<Server>
         b.Property(s => s.AccessIPv4).HasMaxLength(45);
         b.Property(s => s.AccessIPv6).HasMaxLength(45);
         MapJson(b.Property(s => s.SchedulerHints));
+        MapJson(b.Property(s => s.Tags)).IsRequired();
         b.Property(s => s.ReservationId).HasMaxLength(16);
         b.HasIndex(s => s.ReservationId);
         MapJson(b.Property(s => s.Addresses)).IsRequired(); // the ComputeApiExtensions migrations fill existing rows with "[]"

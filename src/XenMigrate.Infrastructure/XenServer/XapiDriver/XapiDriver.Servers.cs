@@ -184,6 +184,6 @@ public sealed partial class XapiDriver
         var cpus = int.TryParse(xapiHost.CpuInfo.GetValueOrDefault("cpu_count"), out var count) ? count : 0;
         return new HostUsage(host, true, xapiHost.Address, xapiHost.SoftwareVersion.GetValueOrDefault("product_version") ?? string.Empty,
             xapiHost.CpuInfo, cpus, (int)guests.Sum(vm => vm.VcpusMax), XapiValues.Int(metrics?["memory_total"]), free,
-            sr?.PhysicalSize ?? 0, sr?.PhysicalUtilisation ?? 0, guests.Count);
+            sr?.PhysicalSize ?? 0, sr?.PhysicalUtilisation ?? 0, guests.Count, xapiHost.BootedAt);
     }
 }

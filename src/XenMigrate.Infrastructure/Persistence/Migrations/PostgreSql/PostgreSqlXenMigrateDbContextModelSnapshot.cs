@@ -701,6 +701,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.Property<string>("SchedulerHints")
                         .HasColumnType("text");
 
+                    b.Property<string>("Tags")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("TaskState")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");

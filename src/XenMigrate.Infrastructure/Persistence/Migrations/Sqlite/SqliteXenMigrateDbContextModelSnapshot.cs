@@ -682,6 +682,10 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<string>("SchedulerHints")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Tags")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("TaskState")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");

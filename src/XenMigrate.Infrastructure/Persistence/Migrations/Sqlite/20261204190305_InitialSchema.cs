@@ -290,6 +290,7 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     LaunchIndex = table.Column<int>(type: "INTEGER", nullable: false),
                     SchedulerHints = table.Column<string>(type: "TEXT", nullable: true),
                     Addresses = table.Column<string>(type: "TEXT", nullable: false),
+                    Tags = table.Column<string>(type: "TEXT", nullable: false),
                     AccessIPv4 = table.Column<string>(type: "TEXT", maxLength: 45, nullable: true),
                     AccessIPv6 = table.Column<string>(type: "TEXT", maxLength: 45, nullable: true),
                     LockedBy = table.Column<string>(type: "TEXT", maxLength: 8, nullable: true),

@@ -291,6 +291,7 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     LaunchIndex = table.Column<int>(type: "integer", nullable: false),
                     SchedulerHints = table.Column<string>(type: "text", nullable: true),
                     Addresses = table.Column<string>(type: "text", nullable: false),
+                    Tags = table.Column<string>(type: "text", nullable: false),
                     AccessIPv4 = table.Column<string>(type: "character varying(45)", maxLength: 45, nullable: true),
                     AccessIPv6 = table.Column<string>(type: "character varying(45)", maxLength: 45, nullable: true),
                     LockedBy = table.Column<string>(type: "character varying(8)", maxLength: 8, nullable: true),

@@ -290,6 +290,7 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                     LaunchIndex = table.Column<int>(type: "int", nullable: false),
                     SchedulerHints = table.Column<string>(type: "nvarchar(max)", nullable: true),
                     Addresses = table.Column<string>(type: "nvarchar(max)", nullable: false),
+                    Tags = table.Column<string>(type: "nvarchar(max)", nullable: false),
                     AccessIPv4 = table.Column<string>(type: "nvarchar(45)", maxLength: 45, nullable: true),
                     AccessIPv6 = table.Column<string>(type: "nvarchar(45)", maxLength: 45, nullable: true),
                     LockedBy = table.Column<string>(type: "nvarchar(8)", maxLength: 8, nullable: true),
