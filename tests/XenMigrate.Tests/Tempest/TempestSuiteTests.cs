@@ -16,7 +16,7 @@ namespace XenMigrate.Tests.Tempest;
 public partial class TempestSuiteTests
 {
     private static readonly string ConfigDirectory = Path.Combine(Repository.Root, "tests", "tempest");
-    private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(30);
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(40);
 
     private readonly Dictionary<string, string> _results = new(StringComparer.Ordinal);
     private string _summary = string.Empty;
@@ -24,8 +24,13 @@ public partial class TempestSuiteTests
     private TestDatabase? _database;
     private GatewayProcess? _gateway;
 
-    public static IEnumerable<string> MustPass() =>
-        File.ReadLines(Path.Combine(ConfigDirectory, "must-pass.txt")).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'));
+    public static IEnumerable<string> MustPass() => Ids("must-pass.txt");
+
+    /// <summary>Tests of features not built yet: each must still fail (a passing one is taken off the list).</summary>
+    private static HashSet<string> KnownFailures() => Ids("known-failures.txt").ToHashSet(StringComparer.Ordinal);
+
+    private static IEnumerable<string> Ids(string file) =>
+        File.ReadLines(Path.Combine(ConfigDirectory, file)).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'));
 
     [OneTimeSetUp]
     public async Task RunTempest()
@@ -47,8 +52,8 @@ public partial class TempestSuiteTests
         await File.WriteAllTextAsync(Path.Combine(workspace, "etc", "tempest.conf"), Fill("tempest.conf", workspace, imageRef));
         await File.WriteAllTextAsync(Path.Combine(workspace, "etc", "accounts.yaml"), Fill("accounts.yaml", workspace, imageRef));
 
-        var (_, output) = await RunAsync(tempest!, ["run", "--serial", "--include-list", Path.Combine(ConfigDirectory, "include-list.txt")],
-            workspace, RunTimeout);
+        var (_, output) = await RunAsync(tempest!, ["run", "--serial", "--include-list", Path.Combine(ConfigDirectory, "include-list.txt"),
+            "--exclude-list", Path.Combine(ConfigDirectory, "exclude-list.txt")], workspace, RunTimeout);
         _log = output;
         foreach (Match m in ResultLine().Matches(output)) _results[m.Groups["id"].Value] = m.Groups["result"].Value;
         var totals = output.IndexOf("Totals", StringComparison.Ordinal);
@@ -76,11 +81,20 @@ public partial class TempestSuiteTests
     }
 
     [Test]
-    public void NoTempestTestFailed()
+    public void NoTempestTestFailed_ButTheKnownFailures()
     {
-        var failed = _results.Where(r => r.Value == "FAILED").Select(r => r.Key).ToList();
+        var known = KnownFailures();
+        var failed = _results.Where(r => r.Value == "FAILED" && !known.Contains(r.Key)).Select(r => r.Key).ToList();
         Assert.That(failed, Is.Empty, string.Join(Environment.NewLine, failed.Select(Excerpt)));
-        Assert.That(_summary, Does.Contain("Failed: 0"), _summary);
+        Assert.That(_results, Is.Not.Empty, _summary);
+    }
+
+    [Test]
+    public void EveryKnownFailure_RanAndStillFails()
+    {
+        var stale = KnownFailures().Where(id => !_results.TryGetValue(id, out var result) || result != "FAILED")
+            .Select(id => $"{id}: {(_results.TryGetValue(id, out var r) ? r : "did not run")}").ToList();
+        Assert.That(stale, Is.Empty, "take these off tests/tempest/known-failures.txt");
     }
 
     // "{0} tempest.api...test_x[id-…,tags] [1.23s] ... ok" (or FAILED, or "... SKIPPED: why"); class set-up failures as "setUpClass (tempest…)".
