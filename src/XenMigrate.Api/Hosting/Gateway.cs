@@ -125,7 +125,9 @@ public static class Gateway
             compute.MapServerUpdate();
             compute.MapServerPassword();
             compute.MapServerTags();
+            compute.MapServerExternalEvents();
             compute.MapQuotaSets();
+            compute.MapQuotaClassSets();
             compute.MapLimits();
             compute.MapServerActions();
             compute.MapMigrations();
@@ -137,6 +139,7 @@ public static class Gateway
             compute.MapServerGroups();
             compute.MapAvailabilityZones();
             compute.MapSimpleTenantUsage();
+            compute.MapInstanceUsageAuditLog();
             compute.MapServices();
             compute.MapAggregates();
             compute.MapHypervisors();

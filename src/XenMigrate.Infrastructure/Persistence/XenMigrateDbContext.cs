@@ -35,6 +35,7 @@ public abstract class XenMigrateDbContext(DbContextOptions options) : DbContext(
     public DbSet<MigrationCheckpoint> MigrationCheckpoints => Set<MigrationCheckpoint>();
     public DbSet<HostDrain> HostDrains => Set<HostDrain>();
     public DbSet<Quotas.QuotaLimit> QuotaLimits => Set<Quotas.QuotaLimit>();
+    public DbSet<Quotas.QuotaClassLimit> QuotaClassLimits => Set<Quotas.QuotaClassLimit>();
     public DbSet<Domain.ServerGroups.ServerGroup> ServerGroups => Set<Domain.ServerGroups.ServerGroup>();
     public DbSet<Domain.ServerGroups.ServerGroupMember> ServerGroupMembers => Set<Domain.ServerGroups.ServerGroupMember>();
 

@@ -8,3 +8,17 @@ public sealed class QuotaLimit
     public required string Resource { get; set; }
     public int HardLimit { get; set; }
 }
+
+/// <summary>
+/// A quota class's limit for one resource (Nova's quota_classes). Only the class "default" is
+/// read: its limits replace the configured defaults (Quota:*) for every project without its own.
+/// </summary>
+public sealed class QuotaClassLimit
+{
+    public const string DefaultClass = "default";
+
+    public int Id { get; set; }
+    public required string ClassName { get; set; }
+    public required string Resource { get; set; }
+    public int HardLimit { get; set; }
+}

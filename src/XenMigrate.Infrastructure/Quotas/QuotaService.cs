@@ -55,9 +55,35 @@ public static class QuotaResources
 /// </summary>
 public sealed class QuotaService(XenMigrateDbContext db, IOptions<QuotaOptions> options)
 {
-    public async Task<IReadOnlyDictionary<string, int>> LimitsAsync(string projectId, CancellationToken ct)
+    /// <summary>The defaults every project starts from: the configured ones, as the "default" quota class sets them.</summary>
+    public async Task<IReadOnlyDictionary<string, int>> DefaultsAsync(CancellationToken ct)
     {
         var limits = new SortedDictionary<string, int>(QuotaResources.Defaults(options.Value).ToDictionary(), StringComparer.Ordinal);
+        foreach (var row in await db.QuotaClassLimits.AsNoTracking().Where(q => q.ClassName == QuotaClassLimit.DefaultClass).ToListAsync(ct))
+            if (limits.ContainsKey(row.Resource)) limits[row.Resource] = row.HardLimit;
+        return limits;
+    }
+
+    /// <summary>The "default" class's rows as stored, including the legacy network-proxy ones Nova still accepts before 2.50 (kept, never enforced).</summary>
+    public async Task<IReadOnlyDictionary<string, int>> DefaultClassRowsAsync(CancellationToken ct) =>
+        await db.QuotaClassLimits.AsNoTracking().Where(q => q.ClassName == QuotaClassLimit.DefaultClass).ToDictionaryAsync(q => q.Resource, q => q.HardLimit, ct);
+
+    /// <summary>Sets the "default" quota class's limits (Nova's quota-class-set update, admin only).</summary>
+    public async Task SetDefaultsAsync(IReadOnlyDictionary<string, int> limits, CancellationToken ct)
+    {
+        var existing = await db.QuotaClassLimits.Where(q => q.ClassName == QuotaClassLimit.DefaultClass).ToListAsync(ct);
+        foreach (var (resource, limit) in limits)
+        {
+            if (existing.FirstOrDefault(q => q.Resource == resource) is { } row) row.HardLimit = limit;
+            else db.QuotaClassLimits.Add(new QuotaClassLimit { ClassName = QuotaClassLimit.DefaultClass, Resource = resource, HardLimit = limit });
+        }
+
+        await db.SaveChangesAsync(ct);
+    }
+
+    public async Task<IReadOnlyDictionary<string, int>> LimitsAsync(string projectId, CancellationToken ct)
+    {
+        var limits = new SortedDictionary<string, int>((await DefaultsAsync(ct)).ToDictionary(), StringComparer.Ordinal);
         foreach (var own in await db.QuotaLimits.AsNoTracking().Where(q => q.ProjectId == projectId).ToListAsync(ct))
             if (limits.ContainsKey(own.Resource)) limits[own.Resource] = own.HardLimit;
         return limits;

@@ -97,4 +97,46 @@ public class ServerExtrasTests : GatewayFixture
         Assert.That(slashes.Status, Is.EqualTo(HttpStatusCode.BadRequest), slashes.Text);
         Assert.That((await Gateway.GetAsync("/v2.1/servers?changes-since=2011-01-01T00:00:00Z", DemoToken)).Status, Is.EqualTo(HttpStatusCode.OK));
     }
+
+    [Test]
+    public async Task QuotaClassDefault_IsEveryProjectsDefaults_AndTheAuditLogSaysNoHostRan()
+    {
+        var shown = (await Gateway.GetAsync("/v2.1/os-quota-class-sets/default", AdminToken, "2.50")).Json!["quota_class_set"]!;
+        Assert.That((shown["id"]!.GetValue<string>(), shown["instances"]!.GetValue<int>()), Is.EqualTo(("default", 10)));
+        Assert.That(shown["fixed_ips"], Is.Null, "the network proxies leave at 2.50");
+        var legacy = (await Gateway.GetAsync("/v2.1/os-quota-class-sets/default", AdminToken, "2.49")).Json!["quota_class_set"]!;
+        Assert.That(legacy["server_groups"], Is.Null, "no server group quotas before 2.50");
+        Assert.That(legacy["fixed_ips"]!.GetValue<int>(), Is.EqualTo(-1));
+        Assert.That((await Gateway.GetAsync("/v2.1/os-quota-class-sets/default", DemoToken)).Status, Is.EqualTo(HttpStatusCode.Forbidden));
+
+        var updated = await Gateway.SendJsonAsync(HttpMethod.Put, "/v2.1/os-quota-class-sets/default", AdminToken, """{"quota_class_set":{"key_pairs":150,"fixed_ips":7}}""", "2.49");
+        Assert.That((updated.Json!["quota_class_set"]!["key_pairs"]!.GetValue<int>(), updated.Json!["quota_class_set"]!["fixed_ips"]!.GetValue<int>()), Is.EqualTo((150, 7)));
+        var project = await Gateway.ProjectIdAsync(TestUsers.Other.Project);
+        var defaults = (await Gateway.GetAsync($"/v2.1/os-quota-sets/{project}", AdminToken)).Json!["quota_set"]!;
+        Assert.That(defaults["key_pairs"]!.GetValue<int>(), Is.EqualTo(150), "a project without its own limit takes the class default");
+        await Gateway.SendJsonAsync(HttpMethod.Put, "/v2.1/os-quota-class-sets/default", AdminToken, """{"quota_class_set":{"key_pairs":100}}""");
+
+        var audit = (await Gateway.GetAsync("/v2.1/os-instance_usage_audit_log", AdminToken)).Json!["instance_usage_audit_logs"]!;
+        Assert.That((audit["num_hosts_done"]!.GetValue<int>(), audit["total_instances"]!.GetValue<int>()), Is.EqualTo((0, 0)));
+        var before = await Gateway.GetAsync("/v2.1/os-instance_usage_audit_log/" + Uri.EscapeDataString("2026-03-15 10:00:00"), AdminToken);
+        Assert.That(before.Json!["instance_usage_audit_log"]!["period_beginning"]!.GetValue<string>(), Is.EqualTo("2026-02-01 00:00:00"));
+        var invalid = await Gateway.GetAsync("/v2.1/os-instance_usage_audit_log/yesterday", AdminToken);
+        Assert.That(invalid.Json!["badRequest"]!["message"]!.GetValue<string>(), Is.EqualTo("Invalid timestamp for date yesterday"));
+    }
+
+    [Test]
+    public async Task ExternalEvents_AnswerEachEventsCode()
+    {
+        var unplaced = await Gateway.AddServerAsync("extras-events", TestUsers.Demo, host: null);
+        var missing = Guid.NewGuid();
+        var mixed = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/os-server-external-events", AdminToken,
+            $$$"""{"events":[{"name":"network-changed","server_uuid":"{{{unplaced.Id}}}"},{"name":"network-vif-plugged","server_uuid":"{{{missing}}}","tag":"port"}]}""");
+        Assert.That(mixed.Status, Is.EqualTo(HttpStatusCode.NotFound), "none delivered: one server on no host, one unknown");
+        var codes = mixed.Json!["events"]!.AsArray().Select(e => (e!["code"]!.GetValue<int>(), e["status"]!.GetValue<string>()));
+        Assert.That(codes, Is.EqualTo(new[] { (422, "failed"), (404, "failed") }));
+        var bad = await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/os-server-external-events", AdminToken, """{"events":[{"name":"reboot","server_uuid":"x"}]}""");
+        Assert.That(bad.Status, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await Gateway.SendJsonAsync(HttpMethod.Post, "/v2.1/os-server-external-events", DemoToken,
+            $$$"""{"events":[{"name":"network-changed","server_uuid":"{{{unplaced.Id}}}"}]}""")).Status, Is.EqualTo(HttpStatusCode.Forbidden));
+    }
 }

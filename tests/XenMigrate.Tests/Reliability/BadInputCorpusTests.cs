@@ -59,6 +59,7 @@ public partial class BadInputCorpusTests
         public bool RefusesMemberBeforeId =>
             (Method != "GET" && Template.Contains("/flavors", StringComparison.Ordinal))
             || Template.EndsWith("/os-flavor-access", StringComparison.Ordinal) || Template.Contains("/os-hosts/", StringComparison.Ordinal)
+            || Template.Contains("/os-quota-class-sets/", StringComparison.Ordinal) || Template.Contains("/os-instance_usage_audit_log/", StringComparison.Ordinal)
             || (Method == "PUT" && (Template.EndsWith("/servers/{server_id}", StringComparison.Ordinal) || Template.TrimEnd('/').EndsWith("/servers/{server_id}/tags", StringComparison.Ordinal)))
             || Template.Contains("/os-services/", StringComparison.Ordinal) || Template.Contains("/os-hypervisors/", StringComparison.Ordinal)
             || Template.Contains("/os-aggregates/", StringComparison.Ordinal)
@@ -113,6 +114,8 @@ public partial class BadInputCorpusTests
             ["hypervisor_hostname_pattern"] = "no-such-host",
             ["alias"] = "os-hosts",
             ["tag"] = "no-such-tag",
+            ["id"] = "default",
+            ["before_timestamp"] = "2026-01-01 00:00:00",
             ["network_label"] = "no-such-network",
         };
 

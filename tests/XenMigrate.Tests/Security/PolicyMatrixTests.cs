@@ -110,6 +110,12 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/os-hosts/{host_name}/reboot",                        "at 2.42",       404, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/extensions",                                         "",              200, 200, 200, 200, 401, 401, 401),
         R("GET",  "/v2.1/extensions/{alias}",                                 "",              200, 200, 200, 200, 401, 401, 401),
+        // Quota classes, external events and the usage audit log: admin only (no server of this uuid: 404).
+        R("GET",  "/v2.1/os-quota-class-sets/{id}",                           "",              200, 403, 403, 403, 401, 401, 401),
+        R("PUT",  "/v2.1/os-quota-class-sets/{id}",                           "",              200, 403, 403, 403, 401, 401, 401),
+        R("POST", "/v2.1/os-server-external-events",                          "",              404, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-instance_usage_audit_log",                        "",              200, 403, 403, 403, 401, 401, 401),
+        R("GET",  "/v2.1/os-instance_usage_audit_log/{before_timestamp}",     "",              200, 403, 403, 403, 401, 401, 401),
         // Server groups: readers list and show, members create and delete; an unknown group is 404 to all.
         R("GET",  "/v2.1/os-server-groups",                                   "",              200, 200, 200, 200, 401, 401, 401),
         R("POST", "/v2.1/os-server-groups",                                   "",              200, 200, 200, 403, 401, 401, 401),
@@ -325,6 +331,8 @@ public class PolicyMatrixTests : GatewayFixture
             .Replace("{hypervisor_hostname_pattern}", "no-such-host", StringComparison.Ordinal)
             .Replace("{host_name}", "no-such-host", StringComparison.Ordinal)
             .Replace("{alias}", "os-hosts", StringComparison.Ordinal)
+            .Replace("{id}", "matrix-class", StringComparison.Ordinal)
+            .Replace("{before_timestamp}", Uri.EscapeDataString("2026-01-01 00:00:00"), StringComparison.Ordinal)
             .Replace("{tag}", row.Variant == "new tag" ? Guid.NewGuid().ToString("N") : "no-such-tag", StringComparison.Ordinal);
         Assert.That(path, Does.Not.Contain("{"), $"no value for a parameter of {pattern}");
 
@@ -346,7 +354,7 @@ public class PolicyMatrixTests : GatewayFixture
             GatewayInstance.AuthBody(TestUsers.Demo.Name, TestUsers.Demo.Password, TestUsers.Demo.Project)),
         ("POST", "/hangfire-login", _) => new FormUrlEncodedContent([new("token", token ?? string.Empty)]),
         ("POST", "/v2.1/servers", _) => Json("""{"server":{"name":"matrix","imageRef":"6f0b8a5e-3c1d-4e7a-9b2f-8d4c5e6a7b10","flavorRef":"no-such-flavor","networks":"none"}}"""),
-        ("PUT", "/v2.1/os-quota-sets/{tenant_id}", _) => Json("""{"quota_set":{"instances":100}}"""), // above what the DELETE rows leave behind
+        ("PUT", "/v2.1/os-quota-sets/{tenant_id}", _) => Json("""{"quota_set":{"instances":1000}}"""), // above what the DELETE rows leave behind (each makes a server)
         ("POST", _, "resize") => Json("""{"resize":{"flavorRef":"2"}}"""),
         ("POST", _, "migrate") => Json("""{"migrate":null}"""),
         ("POST", _, "migrate host") => Json("""{"migrate":{"host":"xs-sim-2"}}"""),
@@ -368,6 +376,8 @@ public class PolicyMatrixTests : GatewayFixture
         ("POST", "/v2.1/flavors/{flavor_id}/action", "addTenantAccess") => Json("""{"addTenantAccess":{"tenant":"no-such-project"}}"""),
         ("POST", "/v2.1/flavors/{flavor_id}/action", "removeTenantAccess") => Json($$$"""{"removeTenantAccess":{"tenant":"{{{_projects[Caller.Admin]}}}"}}"""),
         ("PUT", "/v2.1/os-hosts/{host_name}", _) => Json("""{"status":"enable"}"""),
+        ("PUT", "/v2.1/os-quota-class-sets/{id}", _) => Json("""{"quota_class_set":{"instances":10}}"""),
+        ("POST", "/v2.1/os-server-external-events", _) => Json($$$"""{"events":[{"name":"network-changed","server_uuid":"{{{Guid.NewGuid()}}}"}]}"""),
         ("PUT", "/v2.1/servers/{server_id}/tags", _) => Json("""{"tags":["matrix"]}"""),
         ("POST", "/v2.1/os-server-groups", _) => Json("""{"server_group":{"name":"matrix","policy":"anti-affinity"}}"""),
         ("POST", _, _) => throw new InvalidOperationException($"No request body for POST {row.Pattern} [{row.Variant}]"),

@@ -34,10 +34,52 @@ public static partial class QuotaSetsApi
         return Body(tenant_id, caller, await quotas.LimitsAsync(tenant_id, ct), withId: true);
     }
 
-    private static IResult Defaults(string tenant_id, NovaCaller caller, Microsoft.Extensions.Options.IOptions<QuotaOptions> options)
+    private static async Task<IResult> Defaults(string tenant_id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
     {
         caller.Authorize(NovaPolicy.QuotaSetsDefaults, tenant_id);
-        return Body(tenant_id, caller, QuotaResources.Defaults(options.Value), withId: true);
+        return Body(tenant_id, caller, await quotas.DefaultsAsync(ct), withId: true);
+    }
+
+    /// <summary>
+    /// Nova's os-quota-class-sets (quota_classes.py, admin): the "default" class is the defaults
+    /// every project starts from; any other class name shows them too (Nova reads only "default").
+    /// Before 2.50 the body has no server group quotas and lists the network proxies.
+    /// </summary>
+    public static void MapQuotaClassSets(this RouteGroupBuilder compute)
+    {
+        var classes = compute.MapGroup("/os-quota-class-sets/{id}").WithTags("Quota sets");
+        classes.MapGet("", ShowClass).WithSummary("Show a quota class's limits (admin; 'default' is every project's defaults)");
+        classes.MapPut("", UpdateClass).WithSummary("Set the default quota class's limits (admin)").WithDescription("""{"quota_class_set":{"instances":20}}""");
+    }
+
+    private static async Task<IResult> ShowClass(string id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
+    {
+        caller.Authorize(NovaPolicy.QuotaClassSetsShow);
+        return ClassBody(id, caller, await quotas.DefaultsAsync(ct), await quotas.DefaultClassRowsAsync(ct));
+    }
+
+    private static async Task<IResult> UpdateClass(string id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
+    {
+        var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
+        var known = ClassResources(caller, await quotas.DefaultsAsync(ct)).Keys.ToHashSet();
+        if (!caller.Version.AtLeast(50)) known.UnionWith(NetworkProxies); // still accepted (and shown), never enforced
+        var wanted = ReadLimits(json, "quota_class_set", known, allowForce: false);
+        caller.Authorize(NovaPolicy.QuotaClassSetsUpdate);
+        if (id == Infrastructure.Quotas.QuotaClassLimit.DefaultClass) await quotas.SetDefaultsAsync(wanted, ct);
+        return ClassBody(id, caller, await quotas.DefaultsAsync(ct), await quotas.DefaultClassRowsAsync(ct), withId: false); // Nova's update answers no id
+    }
+
+    private static Dictionary<string, int> ClassResources(NovaCaller caller, IReadOnlyDictionary<string, int> limits) =>
+        limits.Where(p => caller.Version.AtLeast(50) || p.Key is not ("server_groups" or "server_group_members")).ToDictionary(p => p.Key, p => p.Value);
+
+    private static IResult ClassBody(string id, NovaCaller caller, IReadOnlyDictionary<string, int> limits, IReadOnlyDictionary<string, int> rows,
+        bool withId = true)
+    {
+        var body = Shape(id, caller, ClassResources(caller, limits).ToDictionary(p => p.Key, p => (JsonNode)JsonValue.Create(p.Value)), withId,
+            legacy => legacy, proxiesUntil: 50);
+        foreach (var name in NetworkProxies)
+            if (body.ContainsKey(name) && rows.TryGetValue(name, out var kept)) body[name] = kept;
+        return Results.Json(new JsonObject { ["quota_class_set"] = body });
     }
 
     private static async Task<IResult> Detail(string tenant_id, NovaCaller caller, QuotaService quotas, CancellationToken ct)
@@ -58,33 +100,8 @@ public static partial class QuotaSetsApi
         var json = await NovaRequestBody.ReadAsync(caller.Http.Request, ct);
 
         var known = (await quotas.LimitsAsync(tenant_id, ct)).Keys.ToHashSet();
-        if (json is not JsonObject body || body.Count != 1 || body["quota_set"] is not JsonObject set)
-            throw NovaFaultException.BadRequest(json is JsonObject o && o.ContainsKey("quota_set")
-                ? NovaMessages.InvalidInput("quota_set", o["quota_set"], $"{NovaValues.Repr(o["quota_set"])} is not of type 'object'")
-                : "'quota_set' is a required property");
-        var wanted = new Dictionary<string, int>();
-        foreach (var (key, value) in set)
-        {
-            if (key == "force")
-            {
-                if (!NovaParameterTypes.IsBoolean(value))
-                    throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, value,
-                        NovaParameterTypes.BooleanError(value)));
-                continue;
-            }
-
-            if (!known.Contains(key))
-                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput("quota_set", set, $"Additional properties are not allowed ('{key}' was unexpected)"));
-            if (value is not JsonValue v || !(v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var limit)
-                                              // common_quota: 'pattern': '^-?[0-9]+$', so no blank around the digits
-                                              || v.GetValueKind() == JsonValueKind.String && QuotaPattern().IsMatch(v.GetValue<string>())
-                                              && int.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out limit))
-                || limit < -1)
-                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, value, $"{NovaValues.Repr(value)} is not valid under any of the given schemas"));
-            wanted[key] = limit;
-        }
-
-        var force = NovaParameterTypes.IsTrue(set["force"]);
+        var wanted = ReadLimits(json, "quota_set", known, allowForce: true);
+        var force = NovaParameterTypes.IsTrue(json!["quota_set"]!["force"]);
         if (!force)
         {
             var usage = await quotas.UsageAsync(tenant_id, ct);
@@ -97,6 +114,38 @@ public static partial class QuotaSetsApi
         return Body(tenant_id, caller, await quotas.LimitsAsync(tenant_id, ct), withId: false);
     }
 
+    /// <summary>schemas/quota_sets.py update (and quota_classes.py update): {wrapper: {resource: common_quota, force?}}.</summary>
+    private static Dictionary<string, int> ReadLimits(JsonNode? json, string wrapper, IReadOnlySet<string> known, bool allowForce)
+    {
+        if (json is not JsonObject body || body.Count != 1 || body[wrapper] is not JsonObject set)
+            throw NovaFaultException.BadRequest(json is JsonObject o && o.ContainsKey(wrapper)
+                ? NovaMessages.InvalidInput(wrapper, o[wrapper], $"{NovaValues.Repr(o[wrapper])} is not of type 'object'")
+                : $"'{wrapper}' is a required property");
+        var wanted = new Dictionary<string, int>();
+        foreach (var (key, value) in set)
+        {
+            if (key == "force" && allowForce)
+            {
+                if (!NovaParameterTypes.IsBoolean(value))
+                    throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, value,
+                        NovaParameterTypes.BooleanError(value)));
+                continue;
+            }
+
+            if (!known.Contains(key))
+                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(wrapper, set, $"Additional properties are not allowed ('{key}' was unexpected)"));
+            if (value is not JsonValue v || !(v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var limit)
+                                              // common_quota: 'pattern': '^-?[0-9]+$', so no blank around the digits
+                                              || v.GetValueKind() == JsonValueKind.String && QuotaPattern().IsMatch(v.GetValue<string>())
+                                              && int.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out limit))
+                || limit < -1)
+                throw NovaFaultException.BadRequest(NovaMessages.InvalidInput(key, value, $"{NovaValues.Repr(value)} is not valid under any of the given schemas"));
+            wanted[key] = limit;
+        }
+
+        return wanted;
+    }
+
     private static IResult Body(string project, NovaCaller caller, IReadOnlyDictionary<string, int> limits, bool withId) =>
         Results.Json(new JsonObject
         {
@@ -104,11 +153,12 @@ public static partial class QuotaSetsApi
         });
 
     /// <summary>The quota_set as Nova shows it at the caller's microversion (the network proxies are -1: not Nova's to count here).</summary>
-    private static JsonObject Shape(string project, NovaCaller caller, Dictionary<string, JsonNode> values, bool withId, Func<int, JsonNode> legacy)
+    private static JsonObject Shape(string project, NovaCaller caller, Dictionary<string, JsonNode> values, bool withId, Func<int, JsonNode> legacy,
+        int proxiesUntil = 36)
     {
         var body = new JsonObject();
         if (withId) body["id"] = project;
-        if (!caller.Version.AtLeast(36))
+        if (!caller.Version.AtLeast(proxiesUntil))
             foreach (var name in NetworkProxies) values[name] = legacy(-1);
         if (caller.Version.AtLeast(57))
             foreach (var name in InjectedFiles) values.Remove(name);

@@ -195,6 +195,28 @@ public sealed class ComputeApi(XenMigrateDbContext db, ConflictRetry retry, Migr
             await lifecycle.DeleteAsync(server, context, ct);
         }, ct, otherActionsWin: false);
 
+    /// <summary>
+    /// A network-changed event (os-server-external-events): the server's addresses read again from
+    /// its VM's VIFs and guest metrics, as Nova refreshes its info cache. The event is delivered
+    /// either way (Nova casts it to the compute); a host that does not answer leaves them for the
+    /// next inventory pass.
+    /// </summary>
+    public async Task RefreshAddressesAsync(Guid serverId, CancellationToken ct)
+    {
+        var server = await db.Servers.FirstOrDefaultAsync(s => s.Id == serverId, ct);
+        if (server?.Host is not { } host) return;
+        try
+        {
+            if (await driver.FindServerVmAsync(host, server.Id, ct) is not { } vm) return;
+            server.ObserveAddresses(await driver.AddressesAsync(host, vm.Uuid, ct));
+            await db.SaveChangesAsync(ct);
+        }
+        catch (Exception e) when (e is Xapi.XapiException or Xapi.XapiTransportException or TimeoutException or XenServer.UnknownComputeHostException)
+        {
+            // left as they were
+        }
+    }
+
     private static readonly Dictionary<PowerAction, NovaPolicy.Rule> PowerPolicies = new()
     {
         [PowerAction.Stop] = NovaPolicy.ServersStop,

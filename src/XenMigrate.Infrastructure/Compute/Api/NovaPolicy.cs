@@ -68,6 +68,11 @@ public static class NovaPolicy
     public static readonly Rule QuotaSetsShow = new("os_compute_api:os-quota-sets:show", Check.ReaderOrAdmin);
     public static readonly Rule QuotaSetsDetail = new("os_compute_api:os-quota-sets:detail", Check.ReaderOrAdmin);
     public static readonly Rule QuotaSetsDefaults = new("os_compute_api:os-quota-sets:defaults", Check.Anyone);
+    public static readonly Rule ServerExternalEventsCreate = new("os_compute_api:os-server-external-events:create", Check.Admin);
+    public static readonly Rule InstanceUsageAuditLogList = new("os_compute_api:os-instance-usage-audit-log:list", Check.Admin);
+    public static readonly Rule InstanceUsageAuditLogShow = new("os_compute_api:os-instance-usage-audit-log:show", Check.Admin);
+    public static readonly Rule QuotaClassSetsShow = new("os_compute_api:os-quota-class-sets:show", Check.Admin);
+    public static readonly Rule QuotaClassSetsUpdate = new("os_compute_api:os-quota-class-sets:update", Check.Admin);
     public static readonly Rule QuotaSetsUpdate = new("os_compute_api:os-quota-sets:update", Check.Admin);
     public static readonly Rule Limits = new("os_compute_api:limits", Check.Anyone);
     public static readonly Rule LimitsOtherProject = new("os_compute_api:limits:other_project", Check.Admin);

@@ -16,3 +16,16 @@ internal sealed class QuotaLimitConfiguration : IEntityTypeConfiguration<QuotaLi
         b.HasIndex(q => new { q.ProjectId, q.Resource }).IsUnique();
     }
 }
+
+internal sealed class QuotaClassLimitConfiguration : IEntityTypeConfiguration<QuotaClassLimit>
+{
+    public void Configure(EntityTypeBuilder<QuotaClassLimit> b)
+    {
+        b.ToTable("QuotaClassLimits");
+        b.HasKey(q => q.Id);
+        b.Property(q => q.Id).ValueGeneratedOnAdd();
+        b.Property(q => q.ClassName).HasMaxLength(255).IsRequired();
+        b.Property(q => q.Resource).HasMaxLength(64).IsRequired();
+        b.HasIndex(q => new { q.ClassName, q.Resource }).IsUnique();
+    }
+}

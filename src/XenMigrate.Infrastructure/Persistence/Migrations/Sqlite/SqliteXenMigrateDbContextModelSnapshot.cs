@@ -860,6 +860,33 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("OutboxMessages", (string)null);
                 });
 
+            modelBuilder.Entity("XenMigrate.Infrastructure.Quotas.QuotaClassLimit", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ClassName")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("HardLimit")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Resource")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ClassName", "Resource")
+                        .IsUnique();
+
+                    b.ToTable("QuotaClassLimits", (string)null);
+                });
+
             modelBuilder.Entity("XenMigrate.Infrastructure.Quotas.QuotaLimit", b =>
                 {
                     b.Property<int>("Id")

@@ -12,7 +12,7 @@ using XenMigrate.Infrastructure.Persistence.Providers;
 namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
 {
     [DbContext(typeof(PostgreSqlXenMigrateDbContext))]
-    [Migration("20261204190308_InitialSchema")]
+    [Migration("20261204192755_InitialSchema")]
     partial class InitialSchema
     {
         /// <inheritdoc />
@@ -882,6 +882,35 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                     b.HasIndex("PublishedAt");
 
                     b.ToTable("OutboxMessages", (string)null);
+                });
+
+            modelBuilder.Entity("XenMigrate.Infrastructure.Quotas.QuotaClassLimit", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("ClassName")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<int>("HardLimit")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Resource")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ClassName", "Resource")
+                        .IsUnique();
+
+                    b.ToTable("QuotaClassLimits", (string)null);
                 });
 
             modelBuilder.Entity("XenMigrate.Infrastructure.Quotas.QuotaLimit", b =>

@@ -210,6 +210,21 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                 });
 
             migrationBuilder.CreateTable(
+                name: "QuotaClassLimits",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    ClassName = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    Resource = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    HardLimit = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_QuotaClassLimits", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "QuotaLimits",
                 columns: table => new
                 {
@@ -586,6 +601,12 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_QuotaClassLimits_ClassName_Resource",
+                table: "QuotaClassLimits",
+                columns: new[] { "ClassName", "Resource" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_QuotaLimits_ProjectId_Resource",
                 table: "QuotaLimits",
                 columns: new[] { "ProjectId", "Resource" },
@@ -665,6 +686,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.PostgreSql
 
             migrationBuilder.DropTable(
                 name: "OutboxMessages");
+
+            migrationBuilder.DropTable(
+                name: "QuotaClassLimits");
 
             migrationBuilder.DropTable(
                 name: "QuotaLimits");

@@ -209,6 +209,21 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "QuotaClassLimits",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    ClassName = table.Column<string>(type: "TEXT", maxLength: 255, nullable: false),
+                    Resource = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    HardLimit = table.Column<int>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_QuotaClassLimits", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "QuotaLimits",
                 columns: table => new
                 {
@@ -585,6 +600,12 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_QuotaClassLimits_ClassName_Resource",
+                table: "QuotaClassLimits",
+                columns: new[] { "ClassName", "Resource" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_QuotaLimits_ProjectId_Resource",
                 table: "QuotaLimits",
                 columns: new[] { "ProjectId", "Resource" },
@@ -664,6 +685,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "OutboxMessages");
+
+            migrationBuilder.DropTable(
+                name: "QuotaClassLimits");
 
             migrationBuilder.DropTable(
                 name: "QuotaLimits");

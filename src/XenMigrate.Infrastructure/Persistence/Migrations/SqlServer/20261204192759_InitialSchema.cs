@@ -209,6 +209,21 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 });
 
             migrationBuilder.CreateTable(
+                name: "QuotaClassLimits",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "int", nullable: false)
+                        .Annotation("SqlServer:Identity", "1, 1"),
+                    ClassName = table.Column<string>(type: "nvarchar(255)", maxLength: 255, nullable: false),
+                    Resource = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: false),
+                    HardLimit = table.Column<int>(type: "int", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_QuotaClassLimits", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "QuotaLimits",
                 columns: table => new
                 {
@@ -586,6 +601,12 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_QuotaClassLimits_ClassName_Resource",
+                table: "QuotaClassLimits",
+                columns: new[] { "ClassName", "Resource" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_QuotaLimits_ProjectId_Resource",
                 table: "QuotaLimits",
                 columns: new[] { "ProjectId", "Resource" },
@@ -665,6 +686,9 @@ namespace XenMigrate.Infrastructure.Persistence.Migrations.SqlServer
 
             migrationBuilder.DropTable(
                 name: "OutboxMessages");
+
+            migrationBuilder.DropTable(
+                name: "QuotaClassLimits");
 
             migrationBuilder.DropTable(
                 name: "QuotaLimits");
