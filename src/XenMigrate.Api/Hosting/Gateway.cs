@@ -125,6 +125,7 @@ public static class Gateway
             compute.MapServerUpdate();
             compute.MapServerPassword();
             compute.MapServerTags();
+            compute.MapServerDiagnostics();
             compute.MapServerExternalEvents();
             compute.MapQuotaSets();
             compute.MapQuotaClassSets();

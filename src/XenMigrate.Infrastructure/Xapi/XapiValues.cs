@@ -41,6 +41,16 @@ public static class XapiValues
         _ => 0,
     };
 
+    /// <summary>An XAPI datetime ("20261204T19:41:00Z", the JSON-RPC form of xapi's Date.t); null for none or the epoch xapi uses for never.</summary>
+    public static DateTimeOffset? Date(JsonNode? node)
+    {
+        var text = String(node);
+        string[] formats = ["yyyyMMdd'T'HH:mm:ss'Z'", "yyyyMMdd'T'HH:mm:ss", "yyyyMMdd'T'HH:mm:ss.FFF'Z'", "yyyy-MM-dd'T'HH:mm:ss'Z'"];
+        return DateTimeOffset.TryParseExact(text, formats, System.Globalization.CultureInfo.InvariantCulture,
+                   System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var at)
+               && at.Year > 1970 ? at : null;
+    }
+
     public static bool Bool(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.True;
 
     /// <summary>A set of strings (refs); a lone string (as some servers send error data) is a one-item list.</summary>

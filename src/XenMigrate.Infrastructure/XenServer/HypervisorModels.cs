@@ -76,3 +76,12 @@ public sealed record HostUsage(string Host, bool Answered, string Address, strin
 /// <summary>What a build makes: the server's identity, its size, and the template (image) it comes from.</summary>
 public sealed record BuildSpec(Guid ServerId, string Name, string ProjectId, string UserId, Guid ImageId, int MemoryMb, int Vcpus, long RootBytes,
     Domain.Servers.RequestedNetworks Networks, string? PublicKey = null);
+
+/// <summary>
+/// What XAPI says of a running VM for Nova's diagnostics: its power state, when its domain started
+/// (VM_metrics.start_time), vCPUs, memory (static max, and what the domain holds now), its VIFs'
+/// MACs and its disks. Counters Nova's libvirt driver reads (CPU time, bytes per NIC and disk)
+/// live in xcp-rrdd's RRDs, not the XAPI database, and are not reported.
+/// </summary>
+public sealed record VmDiagnostics(VmPower Power, DateTimeOffset? StartedAt, int Vcpus, long MemoryMaxBytes, long? MemoryActualBytes,
+    IReadOnlyList<string> NicMacs, int Disks);

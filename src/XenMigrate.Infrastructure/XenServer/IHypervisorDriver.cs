@@ -54,6 +54,9 @@ public interface IHypervisorDriver
     /// <summary>Memory, CPUs and storage of one host, read live.</summary>
     Task<HostUsage> UsageAsync(string host, CancellationToken ct);
 
+    /// <summary>A VM's state, size, devices and start time (Nova's server diagnostics).</summary>
+    Task<VmDiagnostics> DiagnosticsAsync(string host, string vmUuid, CancellationToken ct);
+
     // ---- power -----------------------------------------------------------------------------
 
     /// <summary>Starts (or resumes) the VM on exactly this host.</summary>

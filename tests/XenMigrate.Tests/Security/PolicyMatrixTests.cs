@@ -97,6 +97,8 @@ public class PolicyMatrixTests : GatewayFixture
         R("GET",  "/v2.1/servers/{server_id}/tags/{tag}",                     "",              404, 404, 404, 404, 401, 401, 401),
         R("PUT",  "/v2.1/servers/{server_id}/tags/{tag}",                     "new tag",       201, 201, 404, 403, 401, 401, 401),
         R("DELETE", "/v2.1/servers/{server_id}/tags/{tag}",                   "",              404, 404, 404, 403, 401, 401, 401),
+        // Diagnostics: admin only; the host-less target is not ready (409).
+        R("GET",  "/v2.1/servers/{server_id}/diagnostics",                    "",              409, 403, 404, 403, 401, 401, 401),
         // Hypervisor uptime (before 2.88) and the pre-2.53 search routes: admin only, then the unknown id or pattern is 404.
         R("GET",  "/v2.1/os-hypervisors/{hypervisor_id}/uptime",              "",              404, 403, 403, 403, 401, 401, 401),
         R("GET",  "/v2.1/os-hypervisors/{hypervisor_hostname_pattern}/search", "at 2.52",      404, 403, 403, 403, 401, 401, 401),

@@ -532,6 +532,27 @@ public class ServerLifecycleTests : WorkflowFixture
         await WaitGoneAsync(id);
     }
 
+    [Test]
+    public async Task Diagnostics_DescribeTheRunningVm_FromItsXapiRecords()
+    {
+        var created = await CreateAsync(Demo, "lc-diag", "w1");
+        var id = created.Json!["server"]!["id"]!.GetValue<string>();
+        await WaitForStatusAsync(id, "ACTIVE");
+
+        var d = (await Gateway.GetAsync($"/v2.1/servers/{id}/diagnostics", Admin, "2.48")).Json!;
+        Assert.That((d["state"]!.GetValue<string>(), d["driver"]!.GetValue<string>(), d["num_cpus"]!.GetValue<int>(), d["memory_details"]!["maximum"]!.GetValue<long>()),
+            Is.EqualTo(("running", "xenapi", 1, 1024L)), "w1: 1 vCPU, 1024 MiB");
+        Assert.That(d["num_disks"]!.GetValue<int>(), Is.GreaterThanOrEqualTo(1));
+        Assert.That(d["nic_details"]!.AsArray().Select(n => n!["mac_address"]!.GetValue<string>()), Has.All.Match("^([0-9a-f]{2}:){5}[0-9a-f]{2}$"));
+        Assert.That(d["uptime"]!.GetValue<long>(), Is.GreaterThanOrEqualTo(0));
+        var legacy = (await Gateway.GetAsync($"/v2.1/servers/{id}/diagnostics", Admin, "2.47")).Json!;
+        Assert.That(legacy["memory_mb"]!.GetValue<long>(), Is.EqualTo(1024));
+        AssertStatus(await Gateway.GetAsync($"/v2.1/servers/{id}/diagnostics", Demo, "2.48"), HttpStatusCode.Forbidden);
+
+        AssertStatus(await DeleteAsync(Admin, id), HttpStatusCode.NoContent);
+        await WaitGoneAsync(id);
+    }
+
     private Task<ApiResponse> CreateAsync(string token, string name, string flavorRef, JsonObject? metadata = null)
     {
         var server = new JsonObject { ["name"] = name, ["imageRef"] = Debian, ["flavorRef"] = flavorRef };

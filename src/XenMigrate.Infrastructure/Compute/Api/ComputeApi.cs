@@ -217,6 +217,21 @@ public sealed class ComputeApi(XenMigrateDbContext db, ConflictRetry retry, Migr
         }
     }
 
+    /// <summary>
+    /// compute_api.get_instance_diagnostics: check_instance_host (a server on no host is 409 "not
+    /// ready") and not while it is being deleted or migrated (409), then the VM's XAPI records.
+    /// </summary>
+    public async Task<XenServer.VmDiagnostics> DiagnosticsAsync(RequestContext context, string serverId, CancellationToken ct)
+    {
+        var server = await ServerLookup.FindVisibleAsync(db, context, serverId, ct);
+        context.Authorize(NovaPolicy.ServerDiagnostics, server.ProjectId);
+        if (server.Host is not { } host) throw new ServerNotReadyException(server.Id);
+        if (server.TaskState is TaskState.Deleting or TaskState.Migrating)
+            throw new InvalidServerStateException("get_diagnostics", server.Id, "task_state", server.TaskState.Value.ToNovaName());
+        var vm = await driver.FindServerVmAsync(host, server.Id, ct) ?? throw new ServerNotReadyException(server.Id);
+        return await driver.DiagnosticsAsync(host, vm.Uuid, ct);
+    }
+
     private static readonly Dictionary<PowerAction, NovaPolicy.Rule> PowerPolicies = new()
     {
         [PowerAction.Stop] = NovaPolicy.ServersStop,

@@ -71,6 +71,7 @@ public static class NovaPolicy
     public static readonly Rule ServerExternalEventsCreate = new("os_compute_api:os-server-external-events:create", Check.Admin);
     public static readonly Rule InstanceUsageAuditLogList = new("os_compute_api:os-instance-usage-audit-log:list", Check.Admin);
     public static readonly Rule InstanceUsageAuditLogShow = new("os_compute_api:os-instance-usage-audit-log:show", Check.Admin);
+    public static readonly Rule ServerDiagnostics = new("os_compute_api:os-server-diagnostics", Check.Admin);
     public static readonly Rule QuotaClassSetsShow = new("os_compute_api:os-quota-class-sets:show", Check.Admin);
     public static readonly Rule QuotaClassSetsUpdate = new("os_compute_api:os-quota-class-sets:update", Check.Admin);
     public static readonly Rule QuotaSetsUpdate = new("os_compute_api:os-quota-sets:update", Check.Admin);

@@ -186,4 +186,21 @@ public sealed partial class XapiDriver
             xapiHost.CpuInfo, cpus, (int)guests.Sum(vm => vm.VcpusMax), XapiValues.Int(metrics?["memory_total"]), free,
             sr?.PhysicalSize ?? 0, sr?.PhysicalUtilisation ?? 0, guests.Count, xapiHost.BootedAt);
     }
+
+    public async Task<VmDiagnostics> DiagnosticsAsync(string host, string vmUuid, CancellationToken ct)
+    {
+        var on = await OnAsync(host, ct);
+        var s = on.Session;
+        var vm = await s.VmAsync(await RequireVmAsync(s, vmUuid, ct), ct);
+        var metricsRef = XapiValues.String(vm.Record["metrics"]);
+        var metrics = XapiValues.IsNullRef(metricsRef) ? null : await RecordAsync(s, "VM_metrics", metricsRef, ct);
+        var macs = new List<string>();
+        foreach (var vif in vm.Vifs) macs.Add(XapiVif.From(vif, await RecordAsync(s, "VIF", vif, ct)).Mac);
+        var disks = 0;
+        foreach (var vbd in vm.Vbds)
+            if (XapiVbd.From(vbd, await RecordAsync(s, "VBD", vbd, ct)).IsDisk) disks++;
+        var running = vm.PowerState is "Running" or "Paused";
+        return new VmDiagnostics(PowerOf(vm.PowerState), running ? XapiValues.Date(metrics?["start_time"]) : null, (int)vm.VcpusMax, vm.MemoryStaticMax,
+            running && metrics?["memory_actual"] is { } actual ? XapiValues.Int(actual) : null, macs, disks);
+    }
 }
