@@ -73,4 +73,13 @@ public static class NovaParameterTypes
         if (!text.All(char.IsAsciiDigit)) return NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} does not match '^[0-9]*$'");
         return text.Length == 0 ? NovaMessages.InvalidInput(field, node, $"{NovaValues.Repr(node)} is too short") : null;
     }
+
+    /// <summary>
+    /// The value of a schema-checked parameter_types.positive_integer (an integer, or a string of
+    /// digits, which the schema lets through even when it is "0"), clamped to int; null when absent.
+    /// </summary>
+    public static int? PositiveIntegerValue(JsonNode? node) => node is JsonValue v
+        ? (int)Math.Min(int.MaxValue, v.GetValueKind() == JsonValueKind.Number ? v.GetValue<long>()
+            : long.TryParse(v.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : long.MaxValue)
+        : null;
 }

@@ -57,9 +57,7 @@ public static class HypervisorsApi
     {
         if (caller.Version.AtLeast(53)) throw NovaFaultException.NotFound(NovaMessages.ResourceNotFound);
         caller.Authorize(withServers ? NovaPolicy.HypervisorsServers : NovaPolicy.HypervisorsSearch);
-        var hosts = (await db.ComputeHosts.AsNoTracking().ToListAsync(ct)).OrderBy(h => h.Id)
-            .Where(h => h.Name.Contains(pattern, StringComparison.OrdinalIgnoreCase)).ToList();
-        if (hosts.Count == 0) throw NovaFaultException.NotFound($"No hypervisor matching '{pattern}' could be found.");
+        var hosts = Matching((await db.ComputeHosts.AsNoTracking().ToListAsync(ct)).OrderBy(h => h.Id), pattern);
         Dictionary<string, List<Server>>? servers = null;
         if (withServers)
         {
@@ -96,7 +94,7 @@ public static class HypervisorsApi
         });
     }
 
-    private static async Task<IResult> Detail(NovaCaller caller, XenMigrateDbContext db, HypervisorUsageReader reader, CancellationToken ct)
+    private static async Task<IResult> Detail(NovaCaller caller, XenMigrateDbContext db, HypervisorUsageReader reader, TimeProvider time, CancellationToken ct)
     {
         caller.Authorize(NovaPolicy.HypervisorsListDetail);
         var hosts = await FilteredAsync(caller, db, ct);
@@ -104,18 +102,18 @@ public static class HypervisorsApi
         var usage = await reader.ReadAsync(hosts.Select(h => h.Name), ct);
         return Results.Json(new JsonObject
         {
-            ["hypervisors"] = new JsonArray(hosts.Select(h => (JsonNode)Full(h, usage[h.Name], caller, servers)).ToArray()),
+            ["hypervisors"] = new JsonArray(hosts.Select(h => (JsonNode)Full(h, usage[h.Name], caller, servers, time)).ToArray()),
         });
     }
 
     private static async Task<IResult> Show(string hypervisor_id, NovaCaller caller, XenMigrateDbContext db, HypervisorUsageReader reader,
-        CancellationToken ct)
+        TimeProvider time, CancellationToken ct)
     {
         caller.Authorize(NovaPolicy.HypervisorsShow);
         var host = await FindAsync(hypervisor_id, caller, db, ct);
         var servers = await ServersByHostAsync(caller, db, [host], ct);
         var usage = await reader.ReadAsync([host.Name], ct);
-        return Results.Json(new JsonObject { ["hypervisor"] = Full(host, usage[host.Name], caller, servers) });
+        return Results.Json(new JsonObject { ["hypervisor"] = Full(host, usage[host.Name], caller, servers, time) });
     }
 
     private static async Task<IResult> Statistics(NovaCaller caller, XenMigrateDbContext db, HypervisorUsageReader reader, CancellationToken ct)
@@ -157,14 +155,19 @@ public static class HypervisorsApi
         IEnumerable<ComputeHost> hosts = (await db.ComputeHosts.AsNoTracking().ToListAsync(ct)).OrderBy(h => h.Id);
         if (caller.Version.AtLeast(53) && query.TryGetValue("hypervisor_hostname_pattern", out var pattern) && pattern.ToString().Length > 0)
         {
-            var matched = hosts.Where(h => h.Name.Contains(pattern.ToString(), StringComparison.OrdinalIgnoreCase)).ToList();
-            if (matched.Count == 0) throw NovaFaultException.NotFound($"No hypervisor matching '{pattern}' could be found.");
-            return matched;
+            return Matching(hosts, pattern.ToString());
         }
 
         if (!caller.Version.AtLeast(33)) return hosts.ToList();
         var ordered = hosts.ToList();
         return NovaQuery.Page(ordered, h => IdOf(h, caller), NovaQuery.Marker(query), NovaQuery.Limit(query));
+    }
+
+    /// <summary>Hosts whose name contains the pattern (Nova's LIKE '%pattern%'); none is Nova's 404.</summary>
+    private static List<ComputeHost> Matching(IEnumerable<ComputeHost> hosts, string pattern)
+    {
+        var matched = hosts.Where(h => h.Name.Contains(pattern, StringComparison.OrdinalIgnoreCase)).ToList();
+        return matched.Count > 0 ? matched : throw NovaFaultException.NotFound($"No hypervisor matching '{pattern}' could be found.");
     }
 
     private static async Task<ComputeHost> FindAsync(string id, NovaCaller caller, XenMigrateDbContext db, CancellationToken ct)
@@ -209,7 +212,7 @@ public static class HypervisorsApi
         return view;
     }
 
-    private static JsonObject Full(ComputeHost host, HostUsage usage, NovaCaller caller, Dictionary<string, List<Server>>? servers)
+    private static JsonObject Full(ComputeHost host, HostUsage usage, NovaCaller caller, Dictionary<string, List<Server>>? servers, TimeProvider time)
     {
         var view = Summary(host, caller, servers);
         view["host_ip"] = usage.Address.Length > 0 ? usage.Address : null;
@@ -218,7 +221,7 @@ public static class HypervisorsApi
         view["service"] = new JsonObject { ["host"] = host.Name, ["id"] = Id(host, caller), ["disabled_reason"] = host.DisabledReason };
         if (caller.Version.AtLeast(88))
         {
-            view["uptime"] = UptimeText(usage, TimeProvider.System);
+            view["uptime"] = UptimeText(usage, time);
             return view;
         }
 

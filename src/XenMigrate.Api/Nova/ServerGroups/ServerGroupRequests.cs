@@ -19,10 +19,7 @@ public sealed record ServerGroupCreateRequest(JsonNode? Body, ApiVersion Version
     public string Policy => Version.AtLeast(64) ? Group["policy"]!.GetValue<string>() : Group["policies"]![0]!.GetValue<string>();
 
     /// <summary>The 2.64 rule max_server_per_host (an integer or a string of digits), when given.</summary>
-    public int? MaxServerPerHost => Version.AtLeast(64) && Group["rules"]?["max_server_per_host"] is JsonValue v
-        ? (int)Math.Min(int.MaxValue, v.GetValueKind() == JsonValueKind.Number ? v.GetValue<long>()
-            : long.TryParse(v.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : long.MaxValue)
-        : null;
+    public int? MaxServerPerHost => Version.AtLeast(64) ? NovaParameterTypes.PositiveIntegerValue(Group["rules"]?["max_server_per_host"]) : null;
 
     /// <summary>Whether the 2.64 body carries any rule (Nova refuses rules on a policy other than anti-affinity).</summary>
     public bool HasRules => Version.AtLeast(64) && Group["rules"] is JsonObject { Count: > 0 };

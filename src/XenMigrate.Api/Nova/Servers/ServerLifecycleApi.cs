@@ -208,11 +208,9 @@ public static class ServerLifecycleApi
     /// <summary>A schema-checked min_count / max_count (an integer, or a string of digits); at least 1.</summary>
     private static int? Count(string field, JsonNode? node)
     {
-        if (node is not JsonValue v) return null;
-        var count = v.GetValueKind() == JsonValueKind.Number ? v.GetValue<long>()
-            : long.TryParse(v.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : long.MaxValue;
+        if (NovaParameterTypes.PositiveIntegerValue(node) is not { } count) return null;
         if (count < 1) throw Invalid(field, node, $"{NovaValues.Repr(node)} is less than the minimum of 1");
-        return (int)Math.Min(count, NovaQuery.MaxLimit * 10L);
+        return Math.Min(count, NovaQuery.MaxLimit * 10);
     }
 
     /// <summary>Nova's generate_password: 12 characters from an alphabet without look-alikes.</summary>
